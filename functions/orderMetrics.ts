@@ -1,0 +1,42 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { KinesisStreamBatchItemFailure, KinesisStreamTumblingWindowEvent } from 'aws-lambda';
+import { parseOrderEvent, type OrderEvent } from '#lib/events/order-events.ts';
+import { EVENT_TYPES, addToWindow, type WindowState } from '#lib/metrics-window.ts';
+import { withPowertools } from '#lib/middleware/handler.ts';
+import { logger, metrics } from '#lib/powertools.ts';
+
+interface WindowResponse {
+  state: WindowState;
+  batchItemFailures: KinesisStreamBatchItemFailure[];
+}
+
+/**
+ * Kinesis order stream → per-window totals, published as CloudWatch metrics when the window closes.
+ * Lambda passes `state` between the invocations of one tumbling window per shard (Lambda developer guide,
+ * "Tumbling windows"). A record that does not parse is reported by sequence number: Lambda retries from it,
+ * bisects, and after maximumRetryAttempts sends its pointer to the on-failure queue.
+ */
+const orderMetricsHandler = async (event: KinesisStreamTumblingWindowEvent): Promise<WindowResponse> => {
+  const events: OrderEvent[] = [];
+  for (const record of event.Records) {
+    try {
+      events.push(parseOrderEvent(Buffer.from(record.kinesis.data, 'base64').toString('utf8')));
+    } catch (error) {
+      const { name, message } = error as Error;
+      logger.error('record failed', { sequenceNumber: record.kinesis.sequenceNumber, partitionKey: record.kinesis.partitionKey, errorName: name, errorMessage: message });
+      // Lambda resumes from the lowest failed sequence number: report the first failure, keep what came before.
+      return { state: addToWindow(event.state as Partial<WindowState>, events), batchItemFailures: [{ itemIdentifier: record.kinesis.sequenceNumber }] };
+    }
+  }
+  const state = addToWindow(event.state as Partial<WindowState>, events);
+  if (event.isFinalInvokeForWindow) {
+    for (const type of EVENT_TYPES) metrics.addMetric(`${type}PerWindow`, MetricUnit.Count, state[type]);
+    metrics.addMetric('RevenueCentsPerWindow', MetricUnit.Count, state.revenueCents);
+    logger.info('window closed', { window: event.window, ...state });
+  }
+  return { state, batchItemFailures: [] };
+};
+
+const handler = withPowertools(orderMetricsHandler);
+
+export { handler, orderMetricsHandler };

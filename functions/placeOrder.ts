@@ -1,0 +1,93 @@
+import { IdempotencyAlreadyInProgressError, IdempotencyValidationError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { requireEnv } from '#lib/aws/env.ts';
+import { SNS_MAX_MESSAGE_BYTES } from '#lib/aws/publish.ts';
+import { orderIssues, type OrderInput } from '#lib/domain/order.ts';
+import { json, problem } from '#lib/http.ts';
+import { idempotencyStore, placeOrderIdempotency } from '#lib/idempotency.ts';
+import { withPowertools } from '#lib/middleware/handler.ts';
+import { OrderTooLargeError, acceptOrder, type Accepted } from '#lib/place-order.ts';
+import { logger, metrics } from '#lib/powertools.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+
+const HEADER_VALUE = /^[\x21-\x7e]{1,128}$/;
+
+interface PlaceRequest {
+  idempotencyKey: string;
+  order: OrderInput;
+  correlationId: string;
+}
+
+// Created lazily: the idempotency store needs IDEMPOTENCY_TABLE, read on first keyed request.
+let placeIdempotently: ((request: PlaceRequest) => Promise<Accepted>) | undefined;
+const idempotentPlace = (): ((request: PlaceRequest) => Promise<Accepted>) => {
+  placeIdempotently ??= makeIdempotent(
+    (request: PlaceRequest) => acceptOrder(request.order, { topicArn: requireEnv('TOPIC_ARN'), correlationId: request.correlationId }),
+    { persistenceStore: idempotencyStore(), config: placeOrderIdempotency },
+  );
+  return placeIdempotently;
+};
+
+const decodeBody = (event: APIGatewayProxyEventV2): string =>
+  event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : (event.body ?? '');
+
+/** POST /orders: validate at the edge, publish OrderPlaced, answer 202. Invalid input publishes nothing. */
+const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2> => {
+  const headers = event.headers ?? {};
+  const contentType = headers['content-type'];
+  if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) {
+    return problem(415, 'Unsupported content type', [{ field: 'content-type', message: 'must be application/json' }]);
+  }
+  const body = decodeBody(event);
+  if (Buffer.byteLength(body) > SNS_MAX_MESSAGE_BYTES) {
+    return problem(413, 'Request body too large', [{ field: '(body)', message: `must be at most ${SNS_MAX_MESSAGE_BYTES} bytes` }]);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return problem(400, 'Invalid order', [{ field: '(body)', message: 'is not valid JSON' }]);
+  }
+  const fields = orderIssues(value);
+  const idempotencyKey = headers['idempotency-key'];
+  if (idempotencyKey !== undefined && !HEADER_VALUE.test(idempotencyKey)) {
+    fields.push({ field: 'Idempotency-Key', message: 'must be 1 to 128 visible ASCII characters' });
+  }
+  const correlationHeader = headers['x-correlation-id'];
+  if (correlationHeader !== undefined && !HEADER_VALUE.test(correlationHeader)) {
+    fields.push({ field: 'X-Correlation-Id', message: 'must be 1 to 128 visible ASCII characters' });
+  }
+  if (fields.length > 0) {
+    logger.warn('order rejected', { fields });
+    return problem(400, 'Invalid order', fields);
+  }
+  const order = value as OrderInput;
+  const correlationId = correlationHeader ?? event.requestContext?.requestId ?? context.awsRequestId;
+  logger.appendKeys({ correlationId });
+  try {
+    let accepted: Accepted;
+    if (idempotencyKey === undefined) {
+      accepted = await acceptOrder(order, { topicArn: requireEnv('TOPIC_ARN'), correlationId });
+    } else {
+      placeOrderIdempotency.registerLambdaContext(context);
+      accepted = await idempotentPlace()({ idempotencyKey, order, correlationId });
+    }
+    logger.info('order placed', { orderId: accepted.orderId, fulfillment: order.fulfillment });
+    metrics.addMetric('OrdersPlaced', MetricUnit.Count, 1);
+    return json(202, accepted, { location: `/orders/${accepted.orderId}` });
+  } catch (error) {
+    if (error instanceof OrderTooLargeError) {
+      return problem(413, 'Order too large', [{ field: 'items', message: error.message }]);
+    }
+    if (error instanceof IdempotencyValidationError) {
+      return problem(422, 'Idempotency-Key reused with a different order', [{ field: 'Idempotency-Key', message: 'was already used for another order body' }]);
+    }
+    if (error instanceof IdempotencyAlreadyInProgressError) {
+      return problem(409, 'A request with this Idempotency-Key is in progress', [{ field: 'Idempotency-Key', message: 'retry in a moment' }]);
+    }
+    throw error;
+  }
+};
+
+const handler = withPowertools(placeOrderHandler);
+export { handler, placeOrderHandler };

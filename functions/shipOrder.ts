@@ -1,0 +1,41 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { requireEnv } from '#lib/aws/env.ts';
+import { withVisibilityHeartbeat } from '#lib/aws/visibility.ts';
+import { processSqsBatch } from '#lib/batch.ts';
+import { parseOrderPlaced } from '#lib/events/order-events.ts';
+import { withPowertools } from '#lib/middleware/handler.ts';
+import { logger, metrics } from '#lib/powertools.ts';
+import { shipOrder } from '#lib/ship.ts';
+
+/** The shipping queue's visibility timeout (serverless.yml): each heartbeat asks for that much again. */
+const VISIBILITY_SECONDS = 121;
+
+const shipOrderRecord = async (record: SQSRecord): Promise<void> => {
+  const placed = parseOrderPlaced(record.body);
+  // Printing a label can be slow (carrier APIs): keep the message invisible while we work on it.
+  const shipped = await withVisibilityHeartbeat(
+    {
+      queueUrl: requireEnv('SHIPPING_QUEUE_URL'),
+      receiptHandle: record.receiptHandle,
+      extendBySeconds: VISIBILITY_SECONDS,
+      intervalMs: 30_000,
+      onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }),
+    },
+    () =>
+      shipOrder(placed, {
+        bucket: requireEnv('DOCUMENTS_BUCKET'),
+        topicArn: requireEnv('TOPIC_ARN'),
+        reviewQueueUrl: requireEnv('REVIEW_QUEUE_URL'),
+      }),
+  );
+  logger.info('order shipped', { orderId: shipped.orderId, trackingNumber: shipped.trackingNumber });
+  metrics.addMetric('OrdersShipped', MetricUnit.Count, 1);
+};
+
+/** shipping queue (physical OrderPlaced) → label in S3, OrderShipped, review request. */
+const shipOrderHandler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => processSqsBatch(event, context, shipOrderRecord);
+
+const handler = withPowertools(shipOrderHandler);
+
+export { handler, shipOrderHandler };

@@ -1,0 +1,142 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { OrderItem, ShippingAddress, Fulfillment } from '../domain/order.ts';
+import { deriveStatus, statusesBelow, timeline, type OrderStatus, type TimelineEntry } from '../domain/status.ts';
+import type { OrderEvent } from '../events/order-events.ts';
+import { documents } from './clients.ts';
+
+/** The Orders table item: one per order, written only by recordOrderEvent, notifyCustomer and requestReview. */
+interface OrderItemRecord {
+  orderId: string;
+  status?: OrderStatus;
+  customerId?: string;
+  fulfillment?: Fulfillment;
+  items?: OrderItem[];
+  shippingAddress?: ShippingAddress;
+  totalCents?: number;
+  correlationId?: string;
+  placedAt?: string;
+  chargedAt?: string;
+  shippedAt?: string;
+  invoiceKey?: string;
+  labelKey?: string;
+  trackingNumber?: string;
+  invoiceNotifiedAt?: string;
+  labelNotifiedAt?: string;
+  reviewRequestedAt?: string;
+}
+
+/** What GET /orders/{id} answers. */
+interface OrderView extends Omit<OrderItemRecord, 'status'> {
+  status: OrderStatus;
+  timeline: TimelineEntry[];
+}
+
+const STEP_ATTRIBUTE = { OrderPlaced: 'placedAt', OrderCharged: 'chargedAt', OrderShipped: 'shippedAt' } as const;
+
+/** The attributes an event contributes; each is written with if_not_exists, so a duplicate changes nothing. */
+const attributesFrom = (event: OrderEvent): Record<string, unknown> => {
+  const common = { fulfillment: event.fulfillment, correlationId: event.correlationId, [STEP_ATTRIBUTE[event.type]]: event.occurredAt };
+  switch (event.type) {
+    case 'OrderPlaced': {
+      const { customerId, items, shippingAddress, totalCents } = event.order;
+      return { ...common, customerId, items, shippingAddress, totalCents };
+    }
+    case 'OrderCharged':
+      return { ...common, invoiceKey: event.invoiceKey };
+    case 'OrderShipped':
+      return { ...common, labelKey: event.labelKey, trackingNumber: event.trackingNumber };
+  }
+};
+
+/**
+ * Records an order event: first write wins for every attribute (`if_not_exists`), so duplicates and redeliveries
+ * are harmless; then moves the stored status forward only (a condition rejects any step back).
+ * Returns the order's status after the event.
+ *
+ * @example
+ * const status = await recordEvent(tableName, parseOrderEvent(record.body));
+ */
+const recordEvent = async (tableName: string, event: OrderEvent): Promise<OrderStatus> => {
+  const attributes = Object.entries(attributesFrom(event)).filter(([, value]) => value !== undefined);
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets = attributes.map(([name, value], index) => {
+    names[`#a${index}`] = name;
+    values[`:v${index}`] = value;
+    return `#a${index} = if_not_exists(#a${index}, :v${index})`;
+  });
+  const updated = await documents.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: { orderId: event.orderId },
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  const item = updated.Attributes as OrderItemRecord;
+  const status = deriveStatus({ ...item, fulfillment: item.fulfillment ?? event.fulfillment });
+  if (item.status !== status) await advanceStatus(tableName, event.orderId, status);
+  return status;
+};
+
+const advanceStatus = async (tableName: string, orderId: string, status: OrderStatus): Promise<void> => {
+  const below = statusesBelow(status);
+  try {
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { orderId },
+        UpdateExpression: 'SET #status = :status',
+        ConditionExpression: `attribute_not_exists(#status) OR #status IN (${below.map((_, i) => `:below${i}`).join(', ')})`,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':status': status, ...Object.fromEntries(below.map((s, i) => [`:below${i}`, s])) },
+      }),
+    );
+  } catch (error) {
+    // A concurrent writer already stored this status or a later one: monotonic, nothing to do.
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+};
+
+/**
+ * Stamps a time attribute once (first write wins): notifications sent, review requested.
+ *
+ * @example
+ * await markOnce(tableName, orderId, 'invoiceNotifiedAt', new Date().toISOString());
+ */
+const markOnce = async (
+  tableName: string,
+  orderId: string,
+  attribute: 'invoiceNotifiedAt' | 'labelNotifiedAt' | 'reviewRequestedAt',
+  at: string,
+): Promise<void> => {
+  await documents.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: { orderId },
+      UpdateExpression: 'SET #a = if_not_exists(#a, :at)',
+      ExpressionAttributeNames: { '#a': attribute },
+      ExpressionAttributeValues: { ':at': at },
+    }),
+  );
+};
+
+/**
+ * Reads an order with its derived status and timeline; undefined until its OrderPlaced has been recorded.
+ *
+ * @example
+ * const order = await getOrderView(tableName, orderId);
+ */
+const getOrderView = async (tableName: string, orderId: string): Promise<OrderView | undefined> => {
+  const result = await documents.send(new GetCommand({ TableName: tableName, Key: { orderId } }));
+  const item = result.Item as OrderItemRecord | undefined;
+  if (!item?.placedAt || !item.fulfillment) return undefined;
+  const steps = { ...item, fulfillment: item.fulfillment };
+  return { ...item, status: deriveStatus(steps), timeline: timeline(steps) };
+};
+
+export type { OrderItemRecord, OrderView };
+export { recordEvent, markOnce, getOrderView };

@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import type { FieldError } from './domain/errors.ts';
+import { InvalidOrderError } from './domain/errors.ts';
+import { parseOrderInput, type OrderInput } from './domain/order.ts';
+import { orderPlacedEvent } from './place-order.ts';
+import type { OrderPlacedEvent } from './events/order-events.ts';
+
+interface ImportLine {
+  line: number;
+  order: OrderInput;
+}
+
+interface RejectedLine {
+  line: number;
+  fields: FieldError[];
+}
+
+interface ParsedImport {
+  accepted: ImportLine[];
+  rejected: RejectedLine[];
+}
+
+/**
+ * Splits an NDJSON import into valid orders and rejected lines (1-based line numbers, blank lines skipped).
+ * A bad line never stops the import: it is reported with the fields at fault.
+ *
+ * @example
+ * const { accepted, rejected } = parseImport(await getObjectText(bucket, key));
+ */
+const parseImport = (text: string): ParsedImport => {
+  const accepted: ImportLine[] = [];
+  const rejected: RejectedLine[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = index + 1;
+    if (raw.trim() === '') return;
+    try {
+      accepted.push({ line, order: parseOrderInput(JSON.parse(raw)) });
+    } catch (error) {
+      const fields = error instanceof InvalidOrderError ? error.fields : [{ field: '(line)', message: 'is not valid JSON' }];
+      rejected.push({ line, fields });
+    }
+  });
+  return { accepted, rejected };
+};
+
+/**
+ * A deterministic order id for one line of one version of an import file (uuid-shaped, from SHA-256):
+ * processing the same file twice places no order twice.
+ *
+ * @example
+ * importOrderId({ bucket, key, eTag }, 12);
+ */
+const importOrderId = (source: { bucket: string; key: string; eTag: string }, line: number): string => {
+  const hex = createHash('sha256').update(`${source.bucket}/${source.key}#${source.eTag}:${line}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+};
+
+/**
+ * The OrderPlaced events of an import's valid lines.
+ *
+ * @example
+ * await publishOrderEvents(topicArn, importEvents(source, parsed.accepted, new Date()));
+ */
+const importEvents = (source: { bucket: string; key: string; eTag: string }, lines: readonly ImportLine[], now: Date): OrderPlacedEvent[] =>
+  lines.map(({ line, order }) =>
+    orderPlacedEvent(order, { orderId: importOrderId(source, line), correlationId: `import:${source.key}:${line}`, now }),
+  );
+
+/** Where the report of an import's rejected lines goes (outside the `.ndjson` suffix filter: no re-trigger). */
+const rejectedReportKey = (key: string): string => `rejected/${key}.json`;
+
+export type { ImportLine, RejectedLine, ParsedImport };
+export { parseImport, importOrderId, importEvents, rejectedReportKey };

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { OrderflowError } from './domain/errors.ts';
+import { placeOrder, type OrderInput } from './domain/order.ts';
+import { eventIdFor, type OrderPlacedEvent } from './events/order-events.ts';
+import { SNS_MAX_MESSAGE_BYTES, messageSize, publishOrderEvent } from './aws/publish.ts';
+
+/** The order is valid but its OrderPlaced event would exceed SNS's message size limit. */
+class OrderTooLargeError extends OrderflowError {
+  readonly size: number;
+  constructor(size: number) {
+    super(`The order's event is ${size} bytes; SNS accepts at most ${SNS_MAX_MESSAGE_BYTES}`);
+    this.name = 'OrderTooLargeError';
+    this.size = size;
+  }
+}
+
+interface Accepted {
+  orderId: string;
+  status: 'PLACED';
+}
+
+interface AcceptOptions {
+  topicArn: string;
+  correlationId: string;
+  orderId?: string;
+  now?: Date;
+}
+
+/**
+ * Builds the OrderPlaced event of a validated order.
+ *
+ * @example
+ * const event = orderPlacedEvent(input, { orderId: randomUUID(), correlationId, now: new Date() });
+ */
+const orderPlacedEvent = (input: OrderInput, { orderId, correlationId, now }: { orderId: string; correlationId: string; now: Date }): OrderPlacedEvent => {
+  const order = placeOrder(input, { orderId, now });
+  return {
+    type: 'OrderPlaced',
+    eventId: eventIdFor(orderId, 'OrderPlaced'),
+    orderId,
+    occurredAt: order.placedAt,
+    correlationId,
+    fulfillment: order.fulfillment,
+    order,
+  };
+};
+
+/**
+ * Accepts a validated order: publishes OrderPlaced to the FIFO topic and answers with the new order id.
+ * Nothing is stored here: the order-store queue buffers the write to the Orders table.
+ *
+ * @example
+ * const { orderId } = await acceptOrder(parseOrderInput(body), { topicArn, correlationId });
+ */
+const acceptOrder = async (input: OrderInput, options: AcceptOptions): Promise<Accepted> => {
+  const orderId = options.orderId ?? randomUUID();
+  const event = orderPlacedEvent(input, { orderId, correlationId: options.correlationId, now: options.now ?? new Date() });
+  const size = messageSize(event);
+  if (size > SNS_MAX_MESSAGE_BYTES) throw new OrderTooLargeError(size);
+  await publishOrderEvent(options.topicArn, event);
+  return { orderId, status: 'PLACED' };
+};
+
+export type { Accepted, AcceptOptions };
+export { OrderTooLargeError, orderPlacedEvent, acceptOrder };

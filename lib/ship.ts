@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { sqs } from './aws/clients.ts';
+import { publishOrderEvent } from './aws/publish.ts';
+import { putObjectIfAbsent } from './aws/s3.ts';
+import { InvalidEventError } from './domain/errors.ts';
+import { eventIdFor, type OrderPlacedEvent, type OrderShippedEvent, type ReviewRequest } from './events/order-events.ts';
+
+const labelKeyFor = (orderId: string): string => `documents/labels/${orderId}.json`;
+
+/** Same order, same tracking number: a retried shipment never prints a second, different label. */
+const trackingNumberFor = (orderId: string): string =>
+  `OF${createHash('sha256').update(orderId).digest('hex').slice(0, 16).toUpperCase()}`;
+
+interface ShipOptions {
+  bucket: string;
+  topicArn: string;
+  reviewQueueUrl: string;
+  now?: Date;
+}
+
+/**
+ * Ships a physical order: prints its label (written once: S3 If-None-Match), publishes OrderShipped
+ * (deduplicated by its deterministic id) and leaves a review request in the delay queue.
+ *
+ * @example
+ * await shipOrder(event, { bucket, topicArn, reviewQueueUrl });
+ */
+const shipOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, reviewQueueUrl, now = new Date() }: ShipOptions): Promise<OrderShippedEvent> => {
+  const { orderId, order } = placed;
+  if (placed.fulfillment !== 'physical' || !order.shippingAddress) {
+    // The shipping subscription's filter policy only lets physical orders through: this is a misconfiguration.
+    throw new InvalidEventError('OrderPlaced event', [{ field: 'fulfillment', message: 'must be physical with a shippingAddress to ship' }]);
+  }
+  const labelKey = labelKeyFor(orderId);
+  const trackingNumber = trackingNumberFor(orderId);
+  const label = { orderId, trackingNumber, carrier: 'orderflow-post', shipTo: order.shippingAddress, items: order.items, printedAt: now.toISOString() };
+  await putObjectIfAbsent(bucket, labelKey, JSON.stringify(label, null, 2));
+  const shipped: OrderShippedEvent = {
+    type: 'OrderShipped',
+    eventId: eventIdFor(orderId, 'OrderShipped'),
+    orderId,
+    occurredAt: now.toISOString(),
+    correlationId: placed.correlationId,
+    fulfillment: placed.fulfillment,
+    labelKey,
+    trackingNumber,
+  };
+  await publishOrderEvent(topicArn, shipped);
+  const review: ReviewRequest = { orderId, customerId: order.customerId, correlationId: placed.correlationId };
+  // The queue's DelaySeconds holds the request back; a duplicate request is harmless (requestReview marks once).
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: reviewQueueUrl,
+      MessageBody: JSON.stringify(review),
+      MessageAttributes: {
+        orderId: { DataType: 'String', StringValue: orderId },
+        correlationId: { DataType: 'String', StringValue: placed.correlationId },
+      },
+    }),
+  );
+  return shipped;
+};
+
+export type { ShipOptions };
+export { labelKeyFor, trackingNumberFor, shipOrder };
