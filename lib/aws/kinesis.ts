@@ -1,5 +1,5 @@
 import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { kinesis } from './clients.ts';
+import { kinesis } from './clients/kinesis.ts';
 
 /** PutRecords limits: 500 records and 5 MiB (data plus partition keys) per request (Kinesis API reference). */
 const MAX_RECORDS_PER_REQUEST = 500;

@@ -3,7 +3,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OrderItem, ShippingAddress, Fulfillment } from '../domain/order.ts';
 import { deriveStatus, statusesBelow, timeline, type OrderStatus, type TimelineEntry } from '../domain/status.ts';
 import type { OrderEvent } from '../events/order-events.ts';
-import { documents } from './clients.ts';
+import { documents } from './clients/dynamodb.ts';
 
 /** The Orders table item: one per order, written only by recordOrderEvent, notifyCustomer and requestReview. */
 interface OrderItemRecord {

@@ -1,7 +1,7 @@
 import { PublishBatchCommand, PublishCommand, type MessageAttributeValue, type PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { PublishError } from '../domain/errors.ts';
 import type { OrderEvent } from '../events/order-events.ts';
-import { sns } from './clients.ts';
+import { sns } from './clients/sns.ts';
 
 /** SNS's message size limit: 262,144 bytes, body and attributes together (SNS quotas page). */
 const SNS_MAX_MESSAGE_BYTES = 262_144;

@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
-import { s3 } from './clients.ts';
+import { s3 } from './clients/s3.ts';
 
 /**
  * Writes an object only if no object has that key yet (S3 conditional write, `If-None-Match: *`).

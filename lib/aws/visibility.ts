@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
-import { sqs } from './clients.ts';
+import { sqs } from './clients/sqs.ts';
 
 interface HeartbeatOptions {
   queueUrl: string;

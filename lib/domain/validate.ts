@@ -7,7 +7,6 @@ import type { FieldError } from './errors.ts';
 type Issues = FieldError[];
 
 // C0 and C1 control characters; tab and newline included: no order field needs them.
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
