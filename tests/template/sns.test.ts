@@ -115,6 +115,6 @@ describe.each(STAGES)('SNS fan-out (%s stage)', (stage) => {
     const cloudwatch = (key.Properties.KeyPolicy.Statement as Cfn[]).find((statement) => statement.Principal?.Service === 'cloudwatch.amazonaws.com');
     expect(cloudwatch?.Action).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']));
     const email = resourcesOfType(t, 'AWS::SNS::Subscription').filter(([, subscription]) => subscription.Properties.Protocol === 'email');
-    expect(email.map(([id, subscription]) => [id, subscription.Condition])).toEqual([['AlarmsEmailSubscription', 'HasAlarmEmail']]);
+    expect(email.map(([id, subscription]) => [id, (subscription as { Condition?: string }).Condition])).toEqual([['AlarmsEmailSubscription', 'HasAlarmEmail']]);
   });
 });
