@@ -1,6 +1,6 @@
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { dynamodb } from './aws/clients.ts';
+import { dynamodb } from './aws/clients/dynamodb.ts';
 import { requireEnv } from './aws/env.ts';
 
 let store: DynamoDBPersistenceLayer | undefined;

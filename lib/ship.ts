@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { sqs } from './aws/clients.ts';
+import { sqs } from './aws/clients/sqs.ts';
 import { publishOrderEvent } from './aws/publish.ts';
 import { putObjectIfAbsent } from './aws/s3.ts';
 import { InvalidEventError } from './domain/errors.ts';
