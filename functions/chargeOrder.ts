@@ -1,4 +1,5 @@
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { requireEnv } from '#lib/aws/env.ts';
@@ -7,7 +8,7 @@ import { chargeOrder, simulatedPayment, type ChargePayment } from '#lib/charge.t
 import { parseOrderPlaced } from '#lib/events/order-events.ts';
 import { chargeIdempotency, idempotencyStore } from '#lib/idempotency.ts';
 import { withPowertools } from '#lib/middleware/handler.ts';
-import { logger, metrics } from '#lib/powertools.ts';
+import { metrics } from '#lib/powertools.ts';
 
 let pay: ChargePayment | undefined;
 const idempotentPayment = (): ChargePayment => {
@@ -15,14 +16,14 @@ const idempotentPayment = (): ChargePayment => {
   return pay;
 };
 
-const chargeOrderRecord = async (record: SQSRecord): Promise<void> => {
+const chargeOrderRecord = async (record: SQSRecord, log: Logger): Promise<void> => {
   const placed = parseOrderPlaced(record.body);
   const charged = await chargeOrder(placed, {
     bucket: requireEnv('DOCUMENTS_BUCKET'),
     topicArn: requireEnv('TOPIC_ARN'),
     pay: idempotentPayment(),
   });
-  logger.info('order charged', { orderId: charged.orderId, amountCents: charged.amountCents, invoiceKey: charged.invoiceKey });
+  log.info('order charged', { orderId: charged.orderId, amountCents: charged.amountCents, invoiceKey: charged.invoiceKey });
   metrics.addMetric('OrdersCharged', MetricUnit.Count, 1);
 };
 

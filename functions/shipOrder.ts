@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { requireEnv } from '#lib/aws/env.ts';
@@ -5,13 +6,13 @@ import { withVisibilityHeartbeat } from '#lib/aws/visibility.ts';
 import { processSqsBatch } from '#lib/batch.ts';
 import { parseOrderPlaced } from '#lib/events/order-events.ts';
 import { withPowertools } from '#lib/middleware/handler.ts';
-import { logger, metrics } from '#lib/powertools.ts';
+import { metrics } from '#lib/powertools.ts';
 import { shipOrder } from '#lib/ship.ts';
 
 /** The shipping queue's visibility timeout (serverless.yml): each heartbeat asks for that much again. */
 const VISIBILITY_SECONDS = 121;
 
-const shipOrderRecord = async (record: SQSRecord): Promise<void> => {
+const shipOrderRecord = async (record: SQSRecord, log: Logger): Promise<void> => {
   const placed = parseOrderPlaced(record.body);
   // Printing a label can be slow (carrier APIs): keep the message invisible while we work on it.
   const shipped = await withVisibilityHeartbeat(
@@ -20,7 +21,7 @@ const shipOrderRecord = async (record: SQSRecord): Promise<void> => {
       receiptHandle: record.receiptHandle,
       extendBySeconds: VISIBILITY_SECONDS,
       intervalMs: 30_000,
-      onError: (error) => logger.warn('visibility heartbeat failed', { error: error as Error }),
+      onError: (error) => log.warn('visibility heartbeat failed', { error: error as Error }),
     },
     () =>
       shipOrder(placed, {
@@ -29,7 +30,7 @@ const shipOrderRecord = async (record: SQSRecord): Promise<void> => {
         reviewQueueUrl: requireEnv('REVIEW_QUEUE_URL'),
       }),
   );
-  logger.info('order shipped', { orderId: shipped.orderId, trackingNumber: shipped.trackingNumber });
+  log.info('order shipped', { orderId: shipped.orderId, trackingNumber: shipped.trackingNumber });
   metrics.addMetric('OrdersShipped', MetricUnit.Count, 1);
 };
 

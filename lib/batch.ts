@@ -1,8 +1,10 @@
 import { BatchProcessor, EventType, SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from './powertools.ts';
 
-type RecordHandler = (record: SQSRecord) => Promise<void>;
+/** Handles one record; `log` is a logger whose every line carries that record's messageId, orderId and correlationId. */
+type RecordHandler = (record: SQSRecord, log: Logger) => Promise<void>;
 
 /**
  * Wraps a record handler so that every record logs with its messageId, orderId and correlationId, and a failure
@@ -10,7 +12,7 @@ type RecordHandler = (record: SQSRecord) => Promise<void>;
  * processor reports it as a batch item failure, so the message returns to the queue and, after maxReceiveCount,
  * to its DLQ. Never swallowed.
  */
-const loggedRecordHandler = (handleRecord: RecordHandler): RecordHandler =>
+const loggedRecordHandler = (handleRecord: RecordHandler): ((record: SQSRecord) => Promise<void>) =>
   async function handleLoggedRecord(record: SQSRecord): Promise<void> {
     const keys = {
       messageId: record.messageId,
@@ -18,21 +20,17 @@ const loggedRecordHandler = (handleRecord: RecordHandler): RecordHandler =>
       correlationId: record.messageAttributes?.correlationId?.stringValue,
       receiveCount: Number(record.attributes.ApproximateReceiveCount),
     };
-    logger.appendKeys(keys);
+    // A child logger per record rather than logger.appendKeys: BatchProcessor runs a batch's records concurrently,
+    // and keys appended to the shared logger would show on (and be removed from) the other records' lines.
+    const log = logger.createChild({ persistentKeys: keys });
     try {
-      await handleRecord(record);
+      await handleRecord(record, log);
     } catch (error) {
       const { name, message } = error as Error;
-      logger.error('record failed', { ...keys, errorName: name, errorMessage: message, error: error as Error });
+      log.error('record failed', { errorName: name, errorMessage: message, error: error as Error });
       throw error;
-    } finally {
-      logger.removeKeys(Object.keys(keys));
     }
   };
-
-const standardProcessor = new BatchProcessor(EventType.SQS);
-// skipGroupOnError: a failure in one order's group stops that group only; other orders in the batch go on.
-const fifoProcessor = new SqsFifoPartialProcessorAsync();
 
 /**
  * Processes an SQS batch record by record and answers Lambda's partial batch response, so only the failed records
@@ -41,6 +39,7 @@ const fifoProcessor = new SqsFifoPartialProcessorAsync();
  *
  * @example
  * export const handler = withPowertools((event: SQSEvent, context) => processSqsBatch(event, context, chargeRecord));
+ * // where chargeRecord = async (record, log) => { ...; log.info('order charged'); }
  */
 const processSqsBatch = async (
   event: SQSEvent,
@@ -49,8 +48,11 @@ const processSqsBatch = async (
   { fifo = false }: { fifo?: boolean } = {},
 ): Promise<SQSBatchResponse> => {
   const recordHandler = loggedRecordHandler(handleRecord);
-  if (fifo) return processPartialResponse(event, recordHandler, fifoProcessor, { context, skipGroupOnError: true });
-  return processPartialResponse(event, recordHandler, standardProcessor, { context });
+  // A processor per invocation: it holds the batch's records and failures, and one module instance may serve
+  // several invocations at once (the local cloud runs a function's concurrent invocations in one process).
+  // skipGroupOnError: a failure in one order's group stops that group only; other orders in the batch go on.
+  if (fifo) return processPartialResponse(event, recordHandler, new SqsFifoPartialProcessorAsync(), { context, skipGroupOnError: true });
+  return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), { context });
 };
 
 export type { RecordHandler };

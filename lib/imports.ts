@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FieldError } from './domain/errors.ts';
 import { InvalidOrderError } from './domain/errors.ts';
 import { parseOrderInput, type OrderInput } from './domain/order.ts';
+import { checkString } from './domain/validate.ts';
 import { orderPlacedEvent } from './place-order.ts';
 import type { OrderPlacedEvent } from './events/order-events.ts';
 
@@ -30,7 +31,8 @@ interface ParsedImport {
 const parseImport = (text: string): ParsedImport => {
   const accepted: ImportLine[] = [];
   const rejected: RejectedLine[] = [];
-  text.split('\n').forEach((raw, index) => {
+  // A UTF-8 byte order mark (Windows editors write one) is not JSON: drop it, or line 1 would be rejected.
+  text.replace(/^\uFEFF/, '').split('\n').forEach((raw, index) => {
     const line = index + 1;
     if (raw.trim() === '') return;
     try {
@@ -56,6 +58,17 @@ const importOrderId = (source: { bucket: string; key: string; eTag: string }, li
 };
 
 /**
+ * The correlation id of an imported line: `import:<key>:<line>` when that fits what every consumer accepts
+ * (parseOrderEvent: at most 128 characters, no control characters), else the key's SHA-256 prefix in its place
+ * (S3 keys run to 1,024 bytes: S3 user guide, "Naming Amazon S3 objects"); the import's log line names the key.
+ */
+const importCorrelationId = (key: string, line: number): string => {
+  const readable = `import:${key}:${line}`;
+  if (checkString(readable, 'correlationId', { max: 128 }, [])) return readable;
+  return `import:sha256-${createHash('sha256').update(key).digest('hex').slice(0, 32)}:${line}`;
+};
+
+/**
  * The OrderPlaced events of an import's valid lines.
  *
  * @example
@@ -63,7 +76,7 @@ const importOrderId = (source: { bucket: string; key: string; eTag: string }, li
  */
 const importEvents = (source: { bucket: string; key: string; eTag: string }, lines: readonly ImportLine[], now: Date): OrderPlacedEvent[] =>
   lines.map(({ line, order }) =>
-    orderPlacedEvent(order, { orderId: importOrderId(source, line), correlationId: `import:${source.key}:${line}`, now }),
+    orderPlacedEvent(order, { orderId: importOrderId(source, line), correlationId: importCorrelationId(source.key, line), now }),
   );
 
 /** Where the report of an import's rejected lines goes (outside the `.ndjson` suffix filter: no re-trigger). */

@@ -84,13 +84,15 @@ const recordEvent = async (tableName: string, event: OrderEvent): Promise<OrderS
 
 const advanceStatus = async (tableName: string, orderId: string, status: OrderStatus): Promise<void> => {
   const below = statusesBelow(status);
+  // DynamoDB's IN needs at least one operand: PLACED has no status below it, so only "not set yet" applies.
+  const stepsBack = below.length > 0 ? ` OR #status IN (${below.map((_, i) => `:below${i}`).join(', ')})` : '';
   try {
     await documents.send(
       new UpdateCommand({
         TableName: tableName,
         Key: { orderId },
         UpdateExpression: 'SET #status = :status',
-        ConditionExpression: `attribute_not_exists(#status) OR #status IN (${below.map((_, i) => `:below${i}`).join(', ')})`,
+        ConditionExpression: `attribute_not_exists(#status)${stepsBack}`,
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':status': status, ...Object.fromEntries(below.map((s, i) => [`:below${i}`, s])) },
       }),

@@ -10,6 +10,15 @@ interface S3ObjectCreated {
   eventName: string;
 }
 
+/** S3 URL-encodes keys in events, with spaces as '+'; a malformed escape is reported as the key at fault. */
+const decodeKey = (key: string, index: number): string => {
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    throw new InvalidEventError('S3 notification', [{ field: `Records[${index}].s3.object.key`, message: `is not URL-encoded: ${key}` }]);
+  }
+};
+
 /**
  * Parses the body of an SQS message that S3 sent. S3 sends one `s3:TestEvent` when a notification is configured:
  * that yields no records (nothing to do, not a failure).
@@ -39,7 +48,7 @@ const parseS3Notification = (body: string): S3ObjectCreated[] => {
     }
     return {
       bucket,
-      key: decodeURIComponent(object.key.replace(/\+/g, ' ')),
+      key: decodeKey(object.key, index),
       size: typeof object.size === 'number' ? object.size : 0,
       eTag: typeof object.eTag === 'string' ? object.eTag : '',
       eventName: isRecord(record) && typeof record.eventName === 'string' ? record.eventName : 'ObjectCreated:Put',

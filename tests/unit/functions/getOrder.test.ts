@@ -1,0 +1,149 @@
+import '../helpers/env.ts';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { getOrderHandler, handler } from '../../../functions/getOrder.ts';
+import { fakeContext } from '../helpers/context.ts';
+import { fakeOrdersTable, type FakeOrdersTable } from '../helpers/dynamodb.ts';
+import { DEPLOYED, stubDeployedEnv } from '../helpers/env.ts';
+import { httpEvent } from '../helpers/fixtures.ts';
+
+const ORDER_A = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+const documentsMock = mockClient(DynamoDBDocumentClient);
+const context = fakeContext('getOrder');
+
+const get = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => (await getOrderHandler(event)) as APIGatewayProxyStructuredResultV2;
+const bodyOf = (response: APIGatewayProxyStructuredResultV2): Record<string, unknown> => JSON.parse(response.body as string);
+const withId = (id: string | undefined): APIGatewayProxyEventV2 => {
+  const event = httpEvent('get-order');
+  event.pathParameters = id === undefined ? undefined : { id };
+  return event;
+};
+
+/** Order A as recordOrderEvent leaves it: shipped before it was charged, stored status one step behind. */
+const storedOrderA = {
+  orderId: ORDER_A,
+  status: 'SHIPPED',
+  customerId: 'c-42',
+  fulfillment: 'physical',
+  items: [
+    { sku: 'BOOK-1', quantity: 2, unitPriceCents: 1299 },
+    { sku: 'MUG-3', quantity: 1, unitPriceCents: 850 },
+  ],
+  shippingAddress: { name: 'Ada Lovelace', line1: '1 Main St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' },
+  totalCents: 3448,
+  correlationId: 'CxW2NhQ9IAMEJbw=',
+  placedAt: '2026-11-22T10:15:30.412Z',
+  shippedAt: '2026-11-22T10:15:31.002Z',
+  chargedAt: '2026-11-22T10:15:31.087Z',
+  labelKey: `documents/labels/${ORDER_A}.json`,
+  trackingNumber: 'OF8A2C1D9E7B3F4A60',
+  invoiceKey: `documents/invoices/${ORDER_A}.json`,
+};
+
+describe('Function: getOrder', () => {
+  let table: FakeOrdersTable;
+
+  beforeAll(() => {
+    stubDeployedEnv('getOrder');
+  });
+
+  beforeEach(() => {
+    table = fakeOrdersTable(documentsMock);
+  });
+
+  afterEach(() => {
+    documentsMock.reset();
+  });
+
+  afterAll(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('answers 200 with the order, its derived status and its timeline', async () => {
+    // Prepare
+    table.items.set(ORDER_A, structuredClone(storedOrderA));
+
+    // Act
+    const response = await get(httpEvent('get-order'));
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(documentsMock).toHaveReceivedCommandExactlyOnceWith(GetCommand, { TableName: DEPLOYED.ORDERS_TABLE, Key: { orderId: ORDER_A } });
+    expect(bodyOf(response)).toEqual({
+      ...storedOrderA,
+      status: 'COMPLETED',
+      timeline: [
+        { status: 'PLACED', at: '2026-11-22T10:15:30.412Z' },
+        { status: 'SHIPPED', at: '2026-11-22T10:15:31.002Z' },
+        { status: 'CHARGED', at: '2026-11-22T10:15:31.087Z' },
+      ],
+    });
+  });
+
+  it.each([
+    ['a placed order', { fulfillment: 'physical' }, 'PLACED', ['PLACED']],
+    ['a charged physical order', { fulfillment: 'physical', chargedAt: '2026-11-22T10:15:31.087Z' }, 'CHARGED', ['PLACED', 'CHARGED']],
+    ['a shipped physical order not yet charged', { fulfillment: 'physical', shippedAt: '2026-11-22T10:15:31.002Z' }, 'SHIPPED', ['PLACED', 'SHIPPED']],
+    ['a charged digital order', { fulfillment: 'digital', chargedAt: '2026-11-22T10:15:31.087Z' }, 'COMPLETED', ['PLACED', 'CHARGED']],
+  ])('derives the status of %s', async (_name, steps, status, timeline) => {
+    // Prepare
+    table.items.set(ORDER_A, { orderId: ORDER_A, placedAt: '2026-11-22T10:15:30.412Z', ...steps });
+
+    // Act
+    const body = bodyOf(await get(httpEvent('get-order')));
+
+    // Assess
+    expect(body.status).toBe(status);
+    expect((body.timeline as { status: string }[]).map((entry) => entry.status)).toEqual(timeline);
+  });
+
+  it('answers 404 for an unknown order', async () => {
+    // Act
+    const response = await get(httpEvent('get-order'));
+
+    // Assess
+    expect(response.statusCode).toBe(404);
+    expect(bodyOf(response)).toEqual({ error: 'Order not found', fields: [{ field: 'orderId', message: `no order ${ORDER_A}` }] });
+  });
+
+  it('answers 404 while only a notification stamp exists (its OrderPlaced is not recorded yet)', async () => {
+    // Prepare
+    table.items.set(ORDER_A, { orderId: ORDER_A, invoiceNotifiedAt: '2026-11-22T10:15:31.200Z' });
+
+    // Act + Assess
+    expect((await get(httpEvent('get-order'))).statusCode).toBe(404);
+  });
+
+  it.each([['../etc/passwd'], ['has space'], ['-leading-dash'], ['x'.repeat(65)], [''], [undefined]])('answers 400 for the order id %j without reading the table', async (id) => {
+    // Act
+    const response = await get(withId(id));
+
+    // Assess
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response)).toEqual({ error: 'Invalid order id', fields: [{ field: 'orderId', message: 'must be 1 to 64 letters, digits, "_" or "-"' }] });
+    expect(documentsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('rejects with the DynamoDB error when the read fails (API Gateway answers 500)', async () => {
+    // Prepare
+    documentsMock.on(GetCommand).rejects(new ProvisionedThroughputExceededException({ message: 'Throughput exceeds the current capacity of your table', $metadata: { httpStatusCode: 400 } }));
+
+    // Act + Assess
+    await expect(get(httpEvent('get-order'))).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
+  });
+
+  it('works wrapped in its middleware (the deployed handler)', async () => {
+    // Prepare
+    table.items.set(ORDER_A, structuredClone(storedOrderA));
+
+    // Act
+    const response = (await handler(httpEvent('get-order'), context)) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(bodyOf(response).orderId).toBe(ORDER_A);
+  });
+});

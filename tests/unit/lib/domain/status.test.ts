@@ -1,0 +1,106 @@
+import '../../helpers/env.ts';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { deriveStatus, statusesBelow, timeline, type OrderStatus, type OrderSteps } from '#lib/domain/status.ts';
+import { isoDate } from '../../helpers/arbitraries.ts';
+
+const RANK: Record<OrderStatus, number> = { PLACED: 0, CHARGED: 1, SHIPPED: 1, COMPLETED: 2 };
+type Step = 'placedAt' | 'chargedAt' | 'shippedAt';
+
+/** The steps an order goes through, in any arrival order (charging and shipping run in parallel), with their times. */
+const arrivals = fc.record({
+  fulfillment: fc.constantFrom('physical' as const, 'digital' as const),
+  order: fc.shuffledSubarray<Step>(['placedAt', 'chargedAt', 'shippedAt'], { minLength: 0, maxLength: 3 }),
+  times: fc.tuple(isoDate, isoDate, isoDate),
+});
+
+describe('Lib: domain/status', () => {
+  describe('deriveStatus', () => {
+    it('never moves back, whatever order the steps arrive in (and duplicates change nothing)', () => {
+      fc.assert(
+        fc.property(arrivals, fc.array(fc.nat(2), { maxLength: 4 }), ({ fulfillment, order, times }, duplicates) => {
+          // Prepare
+          const steps: OrderSteps = { fulfillment };
+          let previous = deriveStatus(steps);
+          // a duplicate delivery re-applies a step already seen: first write wins, as in the Orders table
+          const deliveries = [...order, ...duplicates.map((index) => order[index]).filter((step): step is Step => step !== undefined)];
+
+          // Act + Assess
+          for (const [index, step] of deliveries.entries()) {
+            steps[step] ??= times[index % 3];
+            const status = deriveStatus(steps);
+            expect(RANK[status]).toBeGreaterThanOrEqual(RANK[previous]);
+            previous = status;
+          }
+        }),
+      );
+    });
+
+    it('is COMPLETED once every step the order needs has landed: physical charged and shipped, digital charged', () => {
+      fc.assert(
+        fc.property(arrivals, ({ fulfillment, order }) => {
+          // Prepare
+          const steps: OrderSteps = { fulfillment };
+          for (const step of order) steps[step] = '2026-11-22T10:15:30.000Z';
+
+          // Act
+          const status = deriveStatus(steps);
+
+          // Assess
+          const done = fulfillment === 'digital' ? order.includes('chargedAt') : order.includes('chargedAt') && order.includes('shippedAt');
+          expect(status === 'COMPLETED').toBe(done);
+        }),
+      );
+    });
+
+    it('answers each step as it lands, not the latest event', () => {
+      const t = '2026-11-22T10:15:30.000Z';
+      expect(deriveStatus({ fulfillment: 'physical', placedAt: t })).toBe('PLACED');
+      expect(deriveStatus({ fulfillment: 'physical', placedAt: t, chargedAt: t })).toBe('CHARGED');
+      expect(deriveStatus({ fulfillment: 'physical', placedAt: t, shippedAt: t })).toBe('SHIPPED');
+      expect(deriveStatus({ fulfillment: 'physical', shippedAt: t, chargedAt: t })).toBe('COMPLETED');
+      expect(deriveStatus({ fulfillment: 'digital', placedAt: t })).toBe('PLACED');
+      expect(deriveStatus({ fulfillment: 'digital', chargedAt: t })).toBe('COMPLETED');
+    });
+  });
+
+  describe('statusesBelow', () => {
+    it('lists exactly the statuses of a lower rank (what a conditional write may replace)', () => {
+      for (const status of Object.keys(RANK) as OrderStatus[]) {
+        const below = statusesBelow(status);
+        expect(below.every((other) => RANK[other] < RANK[status])).toBe(true);
+        expect((Object.keys(RANK) as OrderStatus[]).filter((other) => RANK[other] < RANK[status])).toEqual(below);
+      }
+      expect(statusesBelow('PLACED')).toEqual([]);
+      expect(statusesBelow('COMPLETED')).toEqual(['PLACED', 'CHARGED', 'SHIPPED']);
+    });
+
+    it('never lets CHARGED and SHIPPED replace each other (same rank: neither is ahead)', () => {
+      expect(statusesBelow('CHARGED')).not.toContain('SHIPPED');
+      expect(statusesBelow('SHIPPED')).not.toContain('CHARGED');
+    });
+  });
+
+  describe('timeline', () => {
+    it('holds one entry per step that happened, oldest first', () => {
+      fc.assert(
+        fc.property(arrivals, ({ fulfillment, order, times }) => {
+          // Prepare
+          const steps: OrderSteps = { fulfillment };
+          order.forEach((step, index) => {
+            steps[step] = times[index];
+          });
+
+          // Act
+          const entries = timeline(steps);
+
+          // Assess
+          expect(entries).toHaveLength(order.length);
+          expect(entries.map((entry) => entry.at)).toEqual([...entries.map((entry) => entry.at)].sort());
+          const statusOf: Record<Step, string> = { placedAt: 'PLACED', chargedAt: 'CHARGED', shippedAt: 'SHIPPED' };
+          expect(new Set(entries.map((entry) => entry.status))).toEqual(new Set(order.map((step) => statusOf[step])));
+        }),
+      );
+    });
+  });
+});

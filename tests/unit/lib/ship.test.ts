@@ -1,0 +1,107 @@
+import '../helpers/env.ts';
+import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { QueueDoesNotExist, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import fc from 'fast-check';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidEventError } from '#lib/domain/errors.ts';
+import { parseOrderPlaced, type OrderPlacedEvent } from '#lib/events/order-events.ts';
+import { labelKeyFor, shipOrder, trackingNumberFor } from '#lib/ship.ts';
+import { DEPLOYED } from '../helpers/env.ts';
+import { firstRecord } from '../helpers/fixtures.ts';
+
+const s3Mock = mockClient(S3Client);
+const snsMock = mockClient(SNSClient);
+const sqsMock = mockClient(SQSClient);
+const now = new Date('2026-11-22T10:15:31.544Z');
+const options = { bucket: DEPLOYED.DOCUMENTS_BUCKET, topicArn: DEPLOYED.TOPIC_ARN, reviewQueueUrl: DEPLOYED.REVIEW_QUEUE_URL, now };
+const placed = (): OrderPlacedEvent => parseOrderPlaced(firstRecord('order-placed-shipping').body);
+
+describe('Lib: ship', () => {
+  afterEach(() => {
+    s3Mock.reset();
+    snsMock.reset();
+    sqsMock.reset();
+  });
+
+  it('prints the label once, publishes OrderShipped and leaves a review request in the delay queue', async () => {
+    // Prepare
+    const event = placed();
+
+    // Act
+    const shipped = await shipOrder(event, options);
+
+    // Assess
+    expect(shipped).toEqual({
+      type: 'OrderShipped',
+      eventId: `${event.orderId}:OrderShipped`,
+      orderId: event.orderId,
+      occurredAt: now.toISOString(),
+      correlationId: event.correlationId,
+      fulfillment: 'physical',
+      labelKey: `documents/labels/${event.orderId}.json`,
+      trackingNumber: trackingNumberFor(event.orderId),
+    });
+    expect(s3Mock).toHaveReceivedCommandExactlyOnceWith(PutObjectCommand, { Bucket: options.bucket, Key: labelKeyFor(event.orderId), IfNoneMatch: '*' });
+    expect(JSON.parse(s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input.Body as string)).toEqual({
+      orderId: event.orderId,
+      trackingNumber: shipped.trackingNumber,
+      carrier: 'orderflow-post',
+      shipTo: event.order.shippingAddress,
+      items: event.order.items,
+      printedAt: now.toISOString(),
+    });
+    expect(snsMock).toHaveReceivedCommandExactlyOnceWith(PublishCommand, { Message: JSON.stringify(shipped), MessageGroupId: event.orderId, MessageDeduplicationId: shipped.eventId });
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
+      QueueUrl: options.reviewQueueUrl,
+      MessageBody: JSON.stringify({ orderId: event.orderId, customerId: 'c-42', correlationId: event.correlationId }),
+      MessageAttributes: {
+        orderId: { DataType: 'String', StringValue: event.orderId },
+        correlationId: { DataType: 'String', StringValue: event.correlationId },
+      },
+    });
+  });
+
+  it('still publishes and asks for the review when the label already exists (a retried shipment)', async () => {
+    // Prepare
+    s3Mock.on(PutObjectCommand).rejects(new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', message: 'At least one of the pre-conditions you specified did not hold', $metadata: { httpStatusCode: 412 } }));
+
+    // Act
+    await shipOrder(placed(), options);
+
+    // Assess
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 1);
+  });
+
+  it('refuses a digital order (the shipping filter policy lets physical orders only) and writes nothing', async () => {
+    // Prepare
+    const digital = parseOrderPlaced(firstRecord('order-placed-digital').body);
+
+    // Act + Assess
+    await expect(shipOrder(digital, options)).rejects.toThrow(InvalidEventError);
+    await expect(shipOrder(digital, options)).rejects.toThrow('fulfillment must be physical with a shippingAddress to ship');
+    expect(s3Mock).not.toHaveReceivedAnyCommand();
+    expect(snsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('rejects with the SQS error when the review queue is gone (after OrderShipped was published: a retry republishes the same id)', async () => {
+    // Prepare
+    sqsMock.on(SendMessageCommand).rejects(new QueueDoesNotExist({ message: 'The specified queue does not exist.', $metadata: { httpStatusCode: 400 } }));
+
+    // Act + Assess
+    await expect(shipOrder(placed(), options)).rejects.toBeInstanceOf(QueueDoesNotExist);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+  });
+
+  it('trackingNumberFor: one tracking number per order, OF + 16 upper-case hex digits', () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.uuid(), (a, b) => {
+        expect(trackingNumberFor(a)).toMatch(/^OF[0-9A-F]{16}$/);
+        expect(trackingNumberFor(a)).toBe(trackingNumberFor(a));
+        if (a !== b) expect(trackingNumberFor(a)).not.toBe(trackingNumberFor(b));
+      }),
+    );
+  });
+});
