@@ -24,12 +24,19 @@ interface OrderItemRecord {
   invoiceNotifiedAt?: string;
   labelNotifiedAt?: string;
   reviewRequestedAt?: string;
+  /** When the stored status first became COMPLETED. */
+  completedAt?: string;
+  /** S3 event sequencers of the invoice's and the label's writes: more than one means the document was written twice. */
+  invoiceWrites?: Set<string>;
+  labelWrites?: Set<string>;
 }
 
-/** What GET /orders/{id} answers. */
-interface OrderView extends Omit<OrderItemRecord, 'status'> {
+/** What GET /orders/{id} answers: write sets become counts. */
+interface OrderView extends Omit<OrderItemRecord, 'status' | 'invoiceWrites' | 'labelWrites'> {
   status: OrderStatus;
   timeline: TimelineEntry[];
+  invoiceWrites: number;
+  labelWrites: number;
 }
 
 const STEP_ATTRIBUTE = { OrderPlaced: 'placedAt', OrderCharged: 'chargedAt', OrderShipped: 'shippedAt' } as const;
@@ -91,10 +98,15 @@ const advanceStatus = async (tableName: string, orderId: string, status: OrderSt
       new UpdateCommand({
         TableName: tableName,
         Key: { orderId },
-        UpdateExpression: 'SET #status = :status',
+        // completedAt: set once, when the order first reaches COMPLETED (order-to-completion latency).
+        UpdateExpression: status === 'COMPLETED' ? 'SET #status = :status, #completedAt = if_not_exists(#completedAt, :now)' : 'SET #status = :status',
         ConditionExpression: `attribute_not_exists(#status)${stepsBack}`,
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': status, ...Object.fromEntries(below.map((s, i) => [`:below${i}`, s])) },
+        ExpressionAttributeNames: { '#status': 'status', ...(status === 'COMPLETED' ? { '#completedAt': 'completedAt' } : {}) },
+        ExpressionAttributeValues: {
+          ':status': status,
+          ...(status === 'COMPLETED' ? { ':now': new Date().toISOString() } : {}),
+          ...Object.fromEntries(below.map((s, i) => [`:below${i}`, s])),
+        },
       }),
     );
   } catch (error) {
@@ -112,7 +124,7 @@ const advanceStatus = async (tableName: string, orderId: string, status: OrderSt
 const markOnce = async (
   tableName: string,
   orderId: string,
-  attribute: 'invoiceNotifiedAt' | 'labelNotifiedAt' | 'reviewRequestedAt',
+  attribute: 'reviewRequestedAt',
   at: string,
 ): Promise<void> => {
   await documents.send(
@@ -122,6 +134,31 @@ const markOnce = async (
       UpdateExpression: 'SET #a = if_not_exists(#a, :at)',
       ExpressionAttributeNames: { '#a': attribute },
       ExpressionAttributeValues: { ':at': at },
+    }),
+  );
+};
+
+/**
+ * Records that the customer was told about a document: the first notice time wins, and the S3 event's sequencer
+ * joins the document's set of writes, so a redelivered event changes nothing while a second write of the document
+ * (a duplicated side effect) shows as a second sequencer.
+ *
+ * @example
+ * await recordDocumentNotice(tableName, orderId, 'invoice', { at: new Date().toISOString(), sequencer: object.sequencer });
+ */
+const recordDocumentNotice = async (
+  tableName: string,
+  orderId: string,
+  document: 'invoice' | 'label',
+  { at, sequencer }: { at: string; sequencer: string },
+): Promise<void> => {
+  await documents.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: { orderId },
+      UpdateExpression: sequencer ? 'SET #at = if_not_exists(#at, :at) ADD #writes :sequencer' : 'SET #at = if_not_exists(#at, :at)',
+      ExpressionAttributeNames: { '#at': `${document}NotifiedAt`, ...(sequencer ? { '#writes': `${document}Writes` } : {}) },
+      ExpressionAttributeValues: { ':at': at, ...(sequencer ? { ':sequencer': new Set([sequencer]) } : {}) },
     }),
   );
 };
@@ -137,8 +174,9 @@ const getOrderView = async (tableName: string, orderId: string): Promise<OrderVi
   const item = result.Item as OrderItemRecord | undefined;
   if (!item?.placedAt || !item.fulfillment) return undefined;
   const steps = { ...item, fulfillment: item.fulfillment };
-  return { ...item, status: deriveStatus(steps), timeline: timeline(steps) };
+  const { invoiceWrites, labelWrites, ...rest } = item;
+  return { ...rest, status: deriveStatus(steps), timeline: timeline(steps), invoiceWrites: invoiceWrites?.size ?? 0, labelWrites: labelWrites?.size ?? 0 };
 };
 
 export type { OrderItemRecord, OrderView };
-export { recordEvent, markOnce, getOrderView };
+export { recordEvent, markOnce, recordDocumentNotice, getOrderView };

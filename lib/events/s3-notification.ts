@@ -7,6 +7,8 @@ interface S3ObjectCreated {
   key: string;
   size: number;
   eTag: string;
+  /** Orders the events of one key: each distinct write has its own; a redelivered event repeats it. */
+  sequencer: string;
   eventName: string;
 }
 
@@ -51,6 +53,7 @@ const parseS3Notification = (body: string): S3ObjectCreated[] => {
       key: decodeKey(object.key, index),
       size: typeof object.size === 'number' ? object.size : 0,
       eTag: typeof object.eTag === 'string' ? object.eTag : '',
+      sequencer: typeof object.sequencer === 'string' ? object.sequencer : '',
       eventName: isRecord(record) && typeof record.eventName === 'string' ? record.eventName : 'ObjectCreated:Put',
     };
   });

@@ -62,7 +62,7 @@ describe('Function: getOrder', () => {
     vi.unstubAllEnvs();
   });
 
-  it('answers 200 with the order, its derived status and its timeline', async () => {
+  it('answers 200 with the order, its derived status and its timeline (no document written yet: 0 writes)', async () => {
     // Prepare
     table.items.set(ORDER_A, structuredClone(storedOrderA));
 
@@ -80,6 +80,42 @@ describe('Function: getOrder', () => {
         { status: 'SHIPPED', at: '2026-11-22T10:15:31.002Z' },
         { status: 'CHARGED', at: '2026-11-22T10:15:31.087Z' },
       ],
+      invoiceWrites: 0,
+      labelWrites: 0,
+    });
+  });
+
+  it('answers the documents\' write sets as counts: an invoice written twice shows 2', async () => {
+    // Prepare: notified of both documents, and the invoice was written a second time
+    const notices = {
+      completedAt: '2026-11-22T10:15:31.120Z',
+      invoiceNotifiedAt: '2026-11-22T10:15:31.200Z',
+      labelNotifiedAt: '2026-11-22T10:15:31.650Z',
+    };
+    table.items.set(ORDER_A, {
+      ...structuredClone(storedOrderA),
+      ...notices,
+      status: 'COMPLETED',
+      invoiceWrites: new Set(['EDF4172E5E7EBBC0A7', 'EDF4172E5E93D1F2C4']),
+      labelWrites: new Set(['5C59E1085EC2E45509']),
+    });
+
+    // Act
+    const response = await get(httpEvent('get-order'));
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(bodyOf(response)).toEqual({
+      ...storedOrderA,
+      ...notices,
+      status: 'COMPLETED',
+      timeline: [
+        { status: 'PLACED', at: '2026-11-22T10:15:30.412Z' },
+        { status: 'SHIPPED', at: '2026-11-22T10:15:31.002Z' },
+        { status: 'CHARGED', at: '2026-11-22T10:15:31.087Z' },
+      ],
+      invoiceWrites: 2,
+      labelWrites: 1,
     });
   });
 

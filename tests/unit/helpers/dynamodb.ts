@@ -49,14 +49,25 @@ interface FakeOrdersTable {
 
 const SET_ASSIGNMENT = /(#\w+) = (?:if_not_exists\((#\w+), (:\w+)\)|(:\w+))/g;
 
+/** `ADD #set :values`: adds the members of a string set (DynamoDB creates the set when absent). */
+const ADD_CLAUSE = / ADD (#\w+) (:\w+)$/;
+
 const applySet = (item: OrderItem, input: UpdateCommandInput): void => {
-  const expression = input.UpdateExpression ?? '';
+  const fullExpression = input.UpdateExpression ?? '';
   const names = input.ExpressionAttributeNames ?? {};
   const values = input.ExpressionAttributeValues ?? {};
-  if (!expression.startsWith('SET ')) throw new Error(`fake Orders table: unsupported UpdateExpression ${expression}`);
+  const add = ADD_CLAUSE.exec(fullExpression);
+  const expression = add ? fullExpression.slice(0, add.index) : fullExpression;
+  if (!expression.startsWith('SET ')) throw new Error(`fake Orders table: unsupported UpdateExpression ${fullExpression}`);
   const assignments = [...expression.slice(4).matchAll(SET_ASSIGNMENT)];
   if (assignments.map((match) => match[0]).join(', ') !== expression.slice(4)) {
-    throw new Error(`fake Orders table: unsupported UpdateExpression ${expression}`);
+    throw new Error(`fake Orders table: unsupported UpdateExpression ${fullExpression}`);
+  }
+  if (add) {
+    const attribute = names[add[1] as string] as string;
+    const members = values[add[2] as string];
+    if (!(members instanceof Set)) throw validationError('An operand in the update expression has an incorrect data type');
+    item[attribute] = new Set([...((item[attribute] as Set<string> | undefined) ?? []), ...members]);
   }
   for (const [, target, ifNotExistsName, ifNotExistsValue, plainValue] of assignments) {
     const attribute = names[target as string] as string;

@@ -2,8 +2,8 @@ import '../../helpers/env.ts';
 import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { getOrderView, markOnce, recordEvent } from '#lib/aws/orders-table.ts';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { getOrderView, markOnce, recordDocumentNotice, recordEvent } from '#lib/aws/orders-table.ts';
 import { parseOrderEvent, type OrderEvent } from '#lib/events/order-events.ts';
 import { fakeOrdersTable, type FakeOrdersTable } from '../../helpers/dynamodb.ts';
 import { DEPLOYED } from '../../helpers/env.ts';
@@ -16,11 +16,18 @@ const documentsMock = mockClient(DynamoDBDocumentClient);
 
 /** The five events of events/sqs/order-store-fifo.json: A placed, B placed, A charged, B charged, A shipped. */
 const storedEvents = (): OrderEvent[] => sqsRecords('order-store-fifo').map((record) => parseOrderEvent(record.body));
+/** The status writes (recordEvent's attribute writes name their attributes #a0, #a1...). */
 const statusWrites = (): UpdateCommandInput[] =>
   documentsMock
     .commandCalls(UpdateCommand)
     .map((call) => call.args[0].input as UpdateCommandInput)
-    .filter((input) => input.UpdateExpression === 'SET #status = :status');
+    .filter((input) => input.ExpressionAttributeNames?.['#status'] === 'status');
+const updateInputs = (): UpdateCommandInput[] => documentsMock.commandCalls(UpdateCommand).map((call) => call.args[0].input as UpdateCommandInput);
+
+/** S3 event sequencers (hex strings): the invoice's as in events/sqs/s3-invoice-created.json, then a later write of it. */
+const INVOICE_SEQUENCER = 'EDF4172E5E7EBBC0A7';
+const INVOICE_REWRITE_SEQUENCER = 'EDF4172E5E93D1F2C4';
+const LABEL_SEQUENCER = '5C59E1085EC2E45509';
 
 describe('Lib: aws/orders-table', () => {
   let table: FakeOrdersTable;
@@ -30,6 +37,7 @@ describe('Lib: aws/orders-table', () => {
   });
 
   afterEach(() => {
+    vi.useRealTimers();
     documentsMock.reset();
   });
 
@@ -71,19 +79,86 @@ describe('Lib: aws/orders-table', () => {
     });
 
     it('moves the status forward with a condition naming the statuses below it', async () => {
+      // Prepare
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-11-22T10:15:32.000Z'));
+      const completing = 'SET #status = :status, #completedAt = if_not_exists(#completedAt, :now)';
+      const completingNames = { '#status': 'status', '#completedAt': 'completedAt' };
+
       // Act
       for (const event of storedEvents()) await recordEvent(TABLE, event);
 
       // Assess
-      expect(statusWrites().map((input) => [input.Key?.orderId, input.ExpressionAttributeValues?.[':status'], input.ConditionExpression])).toEqual([
-        [ORDER_A, 'PLACED', 'attribute_not_exists(#status)'],
-        [ORDER_B, 'PLACED', 'attribute_not_exists(#status)'],
-        [ORDER_A, 'CHARGED', 'attribute_not_exists(#status) OR #status IN (:below0)'],
-        [ORDER_B, 'COMPLETED', 'attribute_not_exists(#status) OR #status IN (:below0, :below1, :below2)'],
-        [ORDER_A, 'COMPLETED', 'attribute_not_exists(#status) OR #status IN (:below0, :below1, :below2)'],
+      expect(
+        statusWrites().map((input) => [input.Key?.orderId, input.UpdateExpression, input.ConditionExpression, input.ExpressionAttributeNames, input.ExpressionAttributeValues]),
+      ).toEqual([
+        [ORDER_A, 'SET #status = :status', 'attribute_not_exists(#status)', { '#status': 'status' }, { ':status': 'PLACED' }],
+        [ORDER_B, 'SET #status = :status', 'attribute_not_exists(#status)', { '#status': 'status' }, { ':status': 'PLACED' }],
+        [ORDER_A, 'SET #status = :status', 'attribute_not_exists(#status) OR #status IN (:below0)', { '#status': 'status' }, { ':status': 'CHARGED', ':below0': 'PLACED' }],
+        [
+          ORDER_B,
+          completing,
+          'attribute_not_exists(#status) OR #status IN (:below0, :below1, :below2)',
+          completingNames,
+          { ':status': 'COMPLETED', ':now': '2026-11-22T10:15:32.000Z', ':below0': 'PLACED', ':below1': 'CHARGED', ':below2': 'SHIPPED' },
+        ],
+        [
+          ORDER_A,
+          completing,
+          'attribute_not_exists(#status) OR #status IN (:below0, :below1, :below2)',
+          completingNames,
+          { ':status': 'COMPLETED', ':now': '2026-11-22T10:15:32.000Z', ':below0': 'PLACED', ':below1': 'CHARGED', ':below2': 'SHIPPED' },
+        ],
       ]);
       expect(table.items.get(ORDER_A)?.status).toBe('COMPLETED');
       expect(table.items.get(ORDER_B)?.status).toBe('COMPLETED');
+    });
+
+    it('sets completedAt once, when the order first reaches COMPLETED; a later duplicate event leaves it', async () => {
+      // Prepare: order A is placed and charged (not complete yet), then shipped at 10:15:33
+      const [placedA, , chargedA, , shippedA] = storedEvents() as OrderEvent[];
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-11-22T10:15:32.000Z'));
+      await recordEvent(TABLE, placedA as OrderEvent);
+      await recordEvent(TABLE, chargedA as OrderEvent);
+      const chargedItem = structuredClone(table.items.get(ORDER_A));
+      vi.setSystemTime(new Date('2026-11-22T10:15:33.000Z'));
+      await recordEvent(TABLE, shippedA as OrderEvent);
+      const completedItem = structuredClone(table.items.get(ORDER_A));
+      const writes = updateInputs().length;
+      vi.setSystemTime(new Date('2026-11-22T10:20:00.000Z'));
+
+      // Act: the shipping event is delivered again, later
+      const status = await recordEvent(TABLE, structuredClone(shippedA as OrderEvent));
+
+      // Assess
+      expect(chargedItem).not.toHaveProperty('completedAt');
+      expect(completedItem).toMatchObject({ status: 'COMPLETED', completedAt: '2026-11-22T10:15:33.000Z' });
+      expect(status).toBe('COMPLETED');
+      expect(table.items.get(ORDER_A)).toEqual(completedItem);
+      expect(updateInputs()).toHaveLength(writes + 1);
+      expect(statusWrites().filter((input) => input.ExpressionAttributeValues?.[':status'] === 'COMPLETED')).toHaveLength(1);
+    });
+
+    it('keeps the first completedAt when a concurrent writer completes the order again (if_not_exists)', async () => {
+      // Prepare: completed at 10:15:33, but the stored status lags (a concurrent writer's step, recorded late)
+      const [placedA, , chargedA, , shippedA] = storedEvents() as OrderEvent[];
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-11-22T10:15:33.000Z'));
+      for (const event of [placedA, chargedA, shippedA] as OrderEvent[]) await recordEvent(TABLE, event);
+      table.items.set(ORDER_A, { ...table.items.get(ORDER_A), status: 'SHIPPED' });
+      vi.setSystemTime(new Date('2026-11-22T10:20:00.000Z'));
+
+      // Act
+      const status = await recordEvent(TABLE, structuredClone(shippedA as OrderEvent));
+
+      // Assess
+      expect(status).toBe('COMPLETED');
+      expect(documentsMock).toHaveReceivedLastCommandWith(UpdateCommand, {
+        UpdateExpression: 'SET #status = :status, #completedAt = if_not_exists(#completedAt, :now)',
+        ExpressionAttributeValues: { ':status': 'COMPLETED', ':now': '2026-11-22T10:20:00.000Z', ':below0': 'PLACED', ':below1': 'CHARGED', ':below2': 'SHIPPED' },
+      });
+      expect(table.items.get(ORDER_A)).toMatchObject({ status: 'COMPLETED', completedAt: '2026-11-22T10:15:33.000Z' });
     });
 
     it('leaves the item unchanged when an event is recorded twice (first write wins, no status write)', async () => {
@@ -153,17 +228,103 @@ describe('Lib: aws/orders-table', () => {
   describe('markOnce', () => {
     it('stamps the attribute the first time only', async () => {
       // Act
-      await markOnce(TABLE, ORDER_A, 'invoiceNotifiedAt', '2026-11-22T10:15:32.000Z');
-      await markOnce(TABLE, ORDER_A, 'invoiceNotifiedAt', '2026-11-22T10:20:00.000Z');
+      await markOnce(TABLE, ORDER_A, 'reviewRequestedAt', '2026-11-22T10:15:32.000Z');
+      await markOnce(TABLE, ORDER_A, 'reviewRequestedAt', '2026-11-22T10:20:00.000Z');
 
       // Assess
       expect(documentsMock).toHaveReceivedCommandWith(UpdateCommand, {
         TableName: TABLE,
         Key: { orderId: ORDER_A },
         UpdateExpression: 'SET #a = if_not_exists(#a, :at)',
-        ExpressionAttributeNames: { '#a': 'invoiceNotifiedAt' },
+        ExpressionAttributeNames: { '#a': 'reviewRequestedAt' },
       });
-      expect(table.items.get(ORDER_A)?.invoiceNotifiedAt).toBe('2026-11-22T10:15:32.000Z');
+      expect(table.items.get(ORDER_A)).toEqual({ orderId: ORDER_A, reviewRequestedAt: '2026-11-22T10:15:32.000Z' });
+    });
+  });
+
+  describe('recordDocumentNotice', () => {
+    it("stamps the notice time and adds the S3 event's sequencer to the document's writes", async () => {
+      // Act
+      await recordDocumentNotice(TABLE, ORDER_A, 'invoice', { at: '2026-11-22T10:15:32.000Z', sequencer: INVOICE_SEQUENCER });
+
+      // Assess
+      expect(updateInputs()).toEqual([
+        {
+          TableName: TABLE,
+          Key: { orderId: ORDER_A },
+          UpdateExpression: 'SET #at = if_not_exists(#at, :at) ADD #writes :sequencer',
+          ExpressionAttributeNames: { '#at': 'invoiceNotifiedAt', '#writes': 'invoiceWrites' },
+          ExpressionAttributeValues: { ':at': '2026-11-22T10:15:32.000Z', ':sequencer': new Set([INVOICE_SEQUENCER]) },
+        },
+      ]);
+      expect(table.items.get(ORDER_A)).toEqual({ orderId: ORDER_A, invoiceNotifiedAt: '2026-11-22T10:15:32.000Z', invoiceWrites: new Set([INVOICE_SEQUENCER]) });
+    });
+
+    it('changes nothing for a redelivered S3 event (same sequencer): one write, the first notice time', async () => {
+      // Prepare
+      await recordDocumentNotice(TABLE, ORDER_A, 'invoice', { at: '2026-11-22T10:15:32.000Z', sequencer: INVOICE_SEQUENCER });
+      const before = structuredClone(table.items.get(ORDER_A));
+
+      // Act
+      await recordDocumentNotice(TABLE, ORDER_A, 'invoice', { at: '2026-11-22T10:20:00.000Z', sequencer: INVOICE_SEQUENCER });
+
+      // Assess
+      expect(table.items.get(ORDER_A)).toEqual(before);
+      expect(table.items.get(ORDER_A)).toEqual({ orderId: ORDER_A, invoiceNotifiedAt: '2026-11-22T10:15:32.000Z', invoiceWrites: new Set([INVOICE_SEQUENCER]) });
+    });
+
+    it('shows a second write of the document (another sequencer) as two writes, keeping the first notice time', async () => {
+      // Prepare
+      await recordDocumentNotice(TABLE, ORDER_A, 'invoice', { at: '2026-11-22T10:15:32.000Z', sequencer: INVOICE_SEQUENCER });
+
+      // Act
+      await recordDocumentNotice(TABLE, ORDER_A, 'invoice', { at: '2026-11-22T10:20:00.000Z', sequencer: INVOICE_REWRITE_SEQUENCER });
+
+      // Assess
+      expect(documentsMock).toHaveReceivedLastCommandWith(UpdateCommand, {
+        ExpressionAttributeValues: { ':at': '2026-11-22T10:20:00.000Z', ':sequencer': new Set([INVOICE_REWRITE_SEQUENCER]) },
+      });
+      expect(table.items.get(ORDER_A)).toEqual({
+        orderId: ORDER_A,
+        invoiceNotifiedAt: '2026-11-22T10:15:32.000Z',
+        invoiceWrites: new Set([INVOICE_SEQUENCER, INVOICE_REWRITE_SEQUENCER]),
+      });
+    });
+
+    it("keeps each document's writes apart: the label's go to labelWrites", async () => {
+      // Act
+      await recordDocumentNotice(TABLE, ORDER_A, 'invoice', { at: '2026-11-22T10:15:32.000Z', sequencer: INVOICE_SEQUENCER });
+      await recordDocumentNotice(TABLE, ORDER_A, 'label', { at: '2026-11-22T10:15:33.000Z', sequencer: LABEL_SEQUENCER });
+
+      // Assess
+      expect(documentsMock).toHaveReceivedLastCommandWith(UpdateCommand, {
+        UpdateExpression: 'SET #at = if_not_exists(#at, :at) ADD #writes :sequencer',
+        ExpressionAttributeNames: { '#at': 'labelNotifiedAt', '#writes': 'labelWrites' },
+        ExpressionAttributeValues: { ':at': '2026-11-22T10:15:33.000Z', ':sequencer': new Set([LABEL_SEQUENCER]) },
+      });
+      expect(table.items.get(ORDER_A)).toEqual({
+        orderId: ORDER_A,
+        invoiceNotifiedAt: '2026-11-22T10:15:32.000Z',
+        invoiceWrites: new Set([INVOICE_SEQUENCER]),
+        labelNotifiedAt: '2026-11-22T10:15:33.000Z',
+        labelWrites: new Set([LABEL_SEQUENCER]),
+      });
+    });
+
+    it('writes only the notice time when the event has no sequencer (no empty set: DynamoDB rejects one)', async () => {
+      // Act
+      await recordDocumentNotice(TABLE, ORDER_A, 'label', { at: '2026-11-22T10:15:32.000Z', sequencer: '' });
+      await recordDocumentNotice(TABLE, ORDER_A, 'label', { at: '2026-11-22T10:20:00.000Z', sequencer: '' });
+
+      // Assess
+      expect(updateInputs()[0]).toEqual({
+        TableName: TABLE,
+        Key: { orderId: ORDER_A },
+        UpdateExpression: 'SET #at = if_not_exists(#at, :at)',
+        ExpressionAttributeNames: { '#at': 'labelNotifiedAt' },
+        ExpressionAttributeValues: { ':at': '2026-11-22T10:15:32.000Z' },
+      });
+      expect(table.items.get(ORDER_A)).toEqual({ orderId: ORDER_A, labelNotifiedAt: '2026-11-22T10:15:32.000Z' });
     });
   });
 
@@ -190,6 +351,35 @@ describe('Lib: aws/orders-table', () => {
         { status: 'SHIPPED', at: '2026-11-22T10:15:31.000Z' },
         { status: 'CHARGED', at: '2026-11-22T10:15:31.544Z' },
       ]);
+    });
+
+    it('answers the write sets as counts, 0 for a document not written yet', async () => {
+      // Prepare: the invoice was written twice, the label not yet
+      const stored = {
+        orderId: ORDER_A,
+        status: 'CHARGED',
+        fulfillment: 'physical',
+        placedAt: '2026-11-22T10:15:30.412Z',
+        chargedAt: '2026-11-22T10:15:31.087Z',
+        invoiceKey: `documents/invoices/${ORDER_A}.json`,
+        invoiceNotifiedAt: '2026-11-22T10:15:32.000Z',
+      };
+      table.items.set(ORDER_A, { ...structuredClone(stored), invoiceWrites: new Set([INVOICE_SEQUENCER, INVOICE_REWRITE_SEQUENCER]) });
+
+      // Act
+      const view = await getOrderView(TABLE, ORDER_A);
+
+      // Assess
+      expect(view).toEqual({
+        ...stored,
+        status: 'CHARGED',
+        timeline: [
+          { status: 'PLACED', at: '2026-11-22T10:15:30.412Z' },
+          { status: 'CHARGED', at: '2026-11-22T10:15:31.087Z' },
+        ],
+        invoiceWrites: 2,
+        labelWrites: 0,
+      });
     });
 
     it('answers undefined for no item, and for an item its OrderPlaced has not reached yet', async () => {

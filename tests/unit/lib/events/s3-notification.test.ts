@@ -26,6 +26,7 @@ describe('Lib: events/s3-notification', () => {
         key: 'documents/invoices/7c9e6679-7425-40de-944b-e07fc1f90ae7.json',
         size: 612,
         eTag: expect.stringMatching(/^[0-9a-f]{32}$/),
+        sequencer: 'EDF4172E5E7EBBC0A7',
         eventName: 'ObjectCreated:Put',
       },
     ]);
@@ -93,9 +94,22 @@ describe('Lib: events/s3-notification', () => {
     );
   });
 
-  it('defaults size, eTag and eventName when S3 leaves them out', () => {
+  it('defaults size, eTag, sequencer and eventName when S3 leaves them out', () => {
     expect(parseS3Notification('{"Records":[{"s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}')).toEqual([
-      { bucket: 'b', key: 'k', size: 0, eTag: '', eventName: 'ObjectCreated:Put' },
+      { bucket: 'b', key: 'k', size: 0, eTag: '', sequencer: '', eventName: 'ObjectCreated:Put' },
     ]);
+  });
+
+  it("gives each object its own event's sequencer, and '' for one that is not a string", () => {
+    // Prepare: S3 sends one record a message, but a body may hold several
+    const invoice = bodyOf<{ Records: unknown[] }>(firstRecord('s3-invoice-created')).Records[0];
+    const label = bodyOf<{ Records: unknown[] }>(firstRecord('s3-label-created')).Records[0];
+    const numeric = { s3: { bucket: { name: 'b' }, object: { key: 'k', sequencer: 42 } } };
+
+    // Act
+    const objects = parseS3Notification(JSON.stringify({ Records: [invoice, label, numeric] }));
+
+    // Assess
+    expect(objects.map((object) => object.sequencer)).toEqual(['EDF4172E5E7EBBC0A7', '5C59E1085EC2E45509', '']);
   });
 });
