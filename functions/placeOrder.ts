@@ -11,6 +11,8 @@ import { logger, metrics } from '#lib/powertools.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 
 const HEADER_VALUE = /^[\x21-\x7e]{1,128}$/;
+/** The media type `application/json`, any case, with or without parameters (`; charset=utf-8`); not `application/json-patch+json`. */
+const JSON_MEDIA_TYPE = /^application\/json[ \t]*(;|$)/i;
 
 interface PlaceRequest {
   idempotencyKey: string;
@@ -35,7 +37,7 @@ const decodeBody = (event: APIGatewayProxyEventV2): string =>
 const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2> => {
   const headers = event.headers ?? {};
   const contentType = headers['content-type'];
-  if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) {
+  if (contentType !== undefined && !JSON_MEDIA_TYPE.test(contentType)) {
     return problem(415, 'Unsupported content type', [{ field: 'content-type', message: 'must be application/json' }]);
   }
   const body = decodeBody(event);

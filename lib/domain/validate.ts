@@ -8,6 +8,9 @@ type Issues = FieldError[];
 
 // C0 and C1 control characters; tab and newline included: no order field needs them.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+// U+FFFE and U+FFFF are outside the characters an SQS message may hold (#x9 | #xA | #xD | #x20-#xD7FF |
+// #xE000-#xFFFD | #x10000-#x10FFFF: SQS API reference, SendMessage), and every order event reaches SQS through SNS.
+const NONCHARACTERS = /[\ufffe\uffff]/;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -36,6 +39,9 @@ const checkString = (value: unknown, path: string, rule: StringRule, issues: Iss
   if (value.length < min) issues.push({ field: path, message: min === 1 ? 'must not be empty' : `must be at least ${min} characters` });
   else if (value.length > rule.max) issues.push({ field: path, message: `must be at most ${rule.max} characters` });
   else if (CONTROL_CHARS.test(value)) issues.push({ field: path, message: 'must not contain control characters' });
+  // A lone surrogate has no UTF-8 encoding and DynamoDB strings are UTF-8 (DynamoDB developer guide, data types):
+  // accepted, the order could not be stored as sent, long after its 202.
+  else if (!value.isWellFormed() || NONCHARACTERS.test(value)) issues.push({ field: path, message: 'must be valid Unicode text (no lone surrogates, U+FFFE or U+FFFF)' });
   else if (rule.pattern && !rule.pattern.test(value)) issues.push({ field: path, message: `must match ${rule.patternHint ?? rule.pattern.source}` });
   else return true;
   return false;

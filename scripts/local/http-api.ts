@@ -325,6 +325,12 @@ class HttpApiServer {
       this.send(response, gatewayError(413, 'Request Entity Too Large'), id);
       return;
     }
+    // A request target the URL parser rejects (`http://[bad/...`, an invalid host in absolute form) is the
+    // client's error: 400 Bad Request, not a 500 from the throw below.
+    if (!URL.canParse(request.url ?? '/', 'http://localhost')) {
+      this.send(response, gatewayError(400, 'Bad Request'), id);
+      return;
+    }
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const match = matchRoute(this.options.routes, (request.method ?? 'GET').toUpperCase(), path);
     if (!match) {
