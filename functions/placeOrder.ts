@@ -2,11 +2,11 @@ import { IdempotencyAlreadyInProgressError, IdempotencyValidationError, makeIdem
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { requireEnv } from '#lib/aws/env.ts';
 import { SNS_MAX_MESSAGE_BYTES } from '#lib/aws/publish.ts';
-import { orderIssues, type OrderInput } from '#lib/domain/order.ts';
+import { orderIssues, parseOrderInput, type OrderInput } from '#lib/domain/order.ts';
 import { json, problem } from '#lib/http.ts';
 import { idempotencyStore, placeOrderIdempotency } from '#lib/idempotency.ts';
 import { withPowertools } from '#lib/middleware/handler.ts';
-import { OrderTooLargeError, acceptOrder, type Accepted } from '#lib/place-order.ts';
+import { OrderTooLargeError, acceptOrder, keyedOrderId, type Accepted } from '#lib/place-order.ts';
 import { logger, metrics } from '#lib/powertools.ts';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 
@@ -24,7 +24,12 @@ interface PlaceRequest {
 let placeIdempotently: ((request: PlaceRequest) => Promise<Accepted>) | undefined;
 const idempotentPlace = (): ((request: PlaceRequest) => Promise<Accepted>) => {
   placeIdempotently ??= makeIdempotent(
-    (request: PlaceRequest) => acceptOrder(request.order, { topicArn: requireEnv('TOPIC_ARN'), correlationId: request.correlationId }),
+    (request: PlaceRequest) =>
+      acceptOrder(request.order, {
+        topicArn: requireEnv('TOPIC_ARN'),
+        correlationId: request.correlationId,
+        orderId: keyedOrderId(request.idempotencyKey, request.order),
+      }),
     { persistenceStore: idempotencyStore(), config: placeOrderIdempotency },
   );
   return placeIdempotently;
@@ -63,7 +68,8 @@ const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context
     logger.warn('order rejected', { fields });
     return problem(400, 'Invalid order', fields);
   }
-  const order = value as OrderInput;
+  // Rebuilt from the schema's fields only, in a fixed key order (keyedOrderId hashes it).
+  const order = parseOrderInput(value);
   const correlationId = correlationHeader ?? event.requestContext?.requestId ?? context.awsRequestId;
   logger.appendKeys({ correlationId });
   try {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FieldError } from './domain/errors.ts';
 import { InvalidOrderError } from './domain/errors.ts';
+import { deterministicId } from './domain/ids.ts';
 import { parseOrderInput, type OrderInput } from './domain/order.ts';
 import { checkString } from './domain/validate.ts';
 import { orderPlacedEvent } from './place-order.ts';
@@ -52,10 +53,8 @@ const parseImport = (text: string): ParsedImport => {
  * @example
  * importOrderId({ bucket, key, eTag }, 12);
  */
-const importOrderId = (source: { bucket: string; key: string; eTag: string }, line: number): string => {
-  const hex = createHash('sha256').update(`${source.bucket}/${source.key}#${source.eTag}:${line}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-};
+const importOrderId = (source: { bucket: string; key: string; eTag: string }, line: number): string =>
+  deterministicId(`${source.bucket}/${source.key}#${source.eTag}:${line}`);
 
 /**
  * The correlation id of an imported line: `import:<key>:<line>` when that fits what every consumer accepts

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { OrderflowError } from './domain/errors.ts';
+import { deterministicId } from './domain/ids.ts';
 import { placeOrder, type OrderInput } from './domain/order.ts';
 import { eventIdFor, type OrderPlacedEvent } from './events/order-events.ts';
 import { SNS_MAX_MESSAGE_BYTES, messageSize, publishOrderEvent } from './aws/publish.ts';
@@ -46,6 +47,18 @@ const orderPlacedEvent = (input: OrderInput, { orderId, correlationId, now }: { 
 };
 
 /**
+ * The order id of a request that carries an `Idempotency-Key`: derived from the key and the order, so if a first
+ * attempt published OrderPlaced but died before Powertools saved its result, the retry publishes the same
+ * orderId and eventId, and SNS FIFO deduplication (5 minutes) drops it: still one order. The order is part of the
+ * input so that a key reused for another order after its idempotency record expired (24 h) gets a new id.
+ *
+ * @example
+ * const orderId = keyedOrderId(headers['idempotency-key'], parseOrderInput(body));
+ */
+const keyedOrderId = (idempotencyKey: string, order: OrderInput): string =>
+  deterministicId(`idempotency-key:${idempotencyKey}:${JSON.stringify(order)}`);
+
+/**
  * Accepts a validated order: publishes OrderPlaced to the FIFO topic and answers with the new order id.
  * Nothing is stored here: the order-store queue buffers the write to the Orders table.
  *
@@ -62,4 +75,4 @@ const acceptOrder = async (input: OrderInput, options: AcceptOptions): Promise<A
 };
 
 export type { Accepted, AcceptOptions };
-export { OrderTooLargeError, orderPlacedEvent, acceptOrder };
+export { OrderTooLargeError, orderPlacedEvent, keyedOrderId, acceptOrder };

@@ -164,10 +164,10 @@ describe('Function: placeOrder', () => {
     expect(response.statusCode).toBe(202);
   });
 
-  it('answers 415 for a content type other than JSON, and publishes nothing', async () => {
+  it.each(['text/plain', 'application/json-patch+json', 'application/jsonp'])('answers 415 for the content type %s, and publishes nothing', async (contentType) => {
     // Prepare
     const event = httpEvent('place-order-physical');
-    event.headers['content-type'] = 'text/plain';
+    event.headers['content-type'] = contentType;
 
     // Act
     const response = await place(event);
@@ -228,6 +228,24 @@ describe('Function: placeOrder', () => {
       expect(idempotency.records()).toEqual([
         expect.objectContaining({ id: expect.stringMatching(/^orderflow-dev-placeOrder#/), status: 'COMPLETED', data: bodyOf(first), validation: expect.any(String) }),
       ]);
+    });
+
+    it('derives the order id from the key and the order, so a retry after a lost idempotency record republishes the same event', async () => {
+      // Prepare: the same request twice, the idempotency record lost in between (as if the first attempt died
+      // after publishing and before Powertools saved its result)
+      const event = withKey(httpEvent('place-order-physical'), 'checkout-lost-record');
+
+      // Act
+      const first = await place(event);
+      idempotency.items.clear();
+      const retry = await place(structuredClone(event));
+      const otherKey = await place(withKey(httpEvent('place-order-physical'), 'another-key'));
+
+      // Assess: SNS FIFO drops the second publish (same group and deduplication id)
+      expect(bodyOf(retry)).toEqual(bodyOf(first));
+      const published = snsMock.commandCalls(PublishCommand).map((call) => [call.args[0].input.MessageGroupId, call.args[0].input.MessageDeduplicationId]);
+      expect(published[0]).toEqual(published[1]);
+      expect(published[2]?.[0]).not.toBe(published[0]?.[0]);
     });
 
     it('treats the same body with keys in another order as the same body', async () => {

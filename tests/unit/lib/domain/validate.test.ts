@@ -37,6 +37,24 @@ describe('Lib: domain/validate', () => {
     ]);
   });
 
+  it('checkString: rejects text SQS or DynamoDB could not carry (lone surrogates, U+FFFE, U+FFFF), accepts astral characters', () => {
+    // Prepare
+    const issues: Issues = [];
+
+    // Act
+    const results = [
+      checkString('a\ud800b', 'lone', { max: 5 }, issues),
+      checkString('a\ufffe', 'fffe', { max: 5 }, issues),
+      checkString('\uffff', 'ffff', { max: 5 }, issues),
+      checkString('😀', 'emoji', { max: 5 }, issues),
+    ];
+
+    // Assess
+    expect(results).toEqual([false, false, false, true]);
+    expect(issues.map((issue) => issue.field)).toEqual(['lone', 'fffe', 'ffff']);
+    expect(new Set(issues.map((issue) => issue.message))).toEqual(new Set(['must be valid Unicode text (no lone surrogates, U+FFFE or U+FFFF)']));
+  });
+
   it('checkInteger: passes a whole number in range, else records one issue', () => {
     // Prepare
     const issues: Issues = [];
