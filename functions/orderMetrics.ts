@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchItemFailure, KinesisStreamTumblingWindowEvent } from 'aws-lambda';
 import { parseOrderEvent, type OrderEvent } from '#lib/events/order-events.ts';
+import { injectFaults } from '#lib/faults.ts';
 import { EVENT_TYPES, addToWindow, type WindowState } from '#lib/metrics-window.ts';
 import { withPowertools } from '#lib/middleware/handler.ts';
 import { logger, metrics } from '#lib/powertools.ts';
@@ -20,7 +21,10 @@ const orderMetricsHandler = async (event: KinesisStreamTumblingWindowEvent): Pro
   const events: OrderEvent[] = [];
   for (const record of event.Records) {
     try {
-      events.push(parseOrderEvent(Buffer.from(record.kinesis.data, 'base64').toString('utf8')));
+      const body = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
+      // This function's FAULTS (lib/faults.ts; off unless set): a failure here is retried, bisected, then discarded.
+      await injectFaults({ body }, { onInvalidConfig: (error) => logger.error('FAULTS ignored', { error }) });
+      events.push(parseOrderEvent(body));
     } catch (error) {
       const { name, message } = error as Error;
       logger.error('record failed', { sequenceNumber: record.kinesis.sequenceNumber, partitionKey: record.kinesis.partitionKey, errorName: name, errorMessage: message });

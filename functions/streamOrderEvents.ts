@@ -3,6 +3,7 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda
 import { requireEnv } from '#lib/aws/env.ts';
 import { putRecordsWithRetry, type StreamRecord } from '#lib/aws/kinesis.ts';
 import { parseOrderEvent, type OrderEvent } from '#lib/events/order-events.ts';
+import { injectFaults } from '#lib/faults.ts';
 import { withPowertools } from '#lib/middleware/handler.ts';
 import { logger, metrics } from '#lib/powertools.ts';
 
@@ -17,8 +18,14 @@ const encode = (event: OrderEvent): Uint8Array => Buffer.from(`${JSON.stringify(
 const streamOrderEventsHandler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const failures: SQSBatchItemFailure[] = [];
   const parsed: { messageId: string; event: OrderEvent }[] = [];
-  for (const record of event.Records) {
+  // Each record passes this function's FAULTS (lib/faults.ts; off unless set), all at once as BatchProcessor would.
+  const faults = await Promise.allSettled(
+    event.Records.map((record) => injectFaults({ body: record.body }, { onInvalidConfig: (error) => logger.error('FAULTS ignored', { error }) })),
+  );
+  for (const [index, record] of event.Records.entries()) {
     try {
+      const fault = faults[index];
+      if (fault?.status === 'rejected') throw fault.reason;
       parsed.push({ messageId: record.messageId, event: parseOrderEvent(record.body) });
     } catch (error) {
       const { name, message } = error as Error;

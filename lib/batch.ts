@@ -1,18 +1,22 @@
 import { BatchProcessor, EventType, SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { injectFaults } from './faults.ts';
 import { logger } from './powertools.ts';
 
 /** Handles one record; `log` is a logger whose every line carries that record's messageId, orderId and correlationId. */
 type RecordHandler = (record: SQSRecord, log: Logger) => Promise<void>;
 
+/** Runs around a record's whole processing, injected faults included (a visibility heartbeat, for example). */
+type AroundRecord = (record: SQSRecord, log: Logger, work: () => Promise<void>) => Promise<void>;
+
 /**
  * Wraps a record handler so that every record logs with its messageId, orderId and correlationId, and a failure
  * is logged with the error's name and message (what `npm run dlq -- peek` shows) and then rethrown: the batch
  * processor reports it as a batch item failure, so the message returns to the queue and, after maxReceiveCount,
- * to its DLQ. Never swallowed.
+ * to its DLQ. Never swallowed. Every record first passes the function's FAULTS (lib/faults.ts; off unless set).
  */
-const loggedRecordHandler = (handleRecord: RecordHandler): ((record: SQSRecord) => Promise<void>) =>
+const loggedRecordHandler = (handleRecord: RecordHandler, aroundRecord?: AroundRecord): ((record: SQSRecord) => Promise<void>) =>
   async function handleLoggedRecord(record: SQSRecord): Promise<void> {
     const keys = {
       messageId: record.messageId,
@@ -23,8 +27,12 @@ const loggedRecordHandler = (handleRecord: RecordHandler): ((record: SQSRecord) 
     // A child logger per record rather than logger.appendKeys: BatchProcessor runs a batch's records concurrently,
     // and keys appended to the shared logger would show on (and be removed from) the other records' lines.
     const log = logger.createChild({ persistentKeys: keys });
-    try {
+    const work = async (): Promise<void> => {
+      await injectFaults({ body: record.body }, { onInvalidConfig: (error) => log.error('FAULTS ignored', { error }) });
       await handleRecord(record, log);
+    };
+    try {
+      await (aroundRecord ? aroundRecord(record, log, work) : work());
     } catch (error) {
       const { name, message } = error as Error;
       log.error('record failed', { errorName: name, errorMessage: message, error: error as Error });
@@ -45,9 +53,9 @@ const processSqsBatch = async (
   event: SQSEvent,
   context: Context,
   handleRecord: RecordHandler,
-  { fifo = false }: { fifo?: boolean } = {},
+  { fifo = false, aroundRecord }: { fifo?: boolean; aroundRecord?: AroundRecord } = {},
 ): Promise<SQSBatchResponse> => {
-  const recordHandler = loggedRecordHandler(handleRecord);
+  const recordHandler = loggedRecordHandler(handleRecord, aroundRecord);
   // A processor per invocation: it holds the batch's records and failures, and one module instance may serve
   // several invocations at once (the local cloud runs a function's concurrent invocations in one process).
   // skipGroupOnError: a failure in one order's group stops that group only; other orders in the batch go on.
@@ -55,5 +63,5 @@ const processSqsBatch = async (
   return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), { context });
 };
 
-export type { RecordHandler };
+export type { AroundRecord, RecordHandler };
 export { processSqsBatch, loggedRecordHandler };

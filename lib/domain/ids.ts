@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 
 /**
- * A uuid-shaped id derived from text (the first 128 bits of its SHA-256): the same input always gives the same id,
- * which is what lets a retried step find, or deduplicate, what its first attempt did.
+ * A name-based UUID (RFC 9562 layout, version 5 bits, from SHA-256 rather than SHA-1) derived from text: the same
+ * input always gives the same id, which is what lets a retried step find, or deduplicate, what its first attempt did.
  *
  * @example
  * deterministicId('imports/2026-11-22.ndjson#"9b2cf5"...:12'); // '3f0c2a1e-....'
  */
 const deterministicId = (text: string): string => {
-  const hex = createHash('sha256').update(text).digest('hex');
+  const bytes = createHash('sha256').update(text).digest().subarray(0, 16);
+  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50; // version 5
+  bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80; // RFC variant
+  const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 };
 

@@ -4,8 +4,10 @@
  * source pollers and the HTTP API. `npm start` (start.ts) and the integration tests both use it.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { startEmulators, type Emulators, type EmulatorsOptions } from './emulators.ts';
 import { HttpApiServer, routesFromTemplate, type HttpRoute } from './http-api.ts';
@@ -13,6 +15,8 @@ import { KinesisPoller, readKinesisMapping } from './pollers/kinesis.ts';
 import { SqsPoller, readSqsMapping } from './pollers/sqs.ts';
 import { provision, type AwsTarget } from './provision.ts';
 import { LambdaRuntime, functionsFromTemplate } from './runtime.ts';
+import { controlFor, releaseControl } from './control.ts';
+import { statsFor, type LocalStatsSnapshot } from './stats.ts';
 import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from './template.ts';
 
 type StartEmulators = (options: EmulatorsOptions) => Promise<Emulators>;
@@ -42,6 +46,14 @@ interface LocalCloudOptions {
   accountId?: string;
   /** Emulators to use instead of scripts/local/emulators.ts. */
   startEmulators?: StartEmulators;
+  /** Log every resource that is not emulated by logical id (default: one line of counts per type). */
+  verbose?: boolean;
+  /** Make messages a previous run left in flight visible again at start (default true): see releaseInFlightMessages. */
+  releaseInFlight?: boolean;
+  /** FAULTS for every function (lib/faults.ts), instead of the template's; also `POST /_local/faults` later. */
+  faults?: string;
+  /** SQS pollers hand every batch to the function twice (idempotency drill); also `POST /_local/faults`. */
+  duplicateDelivery?: boolean;
 }
 
 interface LocalResource {
@@ -64,9 +76,14 @@ interface LocalCloud {
   routes: { routeKey: string; functionName: string }[];
   runtime: LambdaRuntime;
   pollers: (SqsPoller | KinesisPoller)[];
+  /** `LogicalId (Type)` of every resource that only matters on AWS (IAM, policies, alarms...). */
   notEmulated: string[];
+  /** The same, grouped: type → logical ids, the most frequent type first. */
+  notEmulatedByType: [string, string[]][];
   warnings: string[];
   readyInMs: number;
+  /** Counters kept by the edge and the runtime (scripts/local/stats.ts); also `GET <edgeUrl>/_local/stats`. */
+  stats(): LocalStatsSnapshot;
   stop(): Promise<void>;
 }
 
@@ -109,6 +126,102 @@ function packagedServiceAndStage(template: CfnTemplate): { service?: string; sta
     if (parts[0] === 'serverless' && parts.length >= 4) return { service: parts[1], stage: parts[2] };
   }
   return {};
+}
+
+/** How long to wait for another process's `osls package` of the same project (cold packaging is ~10-20 s). */
+const PACKAGE_LOCK_TIMEOUT_MS = 5 * 60_000;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One `osls package` at a time per project, and no bundle import while another process rewrites the
+ * bundles: `.serverless/` and `.esbuild/` are shared by every local cloud of the checkout (`npm start`,
+ * each integration test file, the bench). The lock is a PID file outside those directories (osls
+ * wipes `.serverless/`); a file left by a dead process (`kill -9`) is taken over.
+ */
+async function lockPackaging(projectDir: string, log: (line: string) => void): Promise<() => Promise<void>> {
+  const file = join(tmpdir(), `orderflow-package-${createHash('sha256').update(projectDir).digest('hex').slice(0, 16)}.lock`);
+  const deadline = Date.now() + PACKAGE_LOCK_TIMEOUT_MS;
+  let reported = false;
+  for (;;) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+      return () => rm(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+    if (!Number.isInteger(owner) || !isAlive(owner)) {
+      // Stale (its process is gone) or being written this instant: a second look tells them apart.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const again = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+      if (again === owner || !Number.isInteger(again) || !isAlive(again)) await rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new LocalCloudError(`another process (${owner}) has been packaging ${projectDir} for ${PACKAGE_LOCK_TIMEOUT_MS / 1000} s (lock ${file})`);
+    if (!reported) log(`waiting for process ${owner} to finish packaging or loading the bundles (lock ${file})`);
+    reported = true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** fauxqs keeps SQS state in `<dataDir>/fauxqs/fauxqs.db` (emulators.ts STATE_FOLDERS; fauxqs persistence.js). */
+const FAUXQS_DB = join('fauxqs', 'fauxqs.db');
+
+/**
+ * Makes every SQS message left in flight by a previous run of this data directory visible again, before
+ * the emulators load it. The local cloud's pollers are the only consumers of its queues; when the process
+ * dies (`kill -9`, a crash, a Ctrl-C that outlives the grace period) the messages they had received stay
+ * invisible until their visibility timeout, up to 121 s here (shipping: 6 x 20 s + 1 s), though nobody can
+ * delete them any more: their receipt handles died with the pollers. AWS has no counterpart (its pollers do
+ * not restart with your laptop); this only shortens a wait. The receive count is kept (the message WAS
+ * received: maxReceiveCount still applies). A message some other client (the AWS CLI...) had received is
+ * released too. Returns the messages released per queue; nothing when a live process holds the directory.
+ */
+async function releaseInFlightMessages(dataDir: string, warn: (message: string) => void): Promise<Record<string, number>> {
+  const path = join(dataDir, FAUXQS_DB);
+  if (!existsSync(path)) return {};
+  // The emulators' lock (emulators/data-lock.ts): a live owner means its pollers are running; leave it be.
+  const owner = Number.parseInt(await readFile(join(dataDir, '.emulators.lock'), 'utf8').catch(() => ''), 10);
+  if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) return {};
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(path);
+  try {
+    const rows = db
+      .prepare('SELECT queue_name AS queue, COUNT(*) AS count FROM sqs_messages WHERE receipt_handle IS NOT NULL GROUP BY queue_name')
+      .all() as unknown as { queue: string; count: number }[];
+    if (rows.length === 0) return {};
+    db.prepare('UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE receipt_handle IS NOT NULL').run();
+    return Object.fromEntries(rows.map((row) => [row.queue, Number(row.count)]));
+  } catch (error) {
+    // Another fauxqs schema: the messages come back after their visibility timeout, as they would on AWS.
+    warn(`messages the previous run left in flight were not released (${error instanceof Error ? error.message : String(error)}); they reappear after their visibility timeout`);
+    return {};
+  } finally {
+    db.close();
+  }
+}
+
+/** Resources not emulated, grouped by type, the most frequent first (ties by name). */
+function groupNotEmulated(resources: Record<string, { type: string; status: string }>): [string, string[]][] {
+  const byType = new Map<string, string[]>();
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    if (resource.status !== 'not-emulated') continue;
+    byType.set(resource.type, [...(byType.get(resource.type) ?? []), logicalId]);
+  }
+  return [...byType.entries()].map(([type, ids]): [string, string[]] => [type, ids.sort()]).sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+}
+
+/** `20 AWS::CloudWatch::Alarm, 11 AWS::IAM::Role, ...` */
+function notEmulatedSummary(groups: [string, string[]][]): string {
+  return groups.map(([type, ids]) => `${ids.length} ${type}`).join(', ');
 }
 
 /**
@@ -166,15 +279,28 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     log(`warning: ${message}`);
   };
 
-  if (!options.skipPackage) await packageIfStale(projectDir, stage, log);
-  if (options.fresh) await rm(dataDir, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true });
-  const template = await loadTemplate(templatePath);
+  // Held until the bundles are imported: no other process repackages under our feet meanwhile.
+  let unlockPackaging: (() => Promise<void>) | undefined = options.skipPackage ? undefined : await lockPackaging(projectDir, log);
+  const releasePackaging = async (): Promise<void> => {
+    const unlock = unlockPackaging;
+    unlockPackaging = undefined;
+    await unlock?.();
+  };
+  let template: CfnTemplate;
+  try {
+    if (!options.skipPackage) await packageIfStale(projectDir, stage, log);
+    if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+    await mkdir(dataDir, { recursive: true });
+    template = await loadTemplate(templatePath);
+  } catch (error) {
+    await releasePackaging();
+    throw error;
+  }
   const packaged = packagedServiceAndStage(template);
   const service = packaged.service ?? (await serviceName(projectDir));
   const stackName = options.stackName ?? (service ? `${service}-${packaged.stage ?? stage}` : `local-${stage}`);
 
-  const stops: (() => Promise<void>)[] = [];
+  const stops: (() => Promise<void>)[] = [releasePackaging];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) {
       try {
@@ -187,6 +313,14 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
   };
 
   try {
+    if (options.releaseInFlight !== false) {
+      const released = await releaseInFlightMessages(dataDir, warn);
+      const total = Object.values(released).reduce((sum, n) => sum + n, 0);
+      if (total > 0) {
+        const detail = Object.entries(released).map(([queue, n]) => `${n} ${queue}`).join(', ');
+        log(`released ${total} message(s) the previous run left in flight (visible now, not after their visibility timeout): ${detail}`);
+      }
+    }
     const emulators = await (options.startEmulators ?? startEmulators)({
       dataDir,
       edgePort: options.edgePort ?? 4566,
@@ -195,6 +329,8 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       log,
     });
     stops.push(() => emulators.stop());
+    const control = controlFor(emulators.endpoint);
+    stops.push(async () => releaseControl(emulators.endpoint));
     const target: AwsTarget = { endpoint: emulators.endpoint, region: emulators.region, accountId: emulators.accountId };
     const resolver = new TemplateResolver(
       template,
@@ -202,7 +338,12 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       warn,
     );
 
-    const provisioned = await provision(resolver, target, warn);
+    const provisioned = await provision(resolver, target, warn, { listNotEmulated: false });
+    const notEmulatedByType = groupNotEmulated(provisioned.resources);
+    if (notEmulatedByType.length > 0) {
+      if (options.verbose) for (const [type, ids] of notEmulatedByType) log(`not emulated: ${ids.length} ${type}: ${ids.join(', ')}`);
+      else log(`not emulated: ${notEmulatedSummary(notEmulatedByType)} (AWS-only: permissions, observability, versions; --verbose lists them)`);
+    }
 
     const runtime = new LambdaRuntime({
       functions: functionsFromTemplate(resolver),
@@ -213,10 +354,18 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       zipDir: join(projectDir, '.serverless'),
       // Inside the project, so the bundles' bare imports (the external AWS SDK) resolve from node_modules.
       extractDir: join(projectDir, '.serverless', '.local-bundles'),
-      log,
+      // Every function log line passes the control, which remembers each record's last failure (`/_local/failures`).
+      log: (line) => {
+        control.observeLog(line);
+        log(line);
+      },
     });
     stops.push(() => runtime.stop());
     await runtime.start();
+    control.attach(runtime);
+    if (options.faults !== undefined) control.setFaults(options.faults === '' ? {} : (JSON.parse(options.faults) as Record<string, unknown>));
+    if (options.duplicateDelivery !== undefined) control.duplicateDelivery = options.duplicateDelivery;
+    await releasePackaging();
 
     const pollers: (SqsPoller | KinesisPoller)[] = [];
     stops.push(async () => {
@@ -249,6 +398,8 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
         ...(resource.url ? { url: resource.url } : {}),
       };
     }
+    // Read-only CloudFormation on the edge (emulators/cloudformation.ts), e.g. for `osls invoke local`'s !Ref lookups.
+    (await import('./emulators/cloudformation.ts')).registerStack(target.endpoint, { stackName, resources, outputs: localOutputs(resolver, apiUrl), region: target.region, accountId: target.accountId });
 
     return {
       edgeUrl: target.endpoint,
@@ -263,8 +414,10 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       runtime,
       pollers,
       notEmulated: provisioned.notEmulated,
+      notEmulatedByType,
       warnings,
       readyInMs: Date.now() - started,
+      stats: () => statsFor(target.endpoint).snapshot(),
       stop: stopAll,
     };
   } catch (error) {
@@ -283,5 +436,5 @@ async function serviceName(projectDir: string): Promise<string | undefined> {
   }
 }
 
-export { LocalCloudError, PackageError, TEMPLATE_FILE, packageIfStale, packagedServiceAndStage, serviceName, startLocalCloud };
+export { LocalCloudError, PackageError, TEMPLATE_FILE, groupNotEmulated, lockPackaging, notEmulatedSummary, packageIfStale, releaseInFlightMessages, packagedServiceAndStage, serviceName, startLocalCloud };
 export type { Emulators, EmulatorsOptions, LocalCloud, LocalCloudOptions, LocalResource, StartEmulators };

@@ -13,8 +13,12 @@ import { AwsApiError, EmulatorsStartError } from './emulators/errors.ts';
 import { clientGone, exchange, forwardHeaders, pipeThrough, readBody, sendBuffered } from './emulators/proxy.ts';
 import type { BufferedResponse, Upstream } from './emulators/proxy.ts';
 import type { S3Edge } from './emulators/s3-edge.ts';
+import { forgetStacks, handleCloudFormation } from './emulators/cloudformation.ts';
+import type { SnsFifoDedup } from './emulators/sns-fifo-dedup.ts';
+import { controlFor, isControlRequest } from './control.ts';
+import { isStatsRequest, s3OperationOf, statsFor } from './stats.ts';
 
-type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'unsupported';
+type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'cloudformation' | 'unsupported';
 
 interface EdgeRoute {
   service: EdgeService;
@@ -36,6 +40,8 @@ interface EdgeOptions {
   s3: (edgeHost: () => string) => S3Edge;
   health: () => Record<string, unknown>;
   log: (line: string) => void;
+  /** SNS FIFO deduplication fauxqs lacks (emulators/sns-fifo-dedup.ts). */
+  snsFifo?: SnsFifoDedup;
 }
 
 interface Edge {
@@ -60,6 +66,7 @@ const SIGNING_SERVICES: Record<string, EdgeService> = {
   kinesis: 'kinesis',
   dynamodb: 'dynamodb',
   firehose: 'firehose',
+  cloudformation: 'cloudformation',
 };
 
 /** SQS actions: the query protocol of SQS is not served by fauxqs (JSON protocol only). */
@@ -257,6 +264,7 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://edge');
     const action = url.searchParams.get('Action') ?? new URLSearchParams(body.toString('utf8')).get('Action') ?? '';
+    statsFor(endpoint()).recordRequest(signingServiceOf(req.headers, url.searchParams) === 'sts' ? 'sts' : SQS_QUERY_ACTIONS.has(action) ? 'sqs' : 'sns', action, req.headers);
     if (SQS_QUERY_ACTIONS.has(action)) {
       return sendQueryError(
         res,
@@ -266,6 +274,12 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
       );
     }
     const headers = forwardHeaders(req.headers, { host: edgeHost(), 'content-length': String(body.length), 'transfer-encoding': undefined });
+    if (options.snsFifo !== undefined && !url.searchParams.has('Action')) {
+      const forward = (payload: Buffer): Promise<BufferedResponse> =>
+        exchange(upstreams.fauxqs, { method: 'POST', path: req.url ?? '/', headers: { ...headers, 'content-length': String(payload.length) }, body: payload });
+      const answered = await options.snsFifo.handle(action, body, forward);
+      if (answered !== undefined) return sendBuffered(res, answered, 'POST');
+    }
     return pipeThrough(upstreams.fauxqs, { method: req.method ?? 'POST', path: req.url ?? '/', headers, body }, res);
   }
 
@@ -278,7 +292,12 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
+    if (isStatsRequest(method, url)) return sendJson(res, 200, statsFor(endpoint()).snapshot());
+    // Fault switches, last failures, invoke (scripts/local/control.ts).
+    if (isControlRequest(url)) return controlFor(endpoint()).handle(req, res);
     const routed = classifyRequest(method, url, req.headers);
+    // JSON protocols are counted here; query protocols in handleQuery (the Action is in the body); S3 below.
+    if (routed.operation !== undefined || routed.service === 'unsupported') statsFor(endpoint()).recordRequest(routed.service, routed.operation ?? routed.signingService, req.headers);
     switch (routed.service) {
       case 'health':
         return sendJson(res, 200, { status: 'ok', endpoint: endpoint(), ...options.health() });
@@ -296,8 +315,12 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
       case 'sns':
       case 'sts':
         return handleQuery(req, res);
+      case 'cloudformation':
+        // Read-only, for the stack the local cloud registered (emulators/cloudformation.ts).
+        return handleCloudFormation(req, res, endpoint(), (action) => statsFor(endpoint()).recordRequest('cloudformation', action, req.headers));
       case 's3': {
         const location = s3Location(req.headers.host, url);
+        statsFor(endpoint()).recordRequest('s3', s3OperationOf(method, location.key, location.query, req.headers), req.headers);
         return s3.handle({ req, res, ...location });
       }
       case 'unsupported':
@@ -327,6 +350,7 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
+        forgetStacks(endpoint());
         server.close(() => resolve());
         server.closeAllConnections();
         for (const abort of pendingReceives) abort.abort();

@@ -20,6 +20,8 @@ import type { Upstream } from './emulators/proxy.ts';
 import { createS3Edge } from './emulators/s3-edge.ts';
 import { createS3Notifier } from './emulators/s3-notifier.ts';
 import type { S3Notifier } from './emulators/s3-notifier.ts';
+import { createSnsFifoDedup } from './emulators/sns-fifo-dedup.ts';
+import type { SnsFifoDedup } from './emulators/sns-fifo-dedup.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite } from './emulators/servers.ts';
 import type { RunningEmulator } from './emulators/servers.ts';
 import { createFirehoseService } from './firehose.ts';
@@ -88,12 +90,14 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   const started: RunningEmulator[] = [];
   const upstreams: Upstream[] = [];
   let notifier: S3Notifier | undefined;
+  let snsFifo: SnsFifoDedup | undefined;
   let firehose: FirehoseService | undefined;
   let edge: Edge | undefined;
 
   async function stopAll(): Promise<void> {
     await firehose?.stop();
     await edge?.close();
+    snsFifo?.close();
     notifier?.close();
     upstreams.forEach(closeUpstream);
     const results = await Promise.allSettled(started.map((emulator) => emulator.stop()));
@@ -118,6 +122,8 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     notifier = s3Notifier;
     const firehoseService = createFirehoseService({ directory: state('firehose'), region, accountId, log });
     firehose = firehoseService;
+    // SNS FIFO deduplication ids, kept on disk so a restart within the 5-minute interval still deduplicates.
+    snsFifo = createSnsFifoDedup({ file: join(state('edge'), 'sns-fifo-dedup.jsonl') });
 
     edge = await startEdge({
       port: edgePort,
@@ -139,6 +145,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
         services: { sqs: 'running', sns: 'running', s3: 'running', kinesis: 'running', dynamodb: 'running', firehose: 'running' },
       }),
       log,
+      snsFifo,
     });
     firehoseService.start({ s3: edge.endpoint, kinesis: kinesisEndpoint });
     log(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose; state in ${dataDir})`);

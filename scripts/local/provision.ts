@@ -551,7 +551,12 @@ function waves(resolver: TemplateResolver): string[][] {
  * Creates every supported resource in dependency order (independent resources in parallel),
  * recording each physical identity in the resolver so later Refs see the real values.
  */
-async function provision(resolver: TemplateResolver, target: AwsTarget, warn: (message: string) => void = () => {}): Promise<ProvisionResult> {
+async function provision(
+  resolver: TemplateResolver,
+  target: AwsTarget,
+  warn: (message: string) => void = () => {},
+  options: { listNotEmulated?: boolean } = {},
+): Promise<ProvisionResult> {
   const clients = createClients(target);
   const resources: Record<string, ProvisionedResource> = {};
   const notEmulated: string[] = [];
@@ -598,7 +603,8 @@ async function provision(resolver: TemplateResolver, target: AwsTarget, warn: (m
   } finally {
     destroyClients(clients);
   }
-  if (notEmulated.length > 0) warn(`not emulated: ${notEmulated.sort().join(', ')}`);
+  // The local cloud prints its own summary (counts per type); callers of provision() alone get the list.
+  if (notEmulated.length > 0 && options.listNotEmulated !== false) warn(`not emulated: ${notEmulated.sort().join(', ')}`);
   return { resources, notEmulated, warnings };
 }
 

@@ -23,6 +23,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
+import { statsFor } from './stats.ts';
 import { isRecord, type TemplateResolver } from './template.ts';
 
 /** What the runtime needs to know about one `AWS::Lambda::Function`. */
@@ -447,6 +448,7 @@ class LambdaRuntime {
     const started = Date.now();
     if (options.throttle) {
       if (!fn.concurrency.tryAcquire()) {
+        statsFor(this.options.endpoint).recordInvocation(fn.config.name, fn.config.memorySize, { ok: false, reason: 'throttled', durationMs: 0 });
         return {
           ok: false,
           reason: 'throttled',
@@ -457,6 +459,7 @@ class LambdaRuntime {
       }
     } else await fn.concurrency.acquire(options.signal);
     const run = this.run(fn, event, requestId, started).finally(() => fn.concurrency.release());
+    run.then((result) => statsFor(this.options.endpoint).recordInvocation(fn.config.name, fn.config.memorySize, result), () => {});
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run));
     return run;

@@ -1,34 +1,66 @@
 /**
- * `npm start`: the local cloud in the foreground. Flags: `--fresh` (wipe `.local/` first),
- * `--stage <name>` (default local). Environment: EDGE_PORT (default 4566), PORT (HTTP API, default
- * 3000). Ctrl-C or SIGTERM stops everything cleanly; a second Ctrl-C exits at once.
+ * `npm start`: the local cloud in the foreground. Flags: `--fresh` (wipe the data directory first),
+ * `--stage <name>` (default local), `--data-dir <path>` (default `.local`, or LOCAL_DATA_DIR),
+ * `--verbose` (list every resource that is not emulated), `--faults '<json>'` (FAULTS for every function,
+ * lib/faults.ts), `--duplicate-delivery` (SQS pollers deliver every batch twice). Environment: EDGE_PORT (default 4566),
+ * PORT (HTTP API, default 3000), LOCAL_DATA_DIR. Ctrl-C or SIGTERM stops everything cleanly; a
+ * second Ctrl-C exits at once.
  */
-import { startLocalCloud, type LocalCloud } from './cloud.ts';
+import { parseFaults } from '../../lib/faults.ts';
+import { notEmulatedSummary, startLocalCloud, type LocalCloud } from './cloud.ts';
+import { startDashboard, type Dashboard } from './dashboard/server.ts';
 
 interface StartArguments {
   fresh: boolean;
   stage: string;
+  /** Undefined: LOCAL_DATA_DIR, else `.local`. */
+  dataDir?: string;
+  verbose: boolean;
+  /** FAULTS for every function (validated); undefined: the template's. */
+  faults?: string;
+  duplicateDelivery: boolean;
   help: boolean;
 }
 
+const USAGE = "usage: npm start -- [--fresh] [--stage <name>] [--data-dir <path>] [--verbose] [--faults '<json>'] [--duplicate-delivery]";
+
 class UsageError extends Error {
   constructor(message: string) {
-    super(`${message}\nusage: npm start -- [--fresh] [--stage <name>]`);
+    super(`${message}\n${USAGE}`);
     this.name = 'UsageError';
   }
 }
 
 function parseArguments(argv: string[]): StartArguments {
-  const out: StartArguments = { fresh: false, stage: 'local', help: false };
+  const out: StartArguments = { fresh: false, stage: 'local', verbose: false, duplicateDelivery: false, help: false };
+  const value = (name: string, i: number): string => {
+    const next = argv[i];
+    if (next === undefined || next.startsWith('--')) throw new UsageError(`${name} needs a value`);
+    return next;
+  };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
     if (arg === '--fresh') out.fresh = true;
+    else if (arg === '--verbose' || arg === '-v') out.verbose = true;
     else if (arg === '--help' || arg === '-h') out.help = true;
-    else if (arg === '--stage') out.stage = argv[(i += 1)] ?? '';
+    else if (arg === '--stage') out.stage = value(arg, (i += 1));
     else if (arg.startsWith('--stage=')) out.stage = arg.slice('--stage='.length);
+    else if (arg === '--data-dir') out.dataDir = value(arg, (i += 1));
+    else if (arg.startsWith('--data-dir=')) out.dataDir = arg.slice('--data-dir='.length);
+    else if (arg === '--faults') out.faults = value(arg, (i += 1));
+    else if (arg.startsWith('--faults=')) out.faults = arg.slice('--faults='.length);
+    else if (arg === '--duplicate-delivery') out.duplicateDelivery = true;
     else throw new UsageError(`unknown argument ${arg}`);
   }
   if (!/^[a-zA-Z0-9-]+$/.test(out.stage)) throw new UsageError(`--stage must be letters, digits and dashes, got "${out.stage}"`);
+  if (out.dataDir === '') throw new UsageError('--data-dir must not be empty');
+  if (out.faults !== undefined) {
+    try {
+      parseFaults(out.faults);
+    } catch (error) {
+      throw new UsageError(`--faults: ${(error as Error).message}`);
+    }
+  }
   return out;
 }
 
@@ -45,7 +77,22 @@ function shortName(idOrArn: string): string {
   return idOrArn.split(/[/:]/).pop() ?? idOrArn;
 }
 
-function banner(cloud: LocalCloud, stage: string): string {
+/** Wraps `parts` (joined by ', ') into lines of at most `width` characters, each starting with `indent`. */
+function wrap(parts: string[], width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const [index, part] of parts.entries()) {
+    const piece = index < parts.length - 1 ? `${part},` : part;
+    if (line !== '' && indent.length + line.length + 1 + piece.length > width) {
+      lines.push(`${indent}${line}`);
+      line = piece;
+    } else line = line === '' ? piece : `${line} ${piece}`;
+  }
+  if (line !== '') lines.push(`${indent}${line}`);
+  return lines;
+}
+
+function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; dataDir?: string; dashboardUrl?: string } = {}): string {
   const triggers = new Map<string, string[]>();
   const add = (fn: string, trigger: string): void => {
     triggers.set(fn, [...(triggers.get(fn) ?? []), trigger]);
@@ -71,6 +118,7 @@ function banner(cloud: LocalCloud, stage: string): string {
     '',
     `  HTTP API  ${cloud.apiUrl || '(no routes in the template)'}`,
     `  AWS edge  ${cloud.edgeUrl}`,
+    ...(options.dashboardUrl ? [`  Dashboard ${options.dashboardUrl}`] : []),
     '',
     '  Point the AWS CLI and SDKs at it:',
     `    export AWS_ENDPOINT_URL=${cloud.edgeUrl}`,
@@ -83,17 +131,28 @@ function banner(cloud: LocalCloud, stage: string): string {
     `  queues (${queues.length})`,
     ...queues,
     '',
-    cloud.notEmulated.length > 0 ? `  not emulated: ${cloud.notEmulated.length} resource(s) (IAM, policies, log groups, alarms...), listed above` : '',
+    ...notEmulatedLines(cloud, options.verbose === true),
+    ...(options.dataDir ? [`  state in ${options.dataDir} (--fresh wipes it)`] : []),
     '  Ctrl-C to stop',
     '',
   ];
   return lines.join('\n');
 }
 
+/** `not emulated (AWS-only): 65 resources` then the counts per type; with --verbose, every logical id. */
+function notEmulatedLines(cloud: LocalCloud, verbose: boolean): string[] {
+  const groups = cloud.notEmulatedByType;
+  if (groups.length === 0) return [];
+  const total = groups.reduce((sum, [, ids]) => sum + ids.length, 0);
+  const head = `  not emulated (AWS-only: permissions, observability, versions): ${total} resources${verbose ? '' : ' (--verbose lists them)'}`;
+  if (!verbose) return [head, ...wrap(notEmulatedSummary(groups).split(', '), 110, '    '), ''];
+  return [head, ...groups.flatMap(([type, ids]) => [`    ${ids.length} ${type}`, ...wrap(ids, 110, '      ')]), ''];
+}
+
 async function main(): Promise<void> {
   const args = parseArguments(process.argv.slice(2));
   if (args.help) {
-    process.stdout.write('usage: npm start -- [--fresh] [--stage <name>]\nenvironment: EDGE_PORT (default 4566), PORT (HTTP API, default 3000)\n');
+    process.stdout.write(`${USAGE}\nenvironment: EDGE_PORT (default 4566), PORT (HTTP API, default 3000), LOCAL_DATA_DIR (default .local), DASHBOARD_PORT (default 4567; off: no dashboard)\n`);
     return;
   }
   const log = (line: string): void => {
@@ -104,14 +163,27 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => log(`unhandled rejection (a Lambda sandbox would crash): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
   process.on('uncaughtException', (error) => log(`uncaught exception (a Lambda sandbox would crash): ${error.stack ?? error.message}`));
 
+  const dataDir = args.dataDir ?? (process.env.LOCAL_DATA_DIR || '.local');
   const cloud = await startLocalCloud({
     stage: args.stage,
     fresh: args.fresh,
+    dataDir,
     edgePort: portFromEnv('EDGE_PORT', 4566),
     apiPort: portFromEnv('PORT', 3000),
+    verbose: args.verbose,
+    ...(args.faults === undefined ? {} : { faults: args.faults }),
+    ...(args.duplicateDelivery ? { duplicateDelivery: true } : {}),
     log,
   });
-  log(banner(cloud, args.stage));
+  // The live dashboard (scripts/local/dashboard) on DASHBOARD_PORT (default 4567; `off`: none); the cloud runs without it.
+  let dashboard: Dashboard | undefined;
+  if (process.env.DASHBOARD_PORT !== 'off') {
+    dashboard = await startDashboard({ cloud, port: portFromEnv('DASHBOARD_PORT', 4567), log }).catch((error: unknown) => {
+      log(`warning: no dashboard: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    });
+  }
+  log(banner(cloud, args.stage, { verbose: args.verbose, dataDir, ...(dashboard ? { dashboardUrl: dashboard.url } : {}) }));
 
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -122,8 +194,8 @@ async function main(): Promise<void> {
     stopping = true;
     log(`${signal}: stopping (pollers stop, in-flight invocations finish, emulators flush)...`);
     const started = Date.now();
-    cloud
-      .stop()
+    Promise.resolve(dashboard?.stop())
+      .then(() => cloud.stop())
       .then(() => {
         log(`stopped in ${Date.now() - started} ms`);
         process.exit(0);

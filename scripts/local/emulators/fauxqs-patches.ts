@@ -37,6 +37,19 @@ async function applyFauxqsPatches(): Promise<string[]> {
     };
     applied.push('fauxqs: ChangeMessageVisibility(0) keeps the message (updateMessageReady NOT NULL fix)');
   }
+  // fauxqs 2.4.1 moves a message whose visibility timeout expired back to the queue only when something receives
+  // from it: until then GetQueueAttributes counts it in flight (a DLQ nobody polls, after a peek, looks empty of
+  // visible messages, and `npm run dlq -- redrive` finds nothing to move). SQS counts it visible again at once.
+  const storeUrl = new URL('./sqs/sqsStore.js', import.meta.resolve('fauxqs'));
+  const { SqsQueue } = (await import(storeUrl.href)) as { SqsQueue: { prototype: { getAttribute(name: string): unknown; processTimers(): void } } };
+  const getAttribute = SqsQueue.prototype.getAttribute;
+  if (!String(getAttribute).includes('processTimers')) {
+    SqsQueue.prototype.getAttribute = function getAttributeAfterTimers(this: { processTimers(): void }, name: string): unknown {
+      if (name.startsWith('ApproximateNumberOfMessages')) this.processTimers();
+      return getAttribute.call(this, name);
+    };
+    applied.push('fauxqs: GetQueueAttributes counts messages whose visibility timeout expired as visible');
+  }
   return applied;
 }
 

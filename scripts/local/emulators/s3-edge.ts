@@ -17,9 +17,11 @@ import {
 } from '../s3-notifications.ts';
 import type { NotificationConfiguration, NotificationTarget, S3EventName } from '../s3-notifications.ts';
 import { AwsApiError } from './errors.ts';
+import { createKeyLocks } from './key-locks.ts';
 import { exchange, forwardHeaders, pipeThrough, readBody, sendBuffered } from './proxy.ts';
 import type { BufferedResponse, Upstream } from './proxy.ts';
 import { SUBRESOURCES, createBucketConfigStore } from './s3-bucket-config.ts';
+import { evaluateWritePreconditions, preconditionFailureXml, writePreconditions } from './s3-conditional.ts';
 import type { S3Notifier } from './s3-notifier.ts';
 import { s3ErrorXml, xmlElements, xmlText } from './xml.ts';
 
@@ -153,6 +155,13 @@ function writeSucceeded(response: BufferedResponse): boolean {
   return response.statusCode === 200 && !response.body.subarray(0, 512).toString('utf8').includes('<Error>');
 }
 
+/** Reads and drops a request body the edge answers without forwarding (the connection stays usable). */
+async function discardBody(req: IncomingMessage): Promise<void> {
+  for await (const _chunk of req) {
+    // dropped
+  }
+}
+
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
@@ -162,6 +171,8 @@ function createS3Edge(options: S3EdgeOptions): S3Edge {
   const { fauxqs, notifier, log } = options;
   const store = createBucketConfigStore(options.stateDirectory);
   const nextSequencer = createSequencer();
+  // Writes of one key run one at a time: a conditional write's check and write are atomic (s3-conditional.ts).
+  const keyLocks = createKeyLocks();
 
   const upstreamHeaders = (req: IncomingMessage): ReturnType<typeof forwardHeaders> =>
     forwardHeaders(req.headers, { host: options.upstreamHost() });
@@ -173,6 +184,13 @@ function createS3Edge(options: S3EdgeOptions): S3Edge {
       headers: { host: options.upstreamHost() },
     });
     return head.statusCode === 200;
+  }
+
+  /** The object a conditional write is checked against (a HEAD on fauxqs). */
+  async function currentObject(bucket: string, key: string): Promise<{ exists: boolean; etag?: string }> {
+    const head = await exchange(fauxqs, { method: 'HEAD', path: encodeKeyPath(bucket, key), headers: { host: options.upstreamHost() } });
+    if (head.statusCode !== 200) return { exists: false };
+    return { exists: true, ...(head.headers.etag === undefined ? {} : { etag: String(head.headers.etag) }) };
   }
 
   async function deliver(targets: NotificationTarget[], bodyFor: (target: NotificationTarget) => string): Promise<string[]> {
@@ -307,17 +325,29 @@ function createS3Edge(options: S3EdgeOptions): S3Edge {
         );
       case 'bucket-config':
         return handleBucketConfig(req, res, operation.bucket, operation.subresource);
-      case 'object-created': {
-        const response = await exchange(fauxqs, forward, res);
-        // The event is in its queue before the client hears "200": nothing accepted is lost.
-        if (writeSucceeded(response)) await emitEvent(req, operation.bucket, operation.key, operation.eventName, response);
-        return sendBuffered(res, response, method);
-      }
-      case 'object-deleted': {
-        const response = await exchange(fauxqs, forward, res);
-        if (response.statusCode === 204) await emitEvent(req, operation.bucket, operation.key, 'ObjectRemoved:Delete', response);
-        return sendBuffered(res, response, method);
-      }
+      case 'object-created':
+        return keyLocks.run(`${operation.bucket}/${operation.key}`, async () => {
+          const preconditions = writePreconditions(req.headers);
+          if (preconditions !== undefined) {
+            const failure = evaluateWritePreconditions(preconditions, await currentObject(operation.bucket, operation.key));
+            if (failure !== undefined) {
+              await discardBody(req);
+              return sendXml(res, failure.statusCode, preconditionFailureXml(failure, encodeKeyPath(operation.bucket, operation.key), requestId()));
+            }
+            // fauxqs ignores them; they are evaluated above.
+            forward.headers = forwardHeaders(req.headers, { host: options.upstreamHost(), 'if-none-match': undefined, 'if-match': undefined });
+          }
+          const response = await exchange(fauxqs, forward, res);
+          // The event is in its queue before the client hears "200": nothing accepted is lost.
+          if (writeSucceeded(response)) await emitEvent(req, operation.bucket, operation.key, operation.eventName, response);
+          return sendBuffered(res, response, method);
+        });
+      case 'object-deleted':
+        return keyLocks.run(`${operation.bucket}/${operation.key}`, async () => {
+          const response = await exchange(fauxqs, forward, res);
+          if (response.statusCode === 204) await emitEvent(req, operation.bucket, operation.key, 'ObjectRemoved:Delete', response);
+          return sendBuffered(res, response, method);
+        });
       case 'objects-deleted': {
         const response = await exchange(fauxqs, forward, res);
         if (response.statusCode === 200) {

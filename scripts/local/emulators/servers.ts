@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { startFauxqs } from 'fauxqs';
 import type { FauxqsServer } from 'fauxqs';
+import { applyFauxqsDedupScopePatch } from './fauxqs-dedup-scope.ts';
 import { applyFauxqsPatches } from './fauxqs-patches.ts';
 
 interface RunningEmulator {
@@ -101,7 +102,7 @@ async function startFauxqsEmulator(
   log: (line: string) => void,
 ): Promise<RunningEmulator & { server: FauxqsServer }> {
   mkdirSync(dataDir, { recursive: true });
-  for (const patch of await applyFauxqsPatches()) log(`[emulators] patched ${patch}`);
+  for (const patch of [...(await applyFauxqsPatches()), ...(await applyFauxqsDedupScopePatch())]) log(`[emulators] patched ${patch}`);
   const server = await startFauxqs({ port: 0, logger: false, dataDir, defaultRegion: region });
   return { name: 'fauxqs', port: server.port, server, stop: () => server.stop() };
 }

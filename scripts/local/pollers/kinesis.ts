@@ -539,7 +539,9 @@ class KinesisPoller {
 
   /** Writes the checkpoint file atomically (write then rename), one write at a time. */
   private persist(): Promise<void> {
-    this.saving = this.saving.then(async () => {
+    // After a failed write (disk full, directory gone), the next one still runs: a rejected chain would
+    // skip every later write and fail every batch from then on. The caller of the failed write saw its error.
+    this.saving = this.saving.catch(() => undefined).then(async () => {
       await mkdir(dirname(this.checkpointPath), { recursive: true });
       const temp = `${this.checkpointPath}.${process.pid}.tmp`;
       await writeFile(temp, JSON.stringify(this.checkpoint, null, 2));

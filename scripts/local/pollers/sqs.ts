@@ -11,6 +11,7 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
+import { controlFor } from '../control.ts';
 import { DUMMY_CREDENTIALS, type AwsTarget } from '../provision.ts';
 import { Semaphore, type InvokeResult, type LambdaRuntime } from '../runtime.ts';
 import { isRecord } from '../template.ts';
@@ -159,8 +160,11 @@ class SqsPoller {
   private workers: Promise<void>[] = [];
   private queueUrl = '';
   private readonly fifo: boolean;
-  /** Counters for tests and the banner: batches invoked, records deleted, records filtered out. */
-  readonly stats = { invocations: 0, deleted: 0, filteredOut: 0, failedBatches: 0 };
+  /**
+   * Counters for tests and the banner: batches invoked, records deleted, records filtered out, batches that
+   * failed as a whole, batches handed over a second time (duplicate delivery).
+   */
+  readonly stats = { invocations: 0, deleted: 0, filteredOut: 0, failedBatches: 0, duplicated: 0 };
 
   constructor(options: { mapping: SqsMapping; runtime: LambdaRuntime; target: AwsTarget; log?: (line: string) => void }) {
     this.mapping = options.mapping;
@@ -249,14 +253,20 @@ class SqsPoller {
     }
     if (records.length === 0) return;
     await this.concurrency.acquire(this.abort.signal);
-    let result: InvokeResult;
+    let outcome: { failed: Set<string>; reason?: string };
     try {
-      this.stats.invocations += 1;
-      result = await this.runtime.invoke(this.mapping.functionName, { Records: records });
+      outcome = await this.invoke(records);
+      // Duplicate delivery (local drill, `POST /_local/faults {"duplicateDelivery": true}`): SQS standard queues
+      // deliver at least once, so hand the same records, same receipt handles, to the function again once the first
+      // invocation is done. A record is done if either delivery succeeded (a delete with either handle removes it).
+      if (controlFor(this.target.endpoint).duplicateDelivery) {
+        this.stats.duplicated += 1;
+        const again = await this.invoke(records);
+        outcome = { failed: new Set([...outcome.failed].filter((id) => again.failed.has(id))), ...(outcome.reason && again.reason ? { reason: again.reason } : {}) };
+      }
     } finally {
       this.concurrency.release();
     }
-    const outcome = failedRecords(records, result, this.mapping.reportBatchItemFailures);
     const failed = this.fifo ? extendFailuresPerGroup(records, outcome.failed) : outcome.failed;
     if (outcome.reason) {
       this.stats.failedBatches += 1;
@@ -265,6 +275,23 @@ class SqsPoller {
     // Failed messages are left alone: they reappear after the visibility timeout, and SQS moves
     // them to the DLQ once ApproximateReceiveCount exceeds the redrive policy's maxReceiveCount.
     await this.delete(records.filter((record) => !failed.has(record.messageId)));
+  }
+
+  /** One invocation with the batch; a failure of the whole batch is remembered per message (`/_local/failures`). */
+  private async invoke(records: SqsRecord[]): Promise<{ failed: Set<string>; reason?: string }> {
+    this.stats.invocations += 1;
+    const started = Date.now();
+    const result = await this.runtime.invoke(this.mapping.functionName, { Records: records });
+    const outcome = failedRecords(records, result, this.mapping.reportBatchItemFailures);
+    if (outcome.reason) {
+      const control = controlFor(this.target.endpoint);
+      const errorName = result.ok ? 'InvalidBatchResponse' : result.error.errorType;
+      const errorMessage = result.ok ? outcome.reason : result.error.errorMessage;
+      for (const record of records) {
+        control.recordFailure({ key: record.messageId, functionName: this.functionName, at: new Date().toISOString(), errorName, errorMessage, scope: 'batch' }, started);
+      }
+    }
+    return outcome;
   }
 
   private async delete(records: SqsRecord[]): Promise<void> {

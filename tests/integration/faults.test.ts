@@ -1,0 +1,113 @@
+/**
+ * Fault injection on the local cloud (real template, real emulators): duplicate delivery of every SQS batch leaves
+ * every order COMPLETED once (completedAt set once; the document writes are an expected failure, see below), the switches change live through
+ * `POST /_local/faults` and reject a bad value naming its path, and injected latency on shipOrder makes its
+ * visibility heartbeat beat (HEARTBEAT_INTERVAL_SECONDS is 5 s, stage param shipHeartbeatSeconds).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { digitalOrder, invocationsMentioning, physicalOrder, startCloudForTests, uniqueCustomer, waitFor, type CloudUnderTest } from './helpers/cloud.ts';
+import type { SqsPoller } from '../../scripts/local/pollers/sqs.ts';
+
+describe('Local cloud: fault injection', () => {
+  let t: CloudUnderTest;
+
+  beforeAll(async () => {
+    t = await startCloudForTests('faults', { duplicateDelivery: true });
+  });
+
+  afterAll(async () => {
+    await t?.dispose();
+  });
+
+  afterEach((context) => {
+    if (context.task.result?.state !== 'fail') return;
+    const lines = t.logs.filter((line) => !line.includes('No application metrics')).slice(-80);
+    console.log(`last local cloud log lines:\n${lines.map((line) => line.slice(0, 500)).join('\n')}`);
+  });
+
+  const faults = async (body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const response = await fetch(`${t.cloud.edgeUrl}/_local/faults`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  const completed = (orderId: string, documents: ('invoice' | 'label')[]): Promise<Record<string, unknown>> =>
+    waitFor(async () => {
+      const order = (await t.api.getOrder(orderId)).body;
+      return order.status === 'COMPLETED' && documents.every((d) => order[`${d}NotifiedAt`] !== undefined) && order;
+    }, { timeoutMs: 30_000, intervalMs: 100, what: `order ${orderId} COMPLETED and notified` });
+
+  /** Every queue of the order flow empty and no invocation running: nothing more will happen to these orders. */
+  const quiet = (): Promise<boolean> =>
+    waitFor(async () => {
+      const depths = await Promise.all(['BillingQueue', 'ShippingQueue', 'DocumentEventsQueue', 'OrderStoreQueue'].map((id) => t.queueDepth(id)));
+      return depths.every((depth) => depth === 0) && t.invocations.every((invocation) => invocation.endedAt !== undefined);
+    }, { timeoutMs: 30_000, intervalMs: 200, what: 'the pipeline to go quiet' });
+
+  let duplicated: { physical: string[]; digital: string };
+
+  it('duplicate delivery: every batch is handed over twice, and every order completes once', { timeout: 60_000 }, async () => {
+    // Prepare
+    expect((await faults()).body).toEqual({ faults: '', duplicateDelivery: true });
+    const customer = uniqueCustomer('dup');
+
+    // Act
+    const placed = await Promise.all([physicalOrder(`${customer}-a`), physicalOrder(`${customer}-b`), digitalOrder(`${customer}-c`)].map((body) => t.api.postOrder(body)));
+    const [a, b, c] = placed.map((response) => String(response.body.orderId)) as [string, string, string];
+    duplicated = { physical: [a, b], digital: c };
+
+    // Assess: completed, once
+    for (const orderId of [a, b]) await completed(orderId, ['invoice', 'label']);
+    await completed(c, ['invoice']);
+    await quiet();
+    for (const orderId of [a, b, c]) {
+      const item = await t.orderItem(orderId);
+      expect(item?.status).toBe('COMPLETED');
+      expect(typeof item?.completedAt).toBe('string');
+      // chargeOrder saw the order at least twice: the duplicate was delivered, and the order is still COMPLETED once.
+      expect(invocationsMentioning(t.invocations, t.functionName('chargeOrder'), orderId).length).toBeGreaterThanOrEqual(2);
+    }
+    const sqsPollers = t.cloud.pollers.filter((poller): poller is SqsPoller => 'queueArn' in poller.mapping);
+    expect(sqsPollers.reduce((sum, poller) => sum + poller.stats.duplicated, 0)).toBeGreaterThan(0);
+  });
+
+  // Found by this drill, closed in the emulator layer: the local S3 honours `If-None-Match: *` (emulators/s3-conditional.ts)
+  // and the local SNS FIFO topic drops a re-published eventId (emulators/sns-fifo-dedup.ts), as AWS does.
+  it('duplicate delivery: each document is written once (invoiceWrites = labelWrites = 1)', async () => {
+    expect(duplicated).toBeDefined();
+    for (const orderId of duplicated.physical) expect((await t.api.getOrder(orderId)).body).toMatchObject({ invoiceWrites: 1, labelWrites: 1 });
+    expect((await t.api.getOrder(duplicated.digital)).body).toMatchObject({ invoiceWrites: 1, labelWrites: 0 });
+  });
+
+  it('switches live through POST /_local/faults, and a bad value is refused with its path', async () => {
+    // Act
+    const set = await faults({ chargeOrder: { failureRate: 0.5 }, duplicateDelivery: false });
+    const bad = await faults({ chargeOrder: { failureRate: 2 } });
+    const env = t.cloud.runtime.get(t.functionName('shipOrder')).env.FAULTS;
+    const off = await faults({});
+
+    // Assess
+    expect(set).toEqual({ status: 200, body: { faults: '{"chargeOrder":{"failureRate":0.5}}', duplicateDelivery: false } });
+    expect(env).toBe('{"chargeOrder":{"failureRate":0.5}}');
+    expect(bad).toEqual({ status: 400, body: { error: 'FAULTS.chargeOrder.failureRate must be a number from 0 to 1', path: 'FAULTS.chargeOrder.failureRate' } });
+    expect(off.body).toEqual({ faults: '', duplicateDelivery: false });
+    expect(t.cloud.runtime.get(t.functionName('chargeOrder')).env.FAULTS).toBe('');
+  });
+
+  it('latency on shipOrder longer than the heartbeat interval: the heartbeat extends the message, the order ships once', { timeout: 60_000 }, async () => {
+    // Prepare: 6 s per record, above the 5 s heartbeat interval, below shipOrder's 20 s timeout
+    await faults({ shipOrder: { latencyMs: 6000 } });
+    const before = t.cloud.stats().aws.sqs?.ChangeMessageVisibility ?? 0;
+
+    // Act
+    const orderId = String((await t.api.postOrder(physicalOrder(uniqueCustomer('slow')))).body.orderId);
+
+    // Assess
+    expect(await completed(orderId, ['label'])).toMatchObject({ labelWrites: 1 });
+    expect((t.cloud.stats().aws.sqs?.ChangeMessageVisibility ?? 0) - before).toBeGreaterThanOrEqual(1);
+    const shipped = invocationsMentioning(t.invocations, t.functionName('shipOrder'), orderId);
+    expect(shipped.length).toBe(1);
+    expect(shipped[0]?.result).toMatchObject({ ok: true, payload: { batchItemFailures: [] } });
+    expect((shipped[0]?.endedAt ?? 0) - (shipped[0]?.startedAt ?? 0)).toBeGreaterThanOrEqual(6000);
+    await faults({});
+  });
+});

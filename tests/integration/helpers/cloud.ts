@@ -1,0 +1,374 @@
+/**
+ * Shared setup for the end-to-end tests on the REAL compiled template: one local cloud per test file
+ * (free ports, a temporary data directory), AWS SDK v3 clients pointed at its edge, the order API, a
+ * record of every function invocation, and polling with a deadline.
+ *
+ * @example
+ * const t = await startCloudForTests('pipeline');
+ * const { orderId } = (await t.api.postOrder(physicalOrder('c-1'))).body;
+ * const order = await waitFor(async () => { const o = await t.api.getOrder(orderId); return o.body.status === 'COMPLETED' && o.body; }, { timeoutMs: 15_000 });
+ * await t.dispose();
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../../scripts/local/cloud.ts';
+import type { InvokeResult } from '../../../scripts/local/runtime.ts';
+
+/** One call of `runtime.invoke`: by a poller, the HTTP API or a test. */
+interface Invocation {
+  functionName: string;
+  event: unknown;
+  startedAt: number;
+  endedAt?: number;
+  result?: InvokeResult;
+}
+
+interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** An order body as POST /orders takes it (ARCHITECTURE.md, "The order API"). */
+interface OrderBody {
+  customerId: string;
+  items: { sku: string; quantity: number; unitPriceCents: number }[];
+  fulfillment: 'physical' | 'digital';
+  shippingAddress?: { name: string; line1: string; city: string; postalCode: string; country: string };
+}
+
+/** The lake's view of one order event: the object it is in and its line there. */
+interface LakeLine {
+  key: string;
+  line: number;
+  event: { type: string; orderId: string; eventId: string; occurredAt: string; [key: string]: unknown };
+}
+
+interface Clients {
+  sqs: SQSClient;
+  sns: SNSClient;
+  s3: S3Client;
+  kinesis: KinesisClient;
+  dynamodb: DynamoDBClient;
+  documents: DynamoDBDocumentClient;
+}
+
+interface CloudUnderTest {
+  cloud: LocalCloud;
+  dataDir: string;
+  /** Every line the local cloud logged (functions' logs are prefixed `[<function name>]`). */
+  logs: string[];
+  /** Every invocation, in the order they started. */
+  invocations: Invocation[];
+  clients: Clients;
+  /** Physical names, from the stack outputs. */
+  names: { ordersTable: string; documentsBucket: string; importsBucket: string; lakeBucket: string; topicArn: string; streamName: string };
+  api: {
+    postOrder(body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+    getOrder(orderId: string): Promise<ApiResponse>;
+  };
+  /** The full name of a function from its short name (`orderMetrics` → `orderflow-local-orderMetrics`). */
+  functionName(short: string): string;
+  /** A queue's URL from its logical id (`AnalyticsQueue`). */
+  queueUrl(logicalId: string): string;
+  /** Visible + in flight + delayed messages of a queue. */
+  queueDepth(logicalId: string): Promise<number>;
+  /** The Orders table item as stored (undefined until recordOrderEvent wrote it). */
+  orderItem(orderId: string): Promise<Record<string, unknown> | undefined>;
+  /** Scans the Orders table (every page). */
+  scanOrders(): Promise<Record<string, unknown>[]>;
+  objectExists(bucket: string, key: string): Promise<boolean>;
+  getObjectText(bucket: string, key: string): Promise<string>;
+  /** Every order event in the lake (`events/` objects, GZIP NDJSON), objects in key order, lines in order. */
+  readLake(): Promise<LakeLine[]>;
+  /** A standard or FIFO queue subscribed to the order topic with raw delivery and no filter: sees everything published. */
+  tap(name: string, options?: { fifo?: boolean }): Promise<Tap>;
+  /** The last `count` log lines, for a failing test's message. */
+  tail(count?: number): string;
+  dispose(): Promise<void>;
+}
+
+interface Tap {
+  url: string;
+  /** Receives (and deletes) everything currently visible, until a receive comes back empty. */
+  drain(): Promise<Message[]>;
+}
+
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+/**
+ * Polls `probe` until it returns a value other than undefined/false/null, or throws once `timeoutMs`
+ * has passed (naming `what` and the probe's last error or value).
+ */
+async function waitFor<T>(
+  probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false && value !== null) return value;
+      last = value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'} (last: ${detail})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (for child processes, which cannot report the port they picked as cheaply). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** SDK clients as a deployed application would build them, plus the endpoint (path-style S3, HTTP/1.1 Kinesis). */
+function clientsFor(endpoint: string, region: string): Clients {
+  const base = { endpoint, region, credentials: CREDENTIALS };
+  const dynamodb = new DynamoDBClient(base);
+  return {
+    sqs: new SQSClient({ ...base, useQueueUrlAsEndpoint: false }),
+    sns: new SNSClient(base),
+    s3: new S3Client({ ...base, forcePathStyle: true }),
+    kinesis: new KinesisClient({ ...base, requestHandler: new NodeHttpHandler() }),
+    dynamodb,
+    documents: DynamoDBDocumentClient.from(dynamodb),
+  };
+}
+
+const ADDRESS = { name: 'Ada', line1: '1 Main St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' };
+
+function physicalOrder(customerId: string, quantity = 2): OrderBody {
+  return { customerId, items: [{ sku: 'BOOK-1', quantity, unitPriceCents: 1299 }], fulfillment: 'physical', shippingAddress: { ...ADDRESS } };
+}
+
+function digitalOrder(customerId: string): OrderBody {
+  return { customerId, items: [{ sku: 'EBOOK-1', quantity: 1, unitPriceCents: 999 }], fulfillment: 'digital' };
+}
+
+/** A customer id unique to this run, so assertions never match another test's orders. */
+function uniqueCustomer(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+async function request(url: string, init: RequestInit): Promise<ApiResponse> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let body: Record<string, unknown>;
+  try {
+    body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+  } catch {
+    body = { raw: text };
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+/**
+ * Starts the local cloud on the real template (`osls package --stage local` when stale), on free ports
+ * and a fresh temporary data directory, and records every invocation.
+ */
+async function startCloudForTests(name: string, options: Partial<LocalCloudOptions> = {}): Promise<CloudUnderTest> {
+  const dataDir = await mkdtemp(join(tmpdir(), `orderflow-${name}-`));
+  const logs: string[] = [];
+  const invocations: Invocation[] = [];
+  let cloud: LocalCloud;
+  try {
+    cloud = await startLocalCloud({ edgePort: 0, apiPort: 0, dataDir, log: (line) => logs.push(line), ...options });
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw new Error(`local cloud did not start:\n${logs.slice(-40).join('\n')}`, { cause: error });
+  }
+
+  // Every poller and the HTTP API call runtime.invoke on this one instance: wrap it to keep a record.
+  const runtime = cloud.runtime;
+  const invoke = runtime.invoke.bind(runtime);
+  runtime.invoke = async (reference, event, invokeOptions) => {
+    const entry: Invocation = { functionName: runtime.get(reference).config.name, event, startedAt: Date.now() };
+    invocations.push(entry);
+    const result = await invoke(reference, event, invokeOptions);
+    entry.endedAt = Date.now();
+    entry.result = result;
+    return result;
+  };
+
+  const clients = clientsFor(cloud.edgeUrl, cloud.region);
+  const output = (key: string): string => {
+    const value = cloud.outputs[key];
+    if (!value) throw new Error(`stack output ${key} missing (outputs: ${Object.keys(cloud.outputs).join(', ')})`);
+    return value;
+  };
+  const names = {
+    ordersTable: output('OrdersTableName'),
+    documentsBucket: output('DocumentsBucketName'),
+    importsBucket: output('ImportsBucketName'),
+    lakeBucket: output('LakeBucketName'),
+    topicArn: output('OrderEventsTopicArn'),
+    streamName: output('OrderStreamName'),
+  };
+  const queueUrl = (logicalId: string): string => {
+    const url = cloud.resources[logicalId]?.url;
+    if (!url) throw new Error(`no queue ${logicalId} in the template`);
+    return url;
+  };
+  const taps: string[] = [];
+
+  const t: CloudUnderTest = {
+    cloud,
+    dataDir,
+    logs,
+    invocations,
+    clients,
+    names,
+    api: {
+      postOrder: (body, headers = {}) =>
+        request(`${cloud.apiUrl}/orders`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        }),
+      getOrder: (orderId) => request(`${cloud.apiUrl}/orders/${encodeURIComponent(orderId)}`, { method: 'GET' }),
+    },
+    functionName: (short) => {
+      const fn = cloud.functions.find((full) => full.endsWith(`-${short}`));
+      if (!fn) throw new Error(`no function ${short} (functions: ${cloud.functions.join(', ')})`);
+      return fn;
+    },
+    queueUrl,
+    async queueDepth(logicalId) {
+      const out = await clients.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl(logicalId),
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+        }),
+      );
+      const a = out.Attributes ?? {};
+      return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+    },
+    async orderItem(orderId) {
+      return (await clients.documents.send(new GetCommand({ TableName: names.ordersTable, Key: { orderId }, ConsistentRead: true }))).Item;
+    },
+    async scanOrders() {
+      const items: Record<string, unknown>[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await clients.documents.send(new ScanCommand({ TableName: names.ordersTable, ExclusiveStartKey: start }));
+        items.push(...(page.Items ?? []));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return items;
+    },
+    async objectExists(bucket, key) {
+      try {
+        await clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return true;
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+        throw error;
+      }
+    },
+    async getObjectText(bucket, key) {
+      const out = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return (await out.Body?.transformToString('utf8')) ?? '';
+    },
+    async readLake() {
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: names.lakeBucket, Prefix: 'events/', ContinuationToken: token }));
+        for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      // Firehose names objects <prefix><stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>: key order is delivery order
+      // to the second; the sequence numbers inside settle ties.
+      keys.sort();
+      const lines: LakeLine[] = [];
+      for (const key of keys) {
+        const out = await clients.s3.send(new GetObjectCommand({ Bucket: names.lakeBucket, Key: key }));
+        const text = gunzipSync(Buffer.from(await (out.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())))).toString('utf8');
+        text.split('\n').forEach((raw, index) => {
+          if (raw.trim() !== '') lines.push({ key, line: index + 1, event: JSON.parse(raw) as LakeLine['event'] });
+        });
+      }
+      return lines;
+    },
+    async tap(tapName, tapOptions = {}) {
+      const fifo = tapOptions.fifo === true;
+      const queueName = `${tapName}${fifo ? '.fifo' : ''}`;
+      const url =
+        (await clients.sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: fifo ? { FifoQueue: 'true' } : {} }))).QueueUrl ?? '';
+      const arn = `arn:aws:sqs:${cloud.region}:${cloud.accountId}:${queueName}`;
+      await clients.sns.send(new SubscribeCommand({ TopicArn: names.topicArn, Protocol: 'sqs', Endpoint: arn, Attributes: { RawMessageDelivery: 'true' } }));
+      taps.push(url);
+      return {
+        url,
+        async drain() {
+          const messages: Message[] = [];
+          for (;;) {
+            const out = await clients.sqs.send(
+              new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
+            );
+            const batch = out.Messages ?? [];
+            if (batch.length === 0) return messages;
+            messages.push(...batch);
+            await clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+          }
+        },
+      };
+    },
+    tail: (count = 60) => logs.slice(-count).map((line) => line.slice(0, 400)).join('\n'),
+    async dispose() {
+      for (const client of Object.values(clients) as { destroy(): void }[]) client.destroy();
+      await cloud.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+/** Invocations of one function whose event mentions `text` (an order id...) anywhere, base64 Kinesis data included. */
+function invocationsMentioning(invocations: Invocation[], functionName: string, text: string): Invocation[] {
+  return invocations.filter((entry) => entry.functionName === functionName && eventText(entry.event).includes(text));
+}
+
+/** The event as text with every Kinesis record's data decoded. */
+function eventText(event: unknown): string {
+  const records = (event as { Records?: { kinesis?: { data?: string } }[] })?.Records ?? [];
+  const decoded = records.map((record) => (record.kinesis?.data ? Buffer.from(record.kinesis.data, 'base64').toString('utf8') : '')).join('\n');
+  return `${JSON.stringify(event)}\n${decoded}`;
+}
+
+/** The order events carried by a Kinesis event (what orderMetrics received). */
+function kinesisEvents(event: unknown): { sequenceNumber: string; event: LakeLine['event'] }[] {
+  const records = (event as { Records?: { kinesis: { data: string; sequenceNumber: string } }[] })?.Records ?? [];
+  return records.map((record) => ({
+    sequenceNumber: record.kinesis.sequenceNumber,
+    event: JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8')) as LakeLine['event'],
+  }));
+}
+
+export { clientsFor, digitalOrder, eventText, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer, waitFor };
+export type { ApiResponse, Clients, CloudUnderTest, Invocation, LakeLine, OrderBody, Tap };
