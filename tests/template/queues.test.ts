@@ -72,7 +72,9 @@ describe.each(STAGES)('SQS queues and event source mappings (%s stage)', (stage)
   // "set the source queue's visibility timeout to at least six times the timeout that you configure on your
   // function" plus MaximumBatchingWindowInSeconds:
   // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
-  it('for every SQS mapping, queue VisibilityTimeout = 6 × function Timeout + MaximumBatchingWindowInSeconds (so >= holds)', () => {
+  // messaging.yml writes each visibility timeout as 6 × timeout + the default 1 s batching window; a stage that
+  // shortens the window (local: 0 s, the batchingWindowSeconds param) keeps the AWS rule (>=) with 1 s to spare.
+  it('for every SQS mapping, queue VisibilityTimeout >= 6 × function Timeout + MaximumBatchingWindowInSeconds (= on dev, as messaging.yml documents)', () => {
     const mappings = sqsMappings(t);
     expect(mappings.length).toBeGreaterThan(0);
     const violations: string[] = [];
@@ -82,7 +84,7 @@ describe.each(STAGES)('SQS queues and event source mappings (%s stage)', (stage)
       const visibility = Number(resource(t, m.sourceId).Properties?.VisibilityTimeout);
       const expected = 6 * timeout + window;
       if (!(visibility >= expected)) violations.push(`${m.sourceId}: VisibilityTimeout ${visibility} < 6 × ${timeout} s (${m.functionId}) + ${window} s = ${expected}`);
-      else if (visibility !== expected) violations.push(`${m.sourceId}: VisibilityTimeout ${visibility} ≠ 6 × ${timeout} + ${window} = ${expected}, as messaging.yml documents`);
+      else if (stage === 'dev' && visibility !== expected) violations.push(`${m.sourceId}: VisibilityTimeout ${visibility} ≠ 6 × ${timeout} + ${window} = ${expected}, as messaging.yml documents`);
     }
     expect(violations).toEqual([]);
   });
