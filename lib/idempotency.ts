@@ -1,5 +1,6 @@
-import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import { IdempotencyAlreadyInProgressError, IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { dynamodb } from './aws/clients/dynamodb.ts';
 import { requireEnv } from './aws/env.ts';
 
@@ -34,4 +35,29 @@ const chargeIdempotency = new IdempotencyConfig({
   throwOnNoIdempotencyKey: true,
 });
 
-export { idempotencyStore, placeOrderIdempotency, chargeIdempotency };
+/**
+ * Wraps a function made idempotent (`makeIdempotent`, first argument hashed) so that its
+ * IdempotencyAlreadyInProgressError carries the record it met: Powertools 2.35 declares `existingRecord` on that
+ * error but throws it without one (IdempotencyHandler.determineResultFromIdempotencyRecord). On that error only,
+ * the record is read back (one consistent GetItem through the same store) and attached, so callers can tell when
+ * it stops being in progress (`inProgressExpiryTimestamp`; see retryInProgressSooner, lib/aws/visibility.ts).
+ * Any other error passes through untouched; if the read fails (the record was deleted meanwhile), the error is
+ * rethrown without a record.
+ *
+ * @example
+ * const charge = withInProgressRecord(makeIdempotent(chargeCard, { persistenceStore: idempotencyStore(), config }), idempotencyStore());
+ */
+const withInProgressRecord =
+  <A, R>(idempotentFn: (data: A) => Promise<R>, store: BasePersistenceLayer): ((data: A) => Promise<R>) =>
+  async (data) => {
+    try {
+      return await idempotentFn(data);
+    } catch (error) {
+      if (error instanceof IdempotencyAlreadyInProgressError && error.existingRecord === undefined) {
+        error.existingRecord = await store.getRecord(data as Parameters<BasePersistenceLayer['getRecord']>[0]).catch(() => undefined);
+      }
+      throw error;
+    }
+  };
+
+export { idempotencyStore, placeOrderIdempotency, chargeIdempotency, withInProgressRecord };

@@ -2,6 +2,7 @@ import '../helpers/env.ts';
 import { DynamoDBClient, type AttributeValue, PutItemCommand, ProvisionedThroughputExceededException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient, ThrottledException, type PublishCommandInput } from '@aws-sdk/client-sns';
+import { ChangeMessageVisibilityCommand, ReceiptHandleIsInvalid, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,6 +16,7 @@ import { asNewMessage, batchOf, bodyOf, firstRecord, redelivery, sqsRecords } fr
 const dynamodbMock = mockClient(DynamoDBClient);
 const s3Mock = mockClient(S3Client);
 const snsMock = mockClient(SNSClient);
+const sqsMock = mockClient(SQSClient);
 const context = fakeContext('chargeOrder');
 
 /** Orders A (physical), C (physical) and B (digital), as the billing queue delivers them. */
@@ -30,6 +32,23 @@ const publishedFor = (orderId: string): PublishCommandInput[] =>
     .map((call) => call.args[0].input as PublishCommandInput)
     .filter((input) => input.MessageGroupId === orderId);
 const invoiceKey = (orderId: string): string => `documents/invoices/${orderId}.json`;
+/**
+ * Turns the stored charge of the (only) order charged so far back into an unfinished one, as an invocation that died
+ * between Powertools' INPROGRESS write and its COMPLETED write leaves it: in progress until `inProgressExpiresAt`
+ * (ms; Powertools writes none when no Lambda context is registered).
+ */
+const leaveChargeInProgress = (idempotency: FakeIdempotencyTable, inProgressExpiresAt: number | undefined): void => {
+  expect(idempotency.items.size).toBe(1);
+  for (const item of idempotency.items.values()) {
+    item.status = { S: 'INPROGRESS' } as AttributeValue;
+    item.expiration = { N: String(Math.round(Date.now() / 1000) + 600) } as AttributeValue;
+    if (inProgressExpiresAt === undefined) delete item.in_progress_expiration;
+    else item.in_progress_expiration = { N: String(inProgressExpiresAt) } as AttributeValue;
+    delete item.data;
+  }
+};
+/** The next delivery of a message: SQS hands each receive a new receipt handle. */
+const nextDelivery = (record: SQSRecord): SQSRecord => ({ ...redelivery(record), receiptHandle: `AQEBnext-delivery-of-${record.messageId}` });
 const preconditionFailed = (): S3ServiceException =>
   new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', message: 'At least one of the pre-conditions you specified did not hold', $metadata: { httpStatusCode: 412 } });
 
@@ -42,12 +61,15 @@ describe('Function: chargeOrder', () => {
 
   beforeEach(() => {
     idempotency = fakeIdempotencyTable(dynamodbMock);
+    sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
   });
 
   afterEach(() => {
+    vi.useRealTimers();
     dynamodbMock.reset();
     s3Mock.reset();
     snsMock.reset();
+    sqsMock.reset();
   });
 
   afterAll(() => {
@@ -97,6 +119,7 @@ describe('Function: chargeOrder', () => {
     expect(publishedFor(orderIdOf(a))).toHaveLength(1);
     expect(publishedFor(orderIdOf(b))).toHaveLength(1);
     expect(publishedFor(orderIdOf(c))).toHaveLength(0);
+    expect(sqsMock).not.toHaveReceivedCommand(ChangeMessageVisibilityCommand);
   });
 
   it('never charges twice: a retry after a failed step reuses the stored charge', async () => {
@@ -149,6 +172,7 @@ describe('Function: chargeOrder', () => {
     expect(publishedFor(orderIdOf(a))).toHaveLength(1);
     expect(publishedFor(orderIdOf(c))).toHaveLength(1);
     expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
+    expect(sqsMock).not.toHaveReceivedCommand(ChangeMessageVisibilityCommand);
   });
 
   it('fails the record SNS throttles (ThrottledException); the others are done', async () => {
@@ -161,6 +185,7 @@ describe('Function: chargeOrder', () => {
 
     // Assess
     expect(response).toEqual(ids(a));
+    expect(sqsMock).not.toHaveReceivedCommand(ChangeMessageVisibilityCommand);
   });
 
   it('fails the record, writing no invoice, when its idempotency record cannot be stored', async () => {
@@ -177,6 +202,7 @@ describe('Function: chargeOrder', () => {
     const failedOrder = orderIdOf(response.batchItemFailures[0]?.itemIdentifier === a.messageId ? a : c);
     expect(s3Mock).not.toHaveReceivedCommandWith(PutObjectCommand, { Key: invoiceKey(failedOrder) });
     expect(publishedFor(failedOrder)).toHaveLength(0);
+    expect(sqsMock).not.toHaveReceivedCommand(ChangeMessageVisibilityCommand);
   });
 
   it('fails the record while another delivery of the same order is being charged (in progress), writing nothing', async () => {
@@ -199,6 +225,68 @@ describe('Function: chargeOrder', () => {
     expect(response).toEqual(ids(a));
     expect(publishedFor(orderIdOf(a))).toHaveLength(0);
     expect(s3Mock).not.toHaveReceivedCommandWith(PutObjectCommand, { Key: invoiceKey(orderIdOf(a)) });
+    // its record stays in progress for 60 s more: asked to come back then, at most 60 s (below the queue's 61 s)
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(ChangeMessageVisibilityCommand, { QueueUrl: DEPLOYED.BILLING_QUEUE_URL, ReceiptHandle: a.receiptHandle, VisibilityTimeout: 60 });
+  });
+
+  it('retries an order whose charge was left in progress just after that record expires (7 s ahead: in 8 s), still failing it', async () => {
+    // Prepare: an invocation charging A died before completing its idempotency record, which expires in 7 s
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-11-22T10:00:00.000Z'));
+    const [a, , b] = billingRecords();
+    await chargeOrderHandler(batchOf(a), context);
+    leaveChargeInProgress(idempotency, Date.now() + 7_000);
+    snsMock.reset();
+    s3Mock.reset();
+    const again = nextDelivery(a);
+
+    // Act
+    const response = await chargeOrderHandler(batchOf(again, b), context);
+
+    // Assess: visible again 8 s from now, the first whole second after the expiry (Powertools takes the record over
+    // only once in_progress_expiration < now); reported as failed, nothing written for A, B charged
+    expect(response).toEqual(ids(again));
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(ChangeMessageVisibilityCommand, { QueueUrl: DEPLOYED.BILLING_QUEUE_URL, ReceiptHandle: again.receiptHandle, VisibilityTimeout: 8 });
+    expect(publishedFor(orderIdOf(a))).toHaveLength(0);
+    expect(s3Mock).not.toHaveReceivedCommandWith(PutObjectCommand, { Key: invoiceKey(orderIdOf(a)) });
+    expect(publishedFor(orderIdOf(b))).toHaveLength(1);
+  });
+
+  it('retries an in-progress order in 10 s when its record has no in-progress expiry', async () => {
+    // Prepare: Powertools writes no in_progress_expiration when no Lambda context was registered
+    const [a, , b] = billingRecords();
+    await chargeOrderHandler(batchOf(a), context);
+    leaveChargeInProgress(idempotency, undefined);
+    const again = nextDelivery(a);
+
+    // Act
+    const response = await chargeOrderHandler(batchOf(again, b), context);
+
+    // Assess
+    expect(response).toEqual(ids(again));
+    expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(ChangeMessageVisibilityCommand, { QueueUrl: DEPLOYED.BILLING_QUEUE_URL, ReceiptHandle: again.receiptHandle, VisibilityTimeout: 10 });
+  });
+
+  it('still fails an in-progress order with its own error when ChangeMessageVisibility fails', async () => {
+    // Prepare
+    const [a, , b] = billingRecords();
+    await chargeOrderHandler(batchOf(a), context);
+    leaveChargeInProgress(idempotency, Date.now() + 7_000);
+    const invalid = new ReceiptHandleIsInvalid({ message: 'The input receipt handle is invalid.', $metadata: { httpStatusCode: 400 } });
+    sqsMock.on(ChangeMessageVisibilityCommand).rejects(invalid);
+    const again = nextDelivery(a);
+    let response: SQSBatchResponse | undefined;
+
+    // Act
+    const logs = await captureLogs(async () => {
+      response = await chargeOrderHandler(batchOf(again, b), context);
+    });
+
+    // Assess
+    expect(response).toEqual(ids(again));
+    expect(sqsMock).toHaveReceivedCommandTimes(ChangeMessageVisibilityCommand, 1);
+    expect(logs.find((line) => line.message === 'record failed')).toMatchObject({ errorName: 'IdempotencyAlreadyInProgressError', messageId: again.messageId });
+    expect(logs.find((line) => line.level === 'WARN')).toMatchObject({ orderId: orderIdOf(a), error: expect.objectContaining({ name: 'ReceiptHandleIsInvalid' }) });
   });
 
   it('logs each record with its own orderId, correlationId and messageId, though records run concurrently', async () => {

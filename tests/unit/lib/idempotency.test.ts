@@ -1,8 +1,10 @@
 import '../helpers/env.ts';
+import { IdempotencyAlreadyInProgressError, IdempotencyItemNotFoundError, IdempotencyPersistenceLayerError } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { IdempotencyRecord, type BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MissingEnvError } from '#lib/aws/env.ts';
-import { chargeIdempotency, idempotencyStore, placeOrderIdempotency } from '#lib/idempotency.ts';
+import { chargeIdempotency, idempotencyStore, placeOrderIdempotency, withInProgressRecord } from '#lib/idempotency.ts';
 import { DEPLOYED } from '../helpers/env.ts';
 
 describe('Lib: idempotency', () => {
@@ -33,5 +35,52 @@ describe('Lib: idempotency', () => {
     expect(chargeIdempotency.eventKeyJmesPath).toBe('orderId');
     expect(chargeIdempotency.expiresAfterSeconds).toBe(604_800);
     expect(chargeIdempotency.throwOnNoIdempotencyKey).toBe(true);
+  });
+});
+
+describe('Lib: idempotency withInProgressRecord', () => {
+  const request = { orderId: '01JD3X2ZK8M4Q7R9T1V5W6Y8A0', customerId: 'cus_42', amountCents: 2598 };
+  const stored = new IdempotencyRecord({ idempotencyKey: 'orderflow-dev-chargeOrder#9a0f', status: 'INPROGRESS', inProgressExpiryTimestamp: 1_795_000_007_000 });
+  const storeAnswering = (getRecord: () => Promise<IdempotencyRecord>): { store: BasePersistenceLayer; getRecord: ReturnType<typeof vi.fn> } => {
+    const spy = vi.fn(getRecord);
+    return { store: { getRecord: spy } as unknown as BasePersistenceLayer, getRecord: spy };
+  };
+  const inProgress = (): IdempotencyAlreadyInProgressError => new IdempotencyAlreadyInProgressError('There is already an execution in progress with idempotency key: orderflow-dev-chargeOrder#9a0f');
+
+  it('attaches the record it reads back (by the same payload) to an IdempotencyAlreadyInProgressError thrown without one', async () => {
+    // Prepare
+    const { store, getRecord } = storeAnswering(async () => stored);
+    const error = inProgress();
+
+    // Act
+    const running = withInProgressRecord(() => Promise.reject(error), store)(request);
+
+    // Assess
+    await expect(running).rejects.toBe(error);
+    expect(error.existingRecord).toBe(stored);
+    expect(getRecord).toHaveBeenCalledExactlyOnceWith(request);
+  });
+
+  it('rethrows the error without a record when reading it back fails (deleted meanwhile)', async () => {
+    // Prepare
+    const { store } = storeAnswering(() => Promise.reject(new IdempotencyItemNotFoundError()));
+    const error = inProgress();
+
+    // Act + Assess
+    await expect(withInProgressRecord(() => Promise.reject(error), store)(request)).rejects.toBe(error);
+    expect(error.existingRecord).toBeUndefined();
+  });
+
+  it('reads nothing for an error that already carries its record, another error, or a success', async () => {
+    // Prepare
+    const { store, getRecord } = storeAnswering(async () => stored);
+    const withRecord = new IdempotencyAlreadyInProgressError('in progress', stored);
+    const persistence = new IdempotencyPersistenceLayerError('Failed to save in progress record to idempotency store');
+
+    // Act + Assess
+    await expect(withInProgressRecord(() => Promise.reject(withRecord), store)(request)).rejects.toBe(withRecord);
+    await expect(withInProgressRecord(() => Promise.reject(persistence), store)(request)).rejects.toBe(persistence);
+    expect(await withInProgressRecord(async () => 'ch_1', store)(request)).toBe('ch_1');
+    expect(getRecord).not.toHaveBeenCalled();
   });
 });
