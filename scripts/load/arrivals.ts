@@ -109,6 +109,16 @@ interface GeneratedOrder {
 }
 
 /**
+ * Whether arrival `seq` is a poison order (customerId `poison-...`, lib/faults.ts) for a poison share of 0-1:
+ * floor((seq + 1) * share) > floor(seq * share), so the first N arrivals hold exactly floor(N * share) poison
+ * orders, evenly spread (a random draw could give none at 1 % of 240).
+ */
+function isPoisonArrival(seq: number, share: number): boolean {
+  if (!(share > 0)) return false;
+  return Math.floor((seq + 1) * share + 1e-9) > Math.floor(seq * share + 1e-9);
+}
+
+/**
  * The order of arrival `seq`: the same seed and seq always give the same order, so a run can be replayed.
  * The body follows the order API (README, "The order API").
  */
@@ -121,12 +131,12 @@ function generateOrder(mix: OrderMix, seq: number): GeneratedOrder {
     quantity: 1 + Math.floor(random() * 3),
     unitPriceCents: 100 + Math.floor(random() * 9_900),
   }));
-  const body: Record<string, unknown> = { customerId: `load-c-${seq % 1000}`, items, fulfillment };
+  const body: Record<string, unknown> = { customerId: isPoisonArrival(seq, mix.poisonShare ?? 0) ? `poison-c-${seq}` : `load-c-${seq % 1000}`, items, fulfillment };
   if (fulfillment === 'physical') {
     body.shippingAddress = { name: 'Ada Load', line1: '1 Main St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' };
   }
   return { fulfillment, body };
 }
 
-export { arrivalOffset, expectedArrivals, fixedSchedule, generateOrder, prng, schedule };
+export { arrivalOffset, expectedArrivals, fixedSchedule, generateOrder, isPoisonArrival, prng, schedule };
 export type { Arrival, GeneratedOrder, PhaseWindow, ScheduleControl };

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { Accounting } from './accounting.ts';
 import type { PhaseWindow } from './arrivals.ts';
+import type { ChaosReport } from './chaos.ts';
 import { newHistogram, record, spectrum, summarize, summarizeValues, type LatencySummary } from './histogram.ts';
 import type { MemorySample, QueueSample } from './observe.ts';
 import type { OpenLoopSummary, RequestRecord } from './open-loop.ts';
@@ -154,6 +155,8 @@ interface LoadReport {
   aims: Aim[];
   verdict: { pass: boolean; failures: string[] };
   notes: string[];
+  /** The chaos scenario's DLQ phase (scripts/load/chaos.ts); absent for other scenarios. */
+  chaos?: ChaosReport;
 }
 
 interface ReportInput {

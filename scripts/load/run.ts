@@ -12,7 +12,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { account, estimateClockOffsetMs, type AcceptedOrder, type Accounting, type TableItem } from './accounting.ts';
-import { generateOrder, type PhaseWindow } from './arrivals.ts';
+import { generateOrder, isPoisonArrival, type PhaseWindow } from './arrivals.ts';
+import { applyLocalQueues, POISON_DLQ, runChaosPhase, setFaults, type ChaosOrder, type ChaosReport } from './chaos.ts';
 import { renderHtml } from './html.ts';
 import { Sampler, scanOrders, statsDelta } from './observe.ts';
 import type { OpenLoopSummary, RequestRecord } from './open-loop.ts';
@@ -145,8 +146,25 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
     }));
   const progress: Progress = options.progress === null ? { update: () => {}, log, done: () => {} } : createProgress(options.progress ?? process.stderr);
   const notes: string[] = [];
+  /** Run at the end whatever happens (chaos: faults off, queue settings back). */
+  const cleanups: (() => Promise<void>)[] = [];
   try {
     log(`scenario ${scenario.name}: ${scenario.description || scenario.file} -> ${target.description}`);
+    let chaosReport: ChaosReport | undefined;
+    if (scenario.chaos) {
+      const edgeUrl = target.edgeUrl;
+      if (edgeUrl === undefined) throw new TargetError(`scenario ${scenario.name} switches faults with POST /_local/faults: it runs on the local cloud only (leave --stage out)`);
+      chaosReport = { faults: scenario.chaos.faults, dlqDepths: {}, redriven: {}, redriveCommands: [], completedAfterRedriveMs: null, lost: 0, duplicated: 0, failures: [] };
+      if (scenario.chaos.localQueues) {
+        const applied = await applyLocalQueues(target, scenario.chaos.localQueues);
+        cleanups.push(applied.restore);
+        chaosReport.localQueues = { ...scenario.chaos.localQueues, queues: applied.queues };
+        log(`chaos: local-only queue settings on ${applied.queues.length} work queues: VisibilityTimeout ${scenario.chaos.localQueues.visibilityTimeoutSeconds} s, maxReceiveCount ${scenario.chaos.localQueues.maxReceiveCount} (put back at the end)`);
+      }
+      cleanups.unshift(() => setFaults(edgeUrl, {}));
+      await setFaults(edgeUrl, scenario.chaos.faults);
+      log(`chaos: faults on: ${JSON.stringify(scenario.chaos.faults)}`);
+    }
     const loadAverageAtStart = loadavg();
     const statsBefore = await target.stats();
     const startEpochMs = Date.now() + 300;
@@ -156,6 +174,9 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
     const records: RequestRecord[] = [];
     const accepted = new Map<string, AcceptedOrder>();
     const acceptedPhase = new Map<string, number>();
+    /** Accepted poison orders (orders.poisonShare): left out of the drain; the chaos phase accounts for them. */
+    const poisonIds = new Set<string>();
+    const poisonShare = scenario.orders.poisonShare ?? 0;
     const phases: PhaseWindow[] = [];
     let notSent = 0;
     let errors = 0;
@@ -196,6 +217,7 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
               if (r.status === 202 && r.orderId) {
                 accepted.set(r.orderId, { orderId: r.orderId, sentEpochMs: startEpochMs + (r.sentMs as number), acceptedEpochMs: startEpochMs + (r.respondedMs as number) });
                 acceptedPhase.set(r.orderId, r.phase);
+                if (isPoisonArrival(r.seq, poisonShare)) poisonIds.add(r.orderId);
               } else if (r.status === 0 || (r.status ?? 0) >= 500) errors += 1;
             }
           },
@@ -254,7 +276,7 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
       // out after publishing): every request carries X-Correlation-Id load-<runId>-<seq>, stored on the item.
       const runPrefix = `load-${runId}-`;
       keep = (item) => accepted.has(item.orderId) || (typeof item.correlationId === 'string' && item.correlationId.startsWith(runPrefix));
-      expectedOrders = () => [...accepted.values()];
+      expectedOrders = () => [...accepted.values()].filter((order) => !poisonIds.has(order.orderId));
       log(`arrivals done: ${senderSummary.offered} offered, ${senderSummary.sent} sent, ${senderSummary.notSent} not sent, ${accepted.size} accepted`);
     } else {
       const body = importFile(scenario);
@@ -408,6 +430,32 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
       drainDeadlineMs: scenario.drain.deadlineMs,
       notes,
     });
+    if (scenario.chaos && chaosReport) {
+      if (poisonIds.size > 0) notes.push(`${poisonIds.size} poison order(s) are left out of accepted/completed/lost above: the chaos section accounts for them (${POISON_DLQ}, redrive).`);
+      const runPrefix = `load-${runId}-`;
+      const chaosOrders = (): ChaosOrder[] => {
+        const out = new Map<string, ChaosOrder>();
+        for (const id of accepted.keys()) out.set(id, { orderId: id, poison: poisonIds.has(id) });
+        // Orders placed although their request got a 5xx or no answer: poison or not from the seq in their correlation id.
+        for (const item of itemsById.values()) {
+          if (out.has(item.orderId) || !item.correlationId?.startsWith(runPrefix)) continue;
+          out.set(item.orderId, { orderId: item.orderId, poison: isPoisonArrival(Number(item.correlationId.slice(runPrefix.length)), poisonShare) });
+        }
+        return [...out.values()];
+      };
+      const scanRun = async (): Promise<TableItem[]> => {
+        const { items } = await scanOrders(target, keep);
+        for (const item of items) itemsById.set(item.orderId, item);
+        return items;
+      };
+      try {
+        report.chaos = await runChaosPhase({ target, settings: scenario.chaos, orders: chaosOrders, scan: scanRun, log, report: chaosReport });
+      } catch (error) {
+        chaosReport.failures.push(`the DLQ phase failed: ${(error as Error).message}`);
+        report.chaos = chaosReport;
+      }
+      if (report.chaos.failures.length > 0) report.verdict = { pass: false, failures: [...report.verdict.failures, ...report.chaos.failures.map((f) => `chaos ${f}`)] };
+    }
     const jsonPath = join(reportsDir, `${baseName}.json`);
     const htmlPath = join(reportsDir, `${baseName}.html`);
     await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
@@ -415,6 +463,7 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
     return { report, jsonPath, htmlPath, exitCode: report.verdict.pass ? 0 : 1 };
   } finally {
     progress.done();
+    for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log(`cleanup failed: ${(error as Error).message}`));
     if (!options.target) await target.stop();
     await new Promise<void>((resolve) => (cloudLog ? cloudLog.end(() => resolve()) : resolve()));
   }
@@ -456,6 +505,21 @@ function formatSummary(report: LoadReport, paths?: { jsonPath: string; htmlPath:
     ['local cloud peak RSS', typeof report.memory === 'string' ? report.memory : `${n(report.memory.peakRssBytes / 1024 ** 2, 0)} MiB`],
     ['local cloud CPU per order', typeof report.cpu === 'string' ? report.cpu : `${n(report.cpu.msPerOrder, 1)} ms (${n(report.cpu.ms / 1000, 1)} s in all; load average ${report.run.host.loadAverageAtStart[0]} at start on ${report.run.host.cpus} CPUs)`],
   ];
+  const chaos = report.chaos;
+  if (chaos) {
+    const b = chaos.beforeRedrive;
+    const a = chaos.afterRedrive;
+    rows.push(
+      ['chaos faults', JSON.stringify(chaos.faults)],
+      ['chaos local-only queue settings', chaos.localQueues ? `VisibilityTimeout ${chaos.localQueues.visibilityTimeoutSeconds} s, maxReceiveCount ${chaos.localQueues.maxReceiveCount} on ${chaos.localQueues.queues.length} work queues` : 'none'],
+      ['before redrive: non-poison completed once', b ? `${b.completedOnce} / ${b.orders - b.poison}` : 'n/a'],
+      [`before redrive: poison in ${POISON_DLQ} / misplaced`, b ? `${b.poisonInDlq} / ${b.poison} poison; ${b.misplaced.length} misplaced` : 'n/a'],
+      ['DLQ depths before redrive', Object.entries(chaos.dlqDepths).map(([q, d]) => `${q} ${d}`).join(', ') || 'all empty'],
+      ['redriven', Object.entries(chaos.redriven).map(([q, d]) => `${q} ${d}`).join(', ') || 'nothing'],
+      ['after redrive: completed exactly once', a ? `${a.completedOnce} / ${a.orders}${chaos.completedAfterRedriveMs === null ? ' (not all before the deadline)' : ` (${n(chaos.completedAfterRedriveMs / 1000, 1)} s after the redrive)`}` : 'n/a'],
+      ['chaos lost / duplicated', `${chaos.lost} / ${chaos.duplicated}`],
+    );
+  }
   const width = Math.max(...rows.map(([label]) => label.length));
   const lines = [`\n${report.scenario.name}: ${report.verdict.pass ? 'PASS' : `FAIL (${report.verdict.failures.join('; ')})`}`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)];
   lines.push('  aims:');

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { FaultsConfigError, parseFaults } from '../../lib/faults.ts';
 
 const SCENARIO_DIR = join(import.meta.dirname, 'scenarios');
 
@@ -46,6 +47,21 @@ interface OrderMix {
   itemsPerOrder: { min: number; max: number };
   /** Seeds the order generator: the same scenario sends the same orders. */
   seed: number;
+  /**
+   * Share of poison orders (customerId `poison-...`, lib/faults.ts), 0-1, default 0: arrival `seq` is poison when
+   * floor((seq + 1) * share) > floor(seq * share), so N arrivals hold exactly floor(N * share) of them, evenly spread.
+   */
+  poisonShare?: number;
+}
+
+/** Chaos runs (local cloud only): faults switched on at the start and off at the end, then a DLQ phase. */
+interface ChaosSettings {
+  /** The body of `POST /_local/faults` (function FAULTS by short name, plus `duplicateDelivery`). */
+  faults: Record<string, unknown>;
+  /** Local-only queue settings applied to every work queue for the run and put back after it. */
+  localQueues?: { visibilityTimeoutSeconds: number; maxReceiveCount: number };
+  /** After the drain: check the DLQs, switch the faults off, redrive, and give the redriven orders this long. */
+  redrive?: { deadlineMs: number };
 }
 
 interface Scenario {
@@ -61,6 +77,8 @@ interface Scenario {
   limits: { maxInFlight: number; requestTimeoutMs: number };
   /** How long, after the last arrival, accepted orders get to complete before they count as lost. */
   drain: { deadlineMs: number };
+  /** `faults:` (with `localQueues:` and `redrive:`), the chaos scenario's. */
+  chaos?: ChaosSettings;
 }
 
 class ScenarioError extends Error {
@@ -183,7 +201,7 @@ function readPhase(reader: Reader, value: unknown, path: string): Phase | undefi
  */
 function parseScenario(document: unknown, file: string): Scenario {
   const reader = new Reader();
-  const root = reader.object(document, '(root)', ['name', 'description', 'kind', 'orders', 'phases', 'import', 'limits', 'drain']);
+  const root = reader.object(document, '(root)', ['name', 'description', 'kind', 'orders', 'phases', 'import', 'limits', 'drain', 'faults', 'localQueues', 'redrive']);
   if (!root) {
     if (document === undefined || document === null) reader.problem('(root)', 'the file is empty');
     throw new ScenarioError(file, reader.issues);
@@ -195,7 +213,7 @@ function parseScenario(document: unknown, file: string): Scenario {
   const kind = root.kind ?? 'api';
   if (kind !== 'api' && kind !== 'bulk-import') reader.problem('kind', `must be api or bulk-import, got ${describe(kind)}`);
 
-  const orders = reader.object(root.orders, 'orders', ['physicalShare', 'itemsPerOrder', 'seed']) ?? {};
+  const orders = reader.object(root.orders, 'orders', ['physicalShare', 'itemsPerOrder', 'seed', 'poisonShare']) ?? {};
   const physicalShare = reader.number(orders.physicalShare, 'orders.physicalShare', { min: 0, max: 1 }, 0.7);
   let items = { min: 1, max: 3 };
   if (orders.itemsPerOrder !== undefined) {
@@ -208,6 +226,9 @@ function parseScenario(document: unknown, file: string): Scenario {
     } else reader.problem('orders.itemsPerOrder', `must be [min, max] (1-${LIMITS.maxItems} items), got ${describe(range)}`);
   }
   const seed = reader.number(orders.seed, 'orders.seed', { min: 0, max: 2 ** 31 - 1, integer: true }, 1);
+  const poisonShare = reader.number(orders.poisonShare, 'orders.poisonShare', { min: 0, max: 1 }, 0);
+  const chaos = readChaos(reader, root);
+  if (poisonShare > 0 && !chaos) reader.problem('orders.poisonShare', 'poison orders need a faults: block (with poison on a consumer) and redrive:, or they never complete');
 
   const phases: Phase[] = [];
   let importOrders = 0;
@@ -241,12 +262,41 @@ function parseScenario(document: unknown, file: string): Scenario {
     description: typeof root.description === 'string' ? root.description.trim() : '',
     file,
     kind: kind as Scenario['kind'],
-    orders: { physicalShare, itemsPerOrder: items, seed },
+    orders: { physicalShare, itemsPerOrder: items, seed, ...(poisonShare > 0 ? { poisonShare } : {}) },
     phases,
     importOrders,
     limits: { maxInFlight, requestTimeoutMs },
     drain: { deadlineMs },
+    ...(chaos ? { chaos } : {}),
   };
+}
+
+/** `faults:` (validated as lib/faults.ts does), `localQueues:` and `redrive:`; undefined without `faults:`. */
+function readChaos(reader: Reader, root: Record<string, unknown>): ChaosSettings | undefined {
+  const faults = reader.object(root.faults, 'faults', Object.keys(root.faults ?? {}));
+  if (!faults) {
+    for (const key of ['localQueues', 'redrive']) if (root[key] !== undefined) reader.problem(key, 'only a scenario with a faults: block takes it');
+    return undefined;
+  }
+  if (faults.duplicateDelivery !== undefined && typeof faults.duplicateDelivery !== 'boolean') reader.problem('faults.duplicateDelivery', `must be true or false, got ${describe(faults.duplicateDelivery)}`);
+  for (const [key, value] of Object.entries(faults)) if (key !== 'duplicateDelivery' && (typeof value !== 'object' || value === null || Array.isArray(value))) reader.problem(`faults.${key}`, `must be a mapping of failureRate, poison, latencyMs, got ${describe(value)}`);
+  try {
+    parseFaults(JSON.stringify(faults));
+  } catch (error) {
+    if (!(error instanceof FaultsConfigError)) throw error;
+    reader.problem(error.path.replace(/^FAULTS/, 'faults'), error.message.slice(error.path.length + 1));
+  }
+  const settings: ChaosSettings = { faults };
+  const queues = reader.object(root.localQueues, 'localQueues', ['visibilityTimeout', 'maxReceiveCount']);
+  if (queues) {
+    settings.localQueues = {
+      visibilityTimeoutSeconds: Math.max(1, Math.round(reader.duration(queues.visibilityTimeout, 'localQueues.visibilityTimeout', 43_200_000) / 1000)),
+      maxReceiveCount: reader.number(queues.maxReceiveCount, 'localQueues.maxReceiveCount', { min: 1, max: 1000, integer: true }),
+    };
+  }
+  const redrive = reader.object(root.redrive, 'redrive', ['deadline']);
+  if (redrive) settings.redrive = { deadlineMs: reader.duration(redrive.deadline, 'redrive.deadline', LIMITS.maxDrainMs, 120_000) };
+  return settings;
 }
 
 /** Parses YAML text; YAML syntax errors name the file, line and column. */
@@ -270,4 +320,4 @@ async function listScenarios(): Promise<string[]> {
 }
 
 export { LIMITS as SCENARIO_LIMITS, SCENARIO_DIR, ScenarioError, ScenarioNotFoundError, listScenarios, loadScenario, parseScenario, parseScenarioText };
-export type { OrderMix, Phase, PhaseType, Scenario };
+export type { ChaosSettings, OrderMix, Phase, PhaseType, Scenario };

@@ -55,6 +55,8 @@ interface LoadTarget {
   sqs: SQSClient;
   dynamodb: DynamoDBDocumentClient;
   s3: S3Client;
+  /** The local cloud's edge (`/_local/faults`, the DLQ tool's endpoint); undefined on AWS. */
+  edgeUrl?: string;
   /** The local cloud's counters; undefined on AWS. */
   stats(): Promise<LocalStatsSnapshot | undefined>;
   /** The in-process cloud, when this run started one. */
@@ -185,6 +187,7 @@ async function npmStartTarget(found: { edgeUrl: string; apiUrl: string }, log: (
     ordersTable: resolver.identity(findLogical(template, 'AWS::DynamoDB::Table', 'OrdersTable')).ref,
     importsBucket: resolver.identity('ImportsBucket').ref,
     ...localClients(found.edgeUrl, region),
+    edgeUrl: found.edgeUrl,
     stats: () => fetchStats(found.edgeUrl),
     stop: async () => {},
   };
@@ -218,6 +221,7 @@ async function inProcessTarget(options: TargetOptions): Promise<LoadTarget> {
     ordersTable: cloud.outputs.OrdersTableName ?? cloud.resources.OrdersTable?.physicalId ?? '',
     importsBucket: cloud.outputs.ImportsBucketName ?? cloud.resources.ImportsBucket?.physicalId ?? '',
     ...clients,
+    edgeUrl: cloud.edgeUrl,
     stats: async () => cloud.stats(),
     cloud,
     stop: async () => {
