@@ -6,6 +6,9 @@
  *
  * The DLQ-after-maxReceiveCount, timeout and FIFO-group-failure cases run on fixtures in local-runtime.test.ts.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { importOrderId } from '../../lib/imports.ts';
@@ -76,6 +79,33 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     }, { timeoutMs, what: `order ${orderId} with ${attributes.join(', ')}` });
 
   const lakeLinesOf = (lines: LakeLine[], orderId: string): LakeLine[] => lines.filter((line) => line.event.orderId === orderId);
+
+  it('npm run invoke runs one function of the running cloud with a sample event from events/', async () => {
+    // Prepare: a completed order, and the sample GET event pointed at it
+    const placed = await t.api.postOrder(digitalOrder(uniqueCustomer('invoke')));
+    const orderId = String(placed.body.orderId);
+    await completed(orderId);
+    const sample = JSON.parse(readFileSync('events/http/get-order.json', 'utf8')) as { pathParameters: { id: string }; rawPath: string };
+    sample.pathParameters.id = orderId;
+    sample.rawPath = `/orders/${orderId}`;
+
+    // Act: asynchronously (the local cloud answering it runs in this very process)
+    const child = spawn(process.execPath, ['scripts/local/invoke.ts', 'getOrder', '-'], { env: { ...process.env, AWS_ENDPOINT_URL: t.cloud.edgeUrl } });
+    child.stdin.end(JSON.stringify(sample));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [status] = (await once(child, 'close')) as [number];
+    const run = { status, stdout, stderr };
+
+    // Assess
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { ok: boolean; payload: { statusCode: number; body: string } };
+    expect(result.ok).toBe(true);
+    expect(result.payload.statusCode).toBe(200);
+    expect(JSON.parse(result.payload.body)).toMatchObject({ orderId, status: 'COMPLETED' });
+  });
 
   it('a physical order: COMPLETED with CHARGED and SHIPPED, invoice and label in S3, both notified, in the lake, counted by orderMetrics, reviewed after the delay', async () => {
     // Prepare

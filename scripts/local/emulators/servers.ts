@@ -3,7 +3,7 @@
  * fauxqs (SQS, SNS, S3; SQLite), kinesalite (Kinesis; LevelDB), dynalite (DynamoDB; LevelDB).
  */
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { startFauxqs } from 'fauxqs';
@@ -50,7 +50,18 @@ function listenInternally(server: Server): Promise<number> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+/** How long a stop waits for requests already inside an emulator to finish before closing its database. */
+const DRAIN_TIMEOUT_MS = 3_000;
+
+/**
+ * Waits until no request is inside the server (bounded), then closes it. kinesalite's and dynalite's `close` also
+ * closes LevelDB: a request still running then (a GetRecords an aborted client left behind) would read a closed
+ * database and throw from a LevelDB callback, where nothing can catch it.
+ */
+async function closeServer(server: Server, active: () => number): Promise<void> {
+  server.closeIdleConnections();
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while (active() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   return new Promise((resolve, reject) => {
     server.close((error) => (error === undefined || error === null ? resolve() : reject(error)));
     server.closeAllConnections();
@@ -68,8 +79,22 @@ async function startLevelDbEmulator(
   const server = withAwsEnvironment(environment.region, environment.accountId, () => factory(options));
   // Node's 5 s default would race the edge's keep-alive connections into ECONNRESETs.
   server.keepAliveTimeout = 120_000;
+  let active = 0;
+  // A request is inside until its handler ends the response (even if the client has gone: the handler still runs).
+  server.on('request', (_request, response: ServerResponse) => {
+    active += 1;
+    const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+    let ended = false;
+    response.end = ((...args: unknown[]) => {
+      if (!ended) {
+        ended = true;
+        active -= 1;
+      }
+      return end(...args);
+    }) as ServerResponse['end'];
+  });
   const port = await listenInternally(server);
-  return { name, port, stop: () => closeServer(server) };
+  return { name, port, stop: () => closeServer(server, () => active) };
 }
 
 /** Kinesis: kinesalite, streams ACTIVE at once (`createStreamMs: 0`). */
