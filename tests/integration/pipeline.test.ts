@@ -338,7 +338,8 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     // recordOrderEvent (order-store.fifo) got each order's events in the topic's sequence order, one batch per
     // group at a time: OrderPlaced first, sequence numbers increasing.
     const wanted = new Set(ids);
-    const fifoRecords = t.invocations
+    const recordedEvents = () =>
+      t.invocations
       .slice(firstInvocation)
       .filter((i) => i.functionName === recordFn && i.result?.ok)
       .flatMap((i) =>
@@ -350,6 +351,12 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
         })),
       )
       .filter((r) => wanted.has(r.group));
+    // An order shows COMPLETED while the invocation that recorded its last event is still finishing: wait for the
+    // invocations themselves (each is logged when it ends) before reading them.
+    const fifoRecords = await waitFor(() => {
+      const records = recordedEvents();
+      return ids.every((id) => new Set(records.filter((r) => r.group === id).map((r) => r.type)).size === 3) ? records : undefined;
+    }, { timeoutMs: 10_000, what: 'recordOrderEvent invocations for all 150 events' });
     for (const id of ids) {
       const records = fifoRecords.filter((r) => r.group === id);
       expect(records.map((r) => r.type)[0], `order ${id}`).toBe('OrderPlaced');
