@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { CfnTemplate } from '../local/template.ts';
+import type { CfnTemplate } from 'local-cloud';
 import { DlqError } from './errors.ts';
 
 /** A record's last failure, as the consumer logged it (lib/batch.ts `record failed`) or the local poller saw it. */

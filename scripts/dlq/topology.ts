@@ -11,7 +11,7 @@
  * - `stream`: a Kinesis event source mapping's DestinationConfig.OnFailure; Lambda puts there a pointer (shard,
  *   sequence numbers) to the records it gave up on. Redrive: re-read the records and re-invoke the consumer.
  */
-import type { CfnTemplate } from '../local/template.ts';
+import type { CfnTemplate } from 'local-cloud';
 
 type DlqKind = 'queue' | 'subscription' | 'stream';
 

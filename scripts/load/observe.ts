@@ -5,7 +5,7 @@
  */
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { paginateScan } from '@aws-sdk/lib-dynamodb';
-import type { LocalStatsSnapshot } from '../local/stats.ts';
+import type { LocalStatsSnapshot } from 'local-cloud';
 import type { TableItem } from './accounting.ts';
 import type { LoadTarget, QueueInfo } from './target.ts';
 

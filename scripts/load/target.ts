@@ -21,9 +21,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parse as parseYaml } from 'yaml';
-import { startLocalCloud, type LocalCloud } from '../local/cloud.ts';
-import { OBSERVER_AGENT, STATS_PATH, type LocalStatsSnapshot } from '../local/stats.ts';
-import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from '../local/template.ts';
+import { type LocalCloud } from 'local-cloud';
+import { startOrderflowCloud } from '../local/cloud.ts';
+import { OBSERVER_AGENT, STATS_PATH, type LocalStatsSnapshot } from 'local-cloud';
+import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from 'local-cloud';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
 const TEMPLATE_PATH = join(PROJECT_DIR, '.serverless', 'cloudformation-template-update-stack.json');
@@ -198,7 +199,7 @@ async function inProcessTarget(options: TargetOptions): Promise<LoadTarget> {
   options.log(`target: starting a local cloud in this process (data in ${dataDir})...`);
   let cloud: LocalCloud;
   try {
-    cloud = await startLocalCloud({ edgePort: 0, apiPort: 0, dataDir, projectDir: PROJECT_DIR, log: options.cloudLog ?? (() => {}) });
+    cloud = await startOrderflowCloud({ edgePort: 0, apiPort: 0, dataDir, projectDir: PROJECT_DIR, log: options.cloudLog ?? (() => {}) });
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
     throw error;

@@ -1,219 +1,41 @@
 /**
- * `npm start`: the local cloud in the foreground. Flags: `--fresh` (wipe the data directory first),
- * `--stage <name>` (default local), `--data-dir <path>` (default `.local`, or LOCAL_DATA_DIR),
- * `--verbose` (list every resource that is not emulated), `--faults '<json>'` (FAULTS for every function,
- * lib/faults.ts), `--duplicate-delivery` (SQS pollers deliver every batch twice). Environment: EDGE_PORT (default 4566),
- * PORT (HTTP API, default 3000), LOCAL_DATA_DIR. Ctrl-C or SIGTERM stops everything cleanly; a
- * second Ctrl-C exits at once.
+ * `npm start`: orderflow on the local cloud in the foreground, with the live dashboard. The flags and the banner
+ * are the local cloud's (`npm start -- --help`); `--faults '<json>'` is validated by lib/faults.ts. Environment:
+ * EDGE_PORT (default 4566), PORT (HTTP API, default 3000), LOCAL_DATA_DIR, DASHBOARD_PORT (default 4567; `off`: none).
  */
+import { runCli, type LocalCloud } from 'local-cloud';
 import { parseFaults } from '../../lib/faults.ts';
-import { notEmulatedSummary, startLocalCloud, type LocalCloud } from './cloud.ts';
-import { startDashboard, type Dashboard } from './dashboard/server.ts';
+import { startDashboard } from '../dashboard/server.ts';
+import { startOrderflowCloud } from './cloud.ts';
 
-interface StartArguments {
-  fresh: boolean;
-  stage: string;
-  /** Undefined: LOCAL_DATA_DIR, else `.local`. */
-  dataDir?: string;
-  verbose: boolean;
-  /** FAULTS for every function (validated); undefined: the template's. */
-  faults?: string;
-  duplicateDelivery: boolean;
-  help: boolean;
-}
-
-const USAGE = "usage: npm start -- [--fresh] [--stage <name>] [--data-dir <path>] [--verbose] [--faults '<json>'] [--duplicate-delivery]";
-
-class UsageError extends Error {
-  constructor(message: string) {
-    super(`${message}\n${USAGE}`);
-    this.name = 'UsageError';
-  }
-}
-
-function parseArguments(argv: string[]): StartArguments {
-  const out: StartArguments = { fresh: false, stage: 'local', verbose: false, duplicateDelivery: false, help: false };
-  const value = (name: string, i: number): string => {
-    const next = argv[i];
-    if (next === undefined || next.startsWith('--')) throw new UsageError(`${name} needs a value`);
-    return next;
-  };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i] ?? '';
-    if (arg === '--fresh') out.fresh = true;
-    else if (arg === '--verbose' || arg === '-v') out.verbose = true;
-    else if (arg === '--help' || arg === '-h') out.help = true;
-    else if (arg === '--stage') out.stage = value(arg, (i += 1));
-    else if (arg.startsWith('--stage=')) out.stage = arg.slice('--stage='.length);
-    else if (arg === '--data-dir') out.dataDir = value(arg, (i += 1));
-    else if (arg.startsWith('--data-dir=')) out.dataDir = arg.slice('--data-dir='.length);
-    else if (arg === '--faults') out.faults = value(arg, (i += 1));
-    else if (arg.startsWith('--faults=')) out.faults = arg.slice('--faults='.length);
-    else if (arg === '--duplicate-delivery') out.duplicateDelivery = true;
-    else throw new UsageError(`unknown argument ${arg}`);
-  }
-  if (!/^[a-zA-Z0-9-]+$/.test(out.stage)) throw new UsageError(`--stage must be letters, digits and dashes, got "${out.stage}"`);
-  if (out.dataDir === '') throw new UsageError('--data-dir must not be empty');
-  if (out.faults !== undefined) {
-    try {
-      parseFaults(out.faults);
-    } catch (error) {
-      throw new UsageError(`--faults: ${(error as Error).message}`);
-    }
-  }
-  return out;
-}
-
-function portFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${name} must be a port number, got "${raw}"`);
+function dashboardPort(): number {
+  const raw = process.env.DASHBOARD_PORT;
+  const port = raw === undefined || raw === '' ? 4567 : Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`DASHBOARD_PORT must be a port number or off, got "${raw}"`);
   return port;
 }
 
-/** The last segment of a queue URL or ARN: the queue's name. */
-function shortName(idOrArn: string): string {
-  return idOrArn.split(/[/:]/).pop() ?? idOrArn;
-}
-
-/** Wraps `parts` (joined by ', ') into lines of at most `width` characters, each starting with `indent`. */
-function wrap(parts: string[], width: number, indent: string): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const [index, part] of parts.entries()) {
-    const piece = index < parts.length - 1 ? `${part},` : part;
-    if (line !== '' && indent.length + line.length + 1 + piece.length > width) {
-      lines.push(`${indent}${line}`);
-      line = piece;
-    } else line = line === '' ? piece : `${line} ${piece}`;
+/** The dashboard on DASHBOARD_PORT; the cloud runs without it when it cannot start. */
+async function attachDashboard(cloud: LocalCloud, log: (line: string) => void): Promise<{ lines: string[]; stop(): Promise<void> } | undefined> {
+  if (process.env.DASHBOARD_PORT === 'off') return undefined;
+  try {
+    const dashboard = await startDashboard({ cloud, port: dashboardPort(), log });
+    return { lines: [`  Dashboard ${dashboard.url}`], stop: () => dashboard.stop() };
+  } catch (error) {
+    log(`warning: no dashboard: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
   }
-  if (line !== '') lines.push(`${indent}${line}`);
-  return lines;
-}
-
-function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; dataDir?: string; dashboardUrl?: string } = {}): string {
-  const triggers = new Map<string, string[]>();
-  const add = (fn: string, trigger: string): void => {
-    triggers.set(fn, [...(triggers.get(fn) ?? []), trigger]);
-  };
-  for (const route of cloud.routes) add(route.functionName, route.routeKey);
-  for (const poller of cloud.pollers) {
-    const fn = cloud.runtime.get(poller.mapping.functionName).config.name;
-    add(fn, 'queueArn' in poller.mapping ? `sqs ${shortName(poller.mapping.queueArn)}` : `kinesis ${shortName(poller.mapping.streamArn)}`);
-  }
-  const consumers = new Map<string, string>();
-  for (const poller of cloud.pollers) {
-    if ('queueArn' in poller.mapping) consumers.set(shortName(poller.mapping.queueArn), cloud.runtime.get(poller.mapping.functionName).config.name);
-  }
-  const functions = cloud.runtime.list().map((fn) => `    ${fn.config.name.padEnd(40)} ${(triggers.get(fn.config.name) ?? []).join(', ')}`);
-  const queues = Object.values(cloud.resources)
-    .filter((resource) => resource.type === 'AWS::SQS::Queue')
-    .map((resource) => shortName(resource.physicalId))
-    .sort()
-    .map((name) => `    ${name.padEnd(40)} ${consumers.has(name) ? `-> ${consumers.get(name)}` : ''}`.trimEnd());
-  const lines = [
-    '',
-    `local cloud ready in ${cloud.readyInMs} ms (stack ${cloud.stackName}, stage ${stage})`,
-    '',
-    `  HTTP API  ${cloud.apiUrl || '(no routes in the template)'}`,
-    `  AWS edge  ${cloud.edgeUrl}`,
-    ...(options.dashboardUrl ? [`  Dashboard ${options.dashboardUrl}`] : []),
-    '',
-    '  Point the AWS CLI and SDKs at it:',
-    `    export AWS_ENDPOINT_URL=${cloud.edgeUrl}`,
-    `    export AWS_REGION=${cloud.region} AWS_DEFAULT_REGION=${cloud.region}`,
-    '    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test',
-    '',
-    `  functions (${functions.length})`,
-    ...functions,
-    '',
-    `  queues (${queues.length})`,
-    ...queues,
-    '',
-    ...notEmulatedLines(cloud, options.verbose === true),
-    ...(options.dataDir ? [`  state in ${options.dataDir} (--fresh wipes it)`] : []),
-    '  Ctrl-C to stop',
-    '',
-  ];
-  return lines.join('\n');
-}
-
-/** `not emulated (AWS-only): 65 resources` then the counts per type; with --verbose, every logical id. */
-function notEmulatedLines(cloud: LocalCloud, verbose: boolean): string[] {
-  const groups = cloud.notEmulatedByType;
-  if (groups.length === 0) return [];
-  const total = groups.reduce((sum, [, ids]) => sum + ids.length, 0);
-  const head = `  not emulated (AWS-only: permissions, observability, versions): ${total} resources${verbose ? '' : ' (--verbose lists them)'}`;
-  if (!verbose) return [head, ...wrap(notEmulatedSummary(groups).split(', '), 110, '    '), ''];
-  return [head, ...groups.flatMap(([type, ids]) => [`    ${ids.length} ${type}`, ...wrap(ids, 110, '      ')]), ''];
-}
-
-async function main(): Promise<void> {
-  const args = parseArguments(process.argv.slice(2));
-  if (args.help) {
-    process.stdout.write(`${USAGE}\nenvironment: EDGE_PORT (default 4566), PORT (HTTP API, default 3000), LOCAL_DATA_DIR (default .local), DASHBOARD_PORT (default 4567; off: no dashboard)\n`);
-    return;
-  }
-  const log = (line: string): void => {
-    process.stdout.write(`${line}\n`);
-  };
-  // One function's stray rejection or exception must not take the whole local cloud down
-  // (on Lambda it would only crash that function's sandbox): report it and keep serving.
-  process.on('unhandledRejection', (reason) => log(`unhandled rejection (a Lambda sandbox would crash): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
-  process.on('uncaughtException', (error) => log(`uncaught exception (a Lambda sandbox would crash): ${error.stack ?? error.message}`));
-
-  const dataDir = args.dataDir ?? (process.env.LOCAL_DATA_DIR || '.local');
-  const cloud = await startLocalCloud({
-    stage: args.stage,
-    fresh: args.fresh,
-    dataDir,
-    edgePort: portFromEnv('EDGE_PORT', 4566),
-    apiPort: portFromEnv('PORT', 3000),
-    verbose: args.verbose,
-    ...(args.faults === undefined ? {} : { faults: args.faults }),
-    ...(args.duplicateDelivery ? { duplicateDelivery: true } : {}),
-    log,
-  });
-  // The live dashboard (scripts/local/dashboard) on DASHBOARD_PORT (default 4567; `off`: none); the cloud runs without it.
-  let dashboard: Dashboard | undefined;
-  if (process.env.DASHBOARD_PORT !== 'off') {
-    dashboard = await startDashboard({ cloud, port: portFromEnv('DASHBOARD_PORT', 4567), log }).catch((error: unknown) => {
-      log(`warning: no dashboard: ${error instanceof Error ? error.message : String(error)}`);
-      return undefined;
-    });
-  }
-  log(banner(cloud, args.stage, { verbose: args.verbose, dataDir, ...(dashboard ? { dashboardUrl: dashboard.url } : {}) }));
-
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) {
-      log(`${signal} again: exiting now`);
-      process.exit(130);
-    }
-    stopping = true;
-    log(`${signal}: stopping (pollers stop, in-flight invocations finish, emulators flush)...`);
-    const started = Date.now();
-    Promise.resolve(dashboard?.stop())
-      .then(() => cloud.stop())
-      .then(() => {
-        log(`stopped in ${Date.now() - started} ms`);
-        process.exit(0);
-      })
-      .catch((error: unknown) => {
-        log(`stop failed: ${error instanceof Error ? error.message : String(error)}`);
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
 if (import.meta.main) {
-  main().catch((error: unknown) => {
+  runCli(process.argv.slice(2), {
+    command: 'npm start --',
+    start: startOrderflowCloud,
+    validateFaults: parseFaults,
+    environmentHelp: 'DASHBOARD_PORT (default 4567; off: no dashboard)',
+    attach: attachDashboard,
+  }).catch((error: unknown) => {
     process.stderr.write(`npm start failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
     process.exit(1);
   });
 }
-
-export { banner, parseArguments, portFromEnv };

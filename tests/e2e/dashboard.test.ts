@@ -21,8 +21,9 @@ import { join } from 'node:path';
 import { GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCloud, type LocalCloud } from '../../scripts/local/cloud.ts';
-import { startDashboard, type Dashboard } from '../../scripts/local/dashboard/server.ts';
+import { type LocalCloud } from 'local-cloud';
+import { startOrderflowCloud } from '../../scripts/local/cloud.ts';
+import { startDashboard, type Dashboard } from '../../scripts/dashboard/server.ts';
 
 const PROJECT = join(import.meta.dirname, '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -46,7 +47,7 @@ describe.skipIf(SKIP)(SKIP ? `Dashboard (skipped: ${SKIP_REASON})` : 'Dashboard:
     dir = await mkdtemp(join(tmpdir(), 'orderflow-dashboard-'));
     await mkdir(join(dir, 'reports'));
     await writeFile(join(dir, 'reports', 'spike-e2e.html'), '<!doctype html><title>spike</title><h1>a load report</h1>');
-    cloud = await startLocalCloud({ edgePort: 0, apiPort: 0, dataDir: join(dir, 'state'), projectDir: PROJECT, log: (line) => logs.push(line) });
+    cloud = await startOrderflowCloud({ edgePort: 0, apiPort: 0, dataDir: join(dir, 'state'), projectDir: PROJECT, log: (line) => logs.push(line) });
     dashboard = await startDashboard({ cloud, port: 0, projectDir: PROJECT, reportsDir: join(dir, 'reports'), log: (line) => logs.push(line) });
     browser = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
       executablePath: CHROMIUM,

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digitalOrder, invocationsMentioning, physicalOrder, startCloudForTests, uniqueCustomer, waitFor, type CloudUnderTest } from './helpers/cloud.ts';
-import type { SqsPoller } from '../../scripts/local/pollers/sqs.ts';
+import type { SqsPoller } from 'local-cloud';
 
 describe('Local cloud: fault injection', () => {
   let t: CloudUnderTest;

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStatsSnapshot } from '../../scripts/local/stats.ts';
+import type { LocalStatsSnapshot } from 'local-cloud';
 import { runLoad, type RunResult } from '../../scripts/load/run.ts';
 import { loadScenario } from '../../scripts/load/scenario.ts';
 import { resolveTarget, type LoadTarget } from '../../scripts/load/target.ts';

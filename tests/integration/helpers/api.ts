@@ -25,7 +25,8 @@ import { DynamoDBDocumentClient, GetCommand, ScanCommand as ScanItemsCommand } f
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { startLocalCloud, type LocalCloud } from '../../../scripts/local/cloud.ts';
+import { type LocalCloud } from 'local-cloud';
+import { startOrderflowCloud } from '../../../scripts/local/cloud.ts';
 
 /** The seed of every fast-check run in these files: `FC_SEED=<n> npx vitest run tests/integration/api-*` replays one. */
 const FC_SEED = ((): number => {
@@ -183,7 +184,7 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
   const logs: string[] = [];
   let cloud: LocalCloud;
   try {
-    cloud = await startLocalCloud({ edgePort: 0, apiPort: 0, dataDir, log: (line) => logs.push(line) });
+    cloud = await startOrderflowCloud({ edgePort: 0, apiPort: 0, dataDir, log: (line) => logs.push(line) });
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
     throw new Error(`local cloud did not start:\n${logs.slice(-40).join('\n')}`, { cause: error });

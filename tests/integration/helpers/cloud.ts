@@ -21,8 +21,9 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } f
 import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../../scripts/local/cloud.ts';
-import type { InvokeResult } from '../../../scripts/local/runtime.ts';
+import { type LocalCloud, type LocalCloudOptions } from 'local-cloud';
+import { startOrderflowCloud } from '../../../scripts/local/cloud.ts';
+import type { InvokeResult } from 'local-cloud';
 
 /** One call of `runtime.invoke`: by a poller, the HTTP API or a test. */
 interface Invocation {
@@ -197,7 +198,7 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
   const invocations: Invocation[] = [];
   let cloud: LocalCloud;
   try {
-    cloud = await startLocalCloud({ edgePort: 0, apiPort: 0, dataDir, log: (line) => logs.push(line), ...options });
+    cloud = await startOrderflowCloud({ edgePort: 0, apiPort: 0, dataDir, log: (line) => logs.push(line), ...options });
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
     throw new Error(`local cloud did not start:\n${logs.slice(-40).join('\n')}`, { cause: error });

@@ -1,0 +1,467 @@
+/**
+ * The local cloud, programmatically: packages the service (`osls package`), starts the emulators,
+ * creates the compiled template's resources on them, loads the functions, and starts the event
+ * source pollers and the HTTP API. `npm start` (start.ts) and the integration tests both use it.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
+import { startEmulators, type Emulators, type EmulatorsOptions } from './emulators/emulators.ts';
+import { HttpApiServer, routesFromTemplate, type HttpRoute } from './event-sources/http-api.ts';
+import { KinesisPoller, readKinesisMapping } from './event-sources/kinesis.ts';
+import { SqsPoller, readSqsMapping } from './event-sources/sqs.ts';
+import { provision, type AwsTarget } from './provision/provision.ts';
+import { LambdaRuntime, functionsFromTemplate } from './runtime/runtime.ts';
+import { StackRegistry } from './edge/cloudformation.ts';
+import { LocalControl, type FailureRecord, type FaultInjection } from './edge/control.ts';
+import { LocalStats, type LocalStatsSnapshot } from './edge/stats.ts';
+import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from './template/template.ts';
+
+type StartEmulators = (options: EmulatorsOptions) => Promise<Emulators>;
+
+interface LocalCloudOptions {
+  stage?: string;
+  /** Wipe dataDir first. */
+  fresh?: boolean;
+  /** Emulator state and checkpoints (default `.local`, relative to projectDir). */
+  dataDir?: string;
+  /** 0 = a free port (default 4566). */
+  edgePort?: number;
+  /** 0 = a free port (default 3000). */
+  apiPort?: number;
+  /** Use the compiled template as it is, never run `osls package`. */
+  skipPackage?: boolean;
+  log?: (line: string) => void;
+  /** Project root (default the current directory). */
+  projectDir?: string;
+  /** Compiled template (default `<projectDir>/.serverless/cloudformation-template-update-stack.json`). */
+  templatePath?: string;
+  /** Bundle directories (default `<projectDir>/.esbuild/.build`). */
+  bundleDirs?: string[];
+  /** Stack name (default `<service>-<stage>`, read from the package). */
+  stackName?: string;
+  region?: string;
+  accountId?: string;
+  /** Emulators to use instead of scripts/local/emulators.ts. */
+  startEmulators?: StartEmulators;
+  /** Log every resource that is not emulated by logical id (default: one line of counts per type). */
+  verbose?: boolean;
+  /** Make messages a previous run left in flight visible again at start (default true): see releaseInFlightMessages. */
+  releaseInFlight?: boolean;
+  /** The fault variable (FAULTS) for every function, instead of the template's; also `POST /_local/faults` later. */
+  faults?: string;
+  /** Which environment variable carries faults and how the application validates it (default FAULTS, any JSON object). */
+  faultInjection?: FaultInjection;
+  /**
+   * Reads one function log line (without the `[function]` prefix) and returns the record failure it reports, if
+   * any: how the application's batch consumers say which record failed and why (`/_local/failures`). Default none.
+   */
+  recordFailureOf?: (functionName: string, line: string) => RecordFailure | undefined;
+  /** SQS pollers hand every batch to the function twice (idempotency drill); also `POST /_local/faults`. */
+  duplicateDelivery?: boolean;
+}
+
+/** A record failure as the application reports it (the local cloud adds the function's name and the scope). */
+type RecordFailure = Omit<FailureRecord, 'functionName' | 'scope'>;
+
+interface LocalResource {
+  type: string;
+  physicalId: string;
+  arn?: string;
+  url?: string;
+}
+
+interface LocalCloud {
+  edgeUrl: string;
+  apiUrl: string;
+  region: string;
+  accountId: string;
+  stackName: string;
+  resources: Record<string, LocalResource>;
+  outputs: Record<string, string>;
+  functions: string[];
+  /** HTTP API routes and the function behind each. */
+  routes: { routeKey: string; functionName: string }[];
+  runtime: LambdaRuntime;
+  pollers: (SqsPoller | KinesisPoller)[];
+  /** `LogicalId (Type)` of every resource that only matters on AWS (IAM, policies, alarms...). */
+  notEmulated: string[];
+  /** The same, grouped: type → logical ids, the most frequent type first. */
+  notEmulatedByType: [string, string[]][];
+  warnings: string[];
+  readyInMs: number;
+  /** Counters kept by the edge and the runtime (scripts/local/stats.ts); also `GET <edgeUrl>/_local/stats`. */
+  stats(): LocalStatsSnapshot;
+  stop(): Promise<void>;
+}
+
+class LocalCloudError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalCloudError';
+  }
+}
+
+class PackageError extends LocalCloudError {
+  constructor(command: string, code: number | null, output: string) {
+    super(`${command} failed (exit ${code}):\n${output.trim().split('\n').slice(-30).join('\n')}`);
+    this.name = 'PackageError';
+  }
+}
+
+const TEMPLATE_FILE = join('.serverless', 'cloudformation-template-update-stack.json');
+/** What `osls package` compiles: serverless.yml and the files it includes (resources/), the code, the dependencies. */
+const PACKAGE_INPUTS = ['serverless.yml', 'package.json', 'resources', 'functions', 'lib'];
+
+async function newestMtime(path: string): Promise<number> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    return 0;
+  }
+  if (!info.isDirectory()) return info.mtimeMs;
+  let newest = info.mtimeMs;
+  for (const entry of await readdir(path)) newest = Math.max(newest, await newestMtime(join(path, entry)));
+  return newest;
+}
+
+/** `serverless/<service>/<stage>/<timestamp>/<fn>.zip`: the S3 key osls gives every function. */
+function packagedServiceAndStage(template: CfnTemplate): { service?: string; stage?: string } {
+  for (const resource of Object.values(template.Resources)) {
+    const code = resource.Type === 'AWS::Lambda::Function' && isRecord(resource.Properties?.Code) ? resource.Properties.Code : undefined;
+    const parts = typeof code?.S3Key === 'string' ? code.S3Key.split('/') : [];
+    if (parts[0] === 'serverless' && parts.length >= 4) return { service: parts[1], stage: parts[2] };
+  }
+  return {};
+}
+
+/** How long to wait for another process's `osls package` of the same project (cold packaging is ~10-20 s). */
+const PACKAGE_LOCK_TIMEOUT_MS = 5 * 60_000;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One `osls package` at a time per project, and no bundle import while another process rewrites the
+ * bundles: `.serverless/` and `.esbuild/` are shared by every local cloud of the checkout (`npm start`,
+ * each integration test file, the bench). The lock is a PID file outside those directories (osls
+ * wipes `.serverless/`); a file left by a dead process (`kill -9`) is taken over.
+ */
+async function lockPackaging(projectDir: string, log: (line: string) => void): Promise<() => Promise<void>> {
+  const file = join(tmpdir(), `orderflow-package-${createHash('sha256').update(projectDir).digest('hex').slice(0, 16)}.lock`);
+  const deadline = Date.now() + PACKAGE_LOCK_TIMEOUT_MS;
+  let reported = false;
+  for (;;) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+      return () => rm(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+    if (!Number.isInteger(owner) || !isAlive(owner)) {
+      // Stale (its process is gone) or being written this instant: a second look tells them apart.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const again = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+      if (again === owner || !Number.isInteger(again) || !isAlive(again)) await rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new LocalCloudError(`another process (${owner}) has been packaging ${projectDir} for ${PACKAGE_LOCK_TIMEOUT_MS / 1000} s (lock ${file})`);
+    if (!reported) log(`waiting for process ${owner} to finish packaging or loading the bundles (lock ${file})`);
+    reported = true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** fauxqs keeps SQS state in `<dataDir>/fauxqs/fauxqs.db` (emulators.ts STATE_FOLDERS; fauxqs persistence.js). */
+const FAUXQS_DB = join('fauxqs', 'fauxqs.db');
+
+/**
+ * Makes every SQS message left in flight by a previous run of this data directory visible again, before
+ * the emulators load it. The local cloud's pollers are the only consumers of its queues; when the process
+ * dies (`kill -9`, a crash, a Ctrl-C that outlives the grace period) the messages they had received stay
+ * invisible until their visibility timeout, up to 121 s here (shipping: 6 x 20 s + 1 s), though nobody can
+ * delete them any more: their receipt handles died with the pollers. AWS has no counterpart (its pollers do
+ * not restart with your laptop); this only shortens a wait. The receive count is kept (the message WAS
+ * received: maxReceiveCount still applies). A message some other client (the AWS CLI...) had received is
+ * released too. Returns the messages released per queue; nothing when a live process holds the directory.
+ */
+async function releaseInFlightMessages(dataDir: string, warn: (message: string) => void): Promise<Record<string, number>> {
+  const path = join(dataDir, FAUXQS_DB);
+  if (!existsSync(path)) return {};
+  // The emulators' lock (emulators/data-lock.ts): a live owner means its pollers are running; leave it be.
+  const owner = Number.parseInt(await readFile(join(dataDir, '.emulators.lock'), 'utf8').catch(() => ''), 10);
+  if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) return {};
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(path);
+  try {
+    const rows = db
+      .prepare('SELECT queue_name AS queue, COUNT(*) AS count FROM sqs_messages WHERE receipt_handle IS NOT NULL GROUP BY queue_name')
+      .all() as unknown as { queue: string; count: number }[];
+    if (rows.length === 0) return {};
+    db.prepare('UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE receipt_handle IS NOT NULL').run();
+    return Object.fromEntries(rows.map((row) => [row.queue, Number(row.count)]));
+  } catch (error) {
+    // Another fauxqs schema: the messages come back after their visibility timeout, as they would on AWS.
+    warn(`messages the previous run left in flight were not released (${error instanceof Error ? error.message : String(error)}); they reappear after their visibility timeout`);
+    return {};
+  } finally {
+    db.close();
+  }
+}
+
+/** Resources not emulated, grouped by type, the most frequent first (ties by name). */
+function groupNotEmulated(resources: Record<string, { type: string; status: string }>): [string, string[]][] {
+  const byType = new Map<string, string[]>();
+  for (const [logicalId, resource] of Object.entries(resources)) {
+    if (resource.status !== 'not-emulated') continue;
+    byType.set(resource.type, [...(byType.get(resource.type) ?? []), logicalId]);
+  }
+  return [...byType.entries()].map(([type, ids]): [string, string[]] => [type, ids.sort()]).sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+}
+
+/** `20 AWS::CloudWatch::Alarm, 11 AWS::IAM::Role, ...` */
+function notEmulatedSummary(groups: [string, string[]][]): string {
+  return groups.map(([type, ids]) => `${ids.length} ${type}`).join(', ');
+}
+
+/**
+ * Packages unless the compiled template is newer than serverless.yml, package.json and every file
+ * under resources/, functions/ and lib/, and was compiled for the same stage.
+ */
+async function packageIfStale(projectDir: string, stage: string, log: (line: string) => void): Promise<boolean> {
+  const templatePath = join(projectDir, TEMPLATE_FILE);
+  const built = await newestMtime(templatePath);
+  if (built > 0) {
+    const sources = await Promise.all(PACKAGE_INPUTS.map((p) => newestMtime(join(projectDir, p))));
+    const packagedStage = packagedServiceAndStage(await loadTemplate(templatePath)).stage;
+    if (Math.max(...sources) < built && (packagedStage === undefined || packagedStage === stage)) return false;
+  }
+  const bin = join(projectDir, 'node_modules', '.bin', 'osls');
+  if (!existsSync(bin)) throw new LocalCloudError(`${bin} not found: run npm install`);
+  const command = `osls package --stage ${stage}`;
+  log(`packaging: ${command}`);
+  const started = Date.now();
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(bin, ['package', '--stage', stage], { cwd: projectDir, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new PackageError(command, code, text))));
+  });
+  log(`packaged in ${Date.now() - started} ms${output.includes('Warning') ? ` (${output.trim().split('\n').filter((l) => /warn/i.test(l)).join('; ')})` : ''}`);
+  return true;
+}
+
+/** Serves the local API URL where the template's outputs name the API's AWS endpoint. */
+function localOutputs(resolver: TemplateResolver, apiUrl: string): Record<string, string> {
+  const outputs = resolver.outputs();
+  const endpoints: string[] = [];
+  for (const [logicalId, resource] of Object.entries(resolver.template.Resources)) {
+    if (resource.Type === 'AWS::ApiGatewayV2::Api') endpoints.push(resolver.identity(logicalId).attributes.ApiEndpoint ?? '');
+  }
+  for (const [key, value] of Object.entries(outputs)) {
+    for (const endpoint of endpoints) if (endpoint && value.startsWith(endpoint)) outputs[key] = apiUrl + value.slice(endpoint.length);
+  }
+  return outputs;
+}
+
+async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const started = Date.now();
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const projectDir = resolvePath(options.projectDir ?? process.cwd());
+  const stage = options.stage ?? 'local';
+  const dataDir = resolvePath(projectDir, options.dataDir ?? '.local');
+  const templatePath = options.templatePath ?? join(projectDir, TEMPLATE_FILE);
+  const warnings: string[] = [];
+  const warn = (message: string): void => {
+    warnings.push(message);
+    log(`warning: ${message}`);
+  };
+
+  // Held until the bundles are imported: no other process repackages under our feet meanwhile.
+  let unlockPackaging: (() => Promise<void>) | undefined = options.skipPackage ? undefined : await lockPackaging(projectDir, log);
+  const releasePackaging = async (): Promise<void> => {
+    const unlock = unlockPackaging;
+    unlockPackaging = undefined;
+    await unlock?.();
+  };
+  let template: CfnTemplate;
+  try {
+    if (!options.skipPackage) await packageIfStale(projectDir, stage, log);
+    if (options.fresh) await rm(dataDir, { recursive: true, force: true });
+    await mkdir(dataDir, { recursive: true });
+    template = await loadTemplate(templatePath);
+  } catch (error) {
+    await releasePackaging();
+    throw error;
+  }
+  const packaged = packagedServiceAndStage(template);
+  const service = packaged.service ?? (await serviceName(projectDir));
+  const stackName = options.stackName ?? (service ? `${service}-${packaged.stage ?? stage}` : `local-${stage}`);
+
+  const stops: (() => Promise<void>)[] = [releasePackaging];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        log(`stop: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    stops.length = 0;
+  };
+
+  try {
+    if (options.releaseInFlight !== false) {
+      const released = await releaseInFlightMessages(dataDir, warn);
+      const total = Object.values(released).reduce((sum, n) => sum + n, 0);
+      if (total > 0) {
+        const detail = Object.entries(released).map(([queue, n]) => `${n} ${queue}`).join(', ');
+        log(`released ${total} message(s) the previous run left in flight (visible now, not after their visibility timeout): ${detail}`);
+      }
+    }
+    // The composition root: this cloud's switches, counters and stacks, handed to the edge, runtime and pollers.
+    const control = new LocalControl(options.faultInjection);
+    const stats = new LocalStats();
+    const stacks = new StackRegistry();
+    const emulators = await (options.startEmulators ?? startEmulators)({
+      dataDir,
+      edgePort: options.edgePort ?? 4566,
+      region: options.region ?? 'us-east-1',
+      accountId: options.accountId ?? '000000000000',
+      log,
+      control,
+      stats,
+      stacks,
+    });
+    stops.push(() => emulators.stop());
+    const target: AwsTarget = { endpoint: emulators.endpoint, region: emulators.region, accountId: emulators.accountId };
+    const resolver = new TemplateResolver(
+      template,
+      { stackName, region: target.region, accountId: target.accountId, queueUrlBase: target.endpoint },
+      warn,
+    );
+
+    const provisioned = await provision(resolver, target, warn, { listNotEmulated: false });
+    const notEmulatedByType = groupNotEmulated(provisioned.resources);
+    if (notEmulatedByType.length > 0) {
+      if (options.verbose) for (const [type, ids] of notEmulatedByType) log(`not emulated: ${ids.length} ${type}: ${ids.join(', ')}`);
+      else log(`not emulated: ${notEmulatedSummary(notEmulatedByType)} (AWS-only: permissions, observability, versions; --verbose lists them)`);
+    }
+
+    const runtime = new LambdaRuntime({
+      functions: functionsFromTemplate(resolver),
+      region: target.region,
+      accountId: target.accountId,
+      endpoint: target.endpoint,
+      bundleDirs: options.bundleDirs ?? [join(projectDir, '.esbuild', '.build')],
+      zipDir: join(projectDir, '.serverless'),
+      // Inside the project, so the bundles' bare imports (the external AWS SDK) resolve from node_modules.
+      extractDir: join(projectDir, '.serverless', '.local-bundles'),
+      stats,
+      log: (line) => {
+        const failure = recordFailureIn(line, options.recordFailureOf);
+        if (failure) control.recordFailure(failure);
+        log(line);
+      },
+    });
+    stops.push(() => runtime.stop());
+    await runtime.start();
+    control.attach(runtime);
+    if (options.faults !== undefined) control.setFaults(options.faults === '' ? {} : (JSON.parse(options.faults) as Record<string, unknown>));
+    if (options.duplicateDelivery !== undefined) control.duplicateDelivery = options.duplicateDelivery;
+    await releasePackaging();
+
+    const pollers: (SqsPoller | KinesisPoller)[] = [];
+    stops.push(async () => {
+      await Promise.all(pollers.map((poller) => poller.stop()));
+    });
+    for (const [logicalId, resource] of Object.entries(template.Resources)) {
+      if (resource.Type !== 'AWS::Lambda::EventSourceMapping' || !resolver.isActive(logicalId)) continue;
+      const props = resolver.resolve(resource.Properties ?? {}, `Resources.${logicalId}.Properties`) as Record<string, unknown>;
+      const uuid = resolver.identity(logicalId).ref;
+      const source = String(props.EventSourceArn ?? '');
+      const service = source.split(':')[2];
+      if (service === 'sqs') pollers.push(new SqsPoller({ mapping: readSqsMapping(logicalId, uuid, props), runtime, target, control, log }));
+      else if (service === 'kinesis') pollers.push(new KinesisPoller({ mapping: readKinesisMapping(logicalId, uuid, props), runtime, target, dataDir, log }));
+      else warn(`${logicalId}: event source ${source || '(none)'} is not emulated (SQS and Kinesis are)`);
+    }
+    await Promise.all(pollers.map((poller) => poller.start()));
+
+    const routes: HttpRoute[] = routesFromTemplate(resolver, warn);
+    const http = new HttpApiServer({ routes, runtime, port: options.apiPort ?? 3000, accountId: target.accountId, region: target.region, log });
+    stops.push(() => http.stop());
+    const apiUrl = routes.length > 0 ? await http.start() : '';
+
+    const resources: Record<string, LocalResource> = {};
+    for (const [logicalId, resource] of Object.entries(provisioned.resources)) {
+      if (resource.status === 'skipped') continue;
+      resources[logicalId] = {
+        type: resource.type,
+        physicalId: resource.physicalId,
+        ...(resource.arn ? { arn: resource.arn } : {}),
+        ...(resource.url ? { url: resource.url } : {}),
+      };
+    }
+    // Read-only CloudFormation on the edge (emulators/cloudformation.ts), e.g. for `osls invoke local`'s !Ref lookups.
+    stacks.register({ stackName, resources, outputs: localOutputs(resolver, apiUrl), region: target.region, accountId: target.accountId });
+
+    return {
+      edgeUrl: target.endpoint,
+      apiUrl,
+      region: target.region,
+      accountId: target.accountId,
+      stackName,
+      resources,
+      outputs: localOutputs(resolver, apiUrl),
+      functions: runtime.list().map((fn) => fn.config.name),
+      routes: routes.map((route) => ({ routeKey: route.routeKey, functionName: runtime.get(route.functionName).config.name })),
+      runtime,
+      pollers,
+      notEmulated: provisioned.notEmulated,
+      notEmulatedByType,
+      warnings,
+      readyInMs: Date.now() - started,
+      stats: () => stats.snapshot(),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** A function log line (`[<function>] <text>`) handed to the application's `recordFailureOf`. */
+function recordFailureIn(line: string, recordFailureOf: LocalCloudOptions['recordFailureOf']): FailureRecord | undefined {
+  if (!recordFailureOf) return undefined;
+  const match = /^\[([^\]]+)\] (.*)$/s.exec(line);
+  if (!match) return undefined;
+  const functionName = match[1] as string;
+  const failure = recordFailureOf(functionName, match[2] as string);
+  return failure ? { ...failure, functionName, scope: 'record' } : undefined;
+}
+
+/** Reads `.serverless/serverless-state.json` to name the service when no function carries an S3 key. */
+async function serviceName(projectDir: string): Promise<string | undefined> {
+  try {
+    const state = JSON.parse(await readFile(join(projectDir, '.serverless', 'serverless-state.json'), 'utf8')) as { service?: { service?: string } };
+    return state.service?.service;
+  } catch {
+    return undefined;
+  }
+}
+
+export { LocalCloudError, PackageError, TEMPLATE_FILE, groupNotEmulated, lockPackaging, notEmulatedSummary, packageIfStale, releaseInFlightMessages, packagedServiceAndStage, serviceName, startLocalCloud };
+export type { Emulators, EmulatorsOptions, LocalCloud, LocalCloudOptions, LocalResource, RecordFailure, StartEmulators };

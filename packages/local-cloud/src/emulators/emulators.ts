@@ -1,0 +1,190 @@
+/**
+ * The emulator layer of the local cloud: fauxqs (SQS, SNS, S3), kinesalite (Kinesis), dynalite
+ * (DynamoDB) and the local Firehose behind one edge endpoint, all state under `dataDir`.
+ *
+ * @example
+ * const emulators = await startEmulators({ dataDir: '.local', log: console.log });
+ * const sqs = new SQSClient({ endpoint: emulators.endpoint, region: emulators.region,
+ *   credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+ * // ...
+ * await emulators.stop();
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { StackRegistry } from '../edge/cloudformation.ts';
+import { LocalControl } from '../edge/control.ts';
+import { startEdge } from '../edge/edge.ts';
+import { LocalStats } from '../edge/stats.ts';
+import type { Edge } from '../edge/edge.ts';
+import { lockDataDir } from './data-lock.ts';
+import { EmulatorsConfigError, EmulatorsStartError } from '../util/errors.ts';
+import { closeUpstream, createUpstream } from '../edge/proxy.ts';
+import type { Upstream } from '../edge/proxy.ts';
+import { createS3Edge } from '../edge/s3-edge.ts';
+import { createS3Notifier } from '../fidelity/s3-notifier.ts';
+import type { S3Notifier } from '../fidelity/s3-notifier.ts';
+import { createSnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
+import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
+import { startDynalite, startFauxqsEmulator, startKinesalite } from './servers.ts';
+import type { RunningEmulator } from './servers.ts';
+import { createFirehoseService } from '../firehose/service.ts';
+import type { FirehoseService } from '../firehose/service.ts';
+
+interface EmulatorsOptions {
+  /** State root, e.g. '.local'; each emulator persists under its own subfolder so a restart (even after kill -9) loses nothing accepted. */
+  dataDir: string;
+  /** Default 4566; 0 = pick a free port. */
+  edgePort?: number;
+  /** Default 'us-east-1'. */
+  region?: string;
+  /** Default '000000000000' (the only account fauxqs knows). */
+  accountId?: string;
+  log?: (line: string) => void;
+  /** The local cloud's switches, counters and stacks, served by the edge (fresh ones when not given). */
+  control?: LocalControl;
+  stats?: LocalStats;
+  stacks?: StackRegistry;
+}
+
+interface Emulators {
+  /** 'http://127.0.0.1:<edgePort>': the one URL every AWS SDK client / `aws --endpoint-url` uses. */
+  endpoint: string;
+  region: string;
+  accountId: string;
+  /** What the edge serves under `/_local/` and to CloudFormation: the instances given in the options, or its own. */
+  control: LocalControl;
+  stats: LocalStats;
+  stacks: StackRegistry;
+  /** Closes everything, flushes state; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Subfolders of `dataDir`, one per emulator. */
+const STATE_FOLDERS = {
+  fauxqs: 'fauxqs',
+  kinesalite: 'kinesalite',
+  dynalite: 'dynalite',
+  firehose: 'firehose',
+  edge: 'edge',
+} as const;
+
+/** fauxqs hard-codes this account in every ARN and queue URL. */
+const FAUXQS_ACCOUNT_ID = '000000000000';
+
+function validateOptions(options: EmulatorsOptions): Required<Pick<EmulatorsOptions, 'dataDir' | 'edgePort' | 'region' | 'accountId'>> {
+  const edgePort = options.edgePort ?? 4566;
+  const region = options.region ?? 'us-east-1';
+  const accountId = options.accountId ?? FAUXQS_ACCOUNT_ID;
+  if (options.dataDir === '') throw new EmulatorsConfigError('dataDir is required');
+  if (!Number.isInteger(edgePort) || edgePort < 0 || edgePort > 65_535) {
+    throw new EmulatorsConfigError(`edgePort must be an integer from 0 to 65535, got ${edgePort}`);
+  }
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new EmulatorsConfigError(`region ${JSON.stringify(region)} is not an AWS region name`);
+  if (accountId !== FAUXQS_ACCOUNT_ID) {
+    throw new EmulatorsConfigError(`accountId must be ${FAUXQS_ACCOUNT_ID}: fauxqs writes that account into every SQS/SNS ARN and queue URL`);
+  }
+  return { dataDir: options.dataDir, edgePort, region, accountId };
+}
+
+/**
+ * Starts every emulator and the edge; resolves once all of them answer.
+ * @throws EmulatorsConfigError for an option it cannot honour
+ * @throws EmulatorsStartError when a port or the data directory is taken
+ */
+async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
+  const { dataDir, edgePort, region, accountId } = validateOptions(options);
+  const log = options.log ?? ((): void => undefined);
+  mkdirSync(dataDir, { recursive: true });
+  const unlock = lockDataDir(dataDir);
+  const state = (folder: keyof typeof STATE_FOLDERS): string => join(dataDir, STATE_FOLDERS[folder]);
+  const control = options.control ?? new LocalControl();
+  const stats = options.stats ?? new LocalStats();
+  const stacks = options.stacks ?? new StackRegistry();
+
+  const started: RunningEmulator[] = [];
+  const upstreams: Upstream[] = [];
+  let notifier: S3Notifier | undefined;
+  let snsFifo: SnsFifoDedup | undefined;
+  let firehose: FirehoseService | undefined;
+  let edge: Edge | undefined;
+
+  async function stopAll(): Promise<void> {
+    await firehose?.stop();
+    await edge?.close();
+    snsFifo?.close();
+    notifier?.close();
+    upstreams.forEach(closeUpstream);
+    const results = await Promise.allSettled(started.map((emulator) => emulator.stop()));
+    unlock();
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure !== undefined) throw new EmulatorsStartError('an emulator failed to stop cleanly', { cause: failure.reason });
+  }
+
+  try {
+    const [fauxqs, kinesalite, dynalite] = await Promise.all([
+      startFauxqsEmulator(state('fauxqs'), region, log).then((emulator) => (started.push(emulator), emulator)),
+      startKinesalite(state('kinesalite'), region, accountId).then((emulator) => (started.push(emulator), emulator)),
+      startDynalite(state('dynalite'), region, accountId).then((emulator) => (started.push(emulator), emulator)),
+    ]);
+    const fauxqsUpstream = createUpstream('fauxqs', '127.0.0.1', fauxqs.port);
+    const kinesisUpstream = createUpstream('kinesalite', '127.0.0.1', kinesalite.port);
+    const dynamodbUpstream = createUpstream('dynalite', '127.0.0.1', dynalite.port);
+    upstreams.push(fauxqsUpstream, kinesisUpstream, dynamodbUpstream);
+    const fauxqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
+    const kinesisEndpoint = `http://127.0.0.1:${kinesalite.port}`;
+    const s3Notifier = createS3Notifier({ fauxqsEndpoint, region, log });
+    notifier = s3Notifier;
+    const firehoseService = createFirehoseService({ directory: state('firehose'), region, accountId, log });
+    firehose = firehoseService;
+    // SNS FIFO deduplication ids, kept on disk so a restart within the 5-minute interval still deduplicates.
+    snsFifo = createSnsFifoDedup({ file: join(state('edge'), 'sns-fifo-dedup.jsonl') });
+
+    edge = await startEdge({
+      port: edgePort,
+      upstreams: { fauxqs: fauxqsUpstream, kinesis: kinesisUpstream, dynamodb: dynamodbUpstream },
+      firehose: (operation, input) => firehoseService.handle(operation, input),
+      s3: (edgeHost) =>
+        createS3Edge({
+          fauxqs: fauxqsUpstream,
+          stateDirectory: join(state('edge'), 'buckets'),
+          region,
+          accountId,
+          notifier: s3Notifier,
+          log,
+          upstreamHost: edgeHost,
+        }),
+      health: () => ({
+        region,
+        accountId,
+        services: { sqs: 'running', sns: 'running', s3: 'running', kinesis: 'running', dynamodb: 'running', firehose: 'running' },
+      }),
+      log,
+      snsFifo,
+      control,
+      stats,
+      stacks,
+    });
+    firehoseService.start({ s3: edge.endpoint, kinesis: kinesisEndpoint });
+    log(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose; state in ${dataDir})`);
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint: edge.endpoint,
+    region,
+    accountId,
+    control,
+    stats,
+    stacks,
+    stop: () => {
+      stopping ??= stopAll().then(() => log('[emulators] stopped'));
+      return stopping;
+    },
+  };
+}
+
+export { startEmulators };
+export type { Emulators, EmulatorsOptions };

@@ -1,0 +1,136 @@
+/**
+ * Starts the third-party emulators on internal free ports, each persisting under its own folder:
+ * fauxqs (SQS, SNS, S3; SQLite), kinesalite (Kinesis; LevelDB), dynalite (DynamoDB; LevelDB).
+ */
+import { mkdirSync } from 'node:fs';
+import type { Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { startFauxqs } from 'fauxqs';
+import type { FauxqsServer } from 'fauxqs';
+import { applyFauxqsDedupScopePatch } from '../fidelity/fauxqs-dedup-scope.ts';
+import { applyFauxqsPatches } from '../fidelity/fauxqs-patches.ts';
+
+interface RunningEmulator {
+  name: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** kinesalite and dynalite: CommonJS factories returning an `http.Server` whose `close` also closes LevelDB. */
+type LevelDbEmulatorFactory = (options: Record<string, unknown>) => Server;
+
+const require = createRequire(import.meta.url);
+
+/**
+ * kinesalite and dynalite read the account and region of their ARNs from the environment when
+ * they are created (synchronously), so set them for that call only.
+ */
+function withAwsEnvironment<T>(region: string, accountId: string, create: () => T): T {
+  const saved = { AWS_REGION: process.env.AWS_REGION, AWS_ACCOUNT_ID: process.env.AWS_ACCOUNT_ID };
+  process.env.AWS_REGION = region;
+  process.env.AWS_ACCOUNT_ID = accountId;
+  try {
+    return create();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+function listenInternally(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** How long a stop waits for requests already inside an emulator to finish before closing its database. */
+const DRAIN_TIMEOUT_MS = 3_000;
+
+/**
+ * Waits until no request is inside the server (bounded), then closes it. kinesalite's and dynalite's `close` also
+ * closes LevelDB: a request still running then (a GetRecords an aborted client left behind) would read a closed
+ * database and throw from a LevelDB callback, where nothing can catch it.
+ */
+async function closeServer(server: Server, active: () => number): Promise<void> {
+  server.closeIdleConnections();
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  while (active() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error === undefined || error === null ? resolve() : reject(error)));
+    server.closeAllConnections();
+  });
+}
+
+async function startLevelDbEmulator(
+  name: string,
+  moduleName: 'kinesalite' | 'dynalite',
+  options: Record<string, unknown> & { path: string },
+  environment: { region: string; accountId: string },
+): Promise<RunningEmulator> {
+  mkdirSync(options.path, { recursive: true });
+  const factory = require(moduleName) as LevelDbEmulatorFactory;
+  const server = withAwsEnvironment(environment.region, environment.accountId, () => factory(options));
+  // Node's 5 s default would race the edge's keep-alive connections into ECONNRESETs.
+  server.keepAliveTimeout = 120_000;
+  let active = 0;
+  // A request is inside until its handler ends the response (even if the client has gone: the handler still runs).
+  server.on('request', (_request, response: ServerResponse) => {
+    active += 1;
+    const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+    let ended = false;
+    response.end = ((...args: unknown[]) => {
+      if (!ended) {
+        ended = true;
+        active -= 1;
+      }
+      return end(...args);
+    }) as ServerResponse['end'];
+  });
+  const port = await listenInternally(server);
+  return { name, port, stop: () => closeServer(server, () => active) };
+}
+
+/** Kinesis: kinesalite, streams ACTIVE at once (`createStreamMs: 0`). */
+function startKinesalite(path: string, region: string, accountId: string): Promise<RunningEmulator> {
+  return startLevelDbEmulator(
+    'kinesalite',
+    'kinesalite',
+    { path, createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 },
+    { region, accountId },
+  );
+}
+
+/** DynamoDB: dynalite, tables ACTIVE at once (`createTableMs: 0`). */
+function startDynalite(path: string, region: string, accountId: string): Promise<RunningEmulator> {
+  return startLevelDbEmulator(
+    'dynalite',
+    'dynalite',
+    { path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 },
+    { region, accountId },
+  );
+}
+
+/**
+ * SQS, SNS and S3: fauxqs as a library (its CLI ignores the logger and data-dir settings). It
+ * binds 0.0.0.0 whatever we ask; its port stays internal, only the edge is advertised.
+ */
+async function startFauxqsEmulator(
+  dataDir: string,
+  region: string,
+  log: (line: string) => void,
+): Promise<RunningEmulator & { server: FauxqsServer }> {
+  mkdirSync(dataDir, { recursive: true });
+  for (const patch of [...(await applyFauxqsPatches()), ...(await applyFauxqsDedupScopePatch())]) log(`[emulators] patched ${patch}`);
+  const server = await startFauxqs({ port: 0, logger: false, dataDir, defaultRegion: region });
+  return { name: 'fauxqs', port: server.port, server, stop: () => server.stop() };
+}
+
+export { startDynalite, startFauxqsEmulator, startKinesalite };
+export type { RunningEmulator };

@@ -1,0 +1,24 @@
+/**
+ * The local cloud's public API: the only module an application imports. Everything else under src/ is the
+ * package's own (template → provision → emulators → edge → runtime → event sources; see README.md).
+ *
+ * @example
+ * import { startLocalCloud } from 'local-cloud';
+ * const cloud = await startLocalCloud({ projectDir: '.', edgePort: 0, apiPort: 0 });
+ * await fetch(`${cloud.apiUrl}/orders`, { method: 'POST', body: '{}' });
+ * await cloud.stop();
+ */
+export { LocalCloudError, PackageError, TEMPLATE_FILE, lockPackaging, notEmulatedSummary, packageIfStale, startLocalCloud } from './cloud.ts';
+export type { LocalCloud, LocalCloudOptions, LocalResource, RecordFailure } from './cloud.ts';
+export type { FailureRecord, FaultInjection, FaultsState } from './edge/control.ts';
+export { OBSERVER_AGENT, STATS_PATH } from './edge/stats.ts';
+export type { FunctionStats, LocalStatsSnapshot } from './edge/stats.ts';
+export { startEmulators } from './emulators/emulators.ts';
+export type { Emulators, EmulatorsOptions } from './emulators/emulators.ts';
+export type { SqsPoller } from './event-sources/sqs.ts';
+export type { KinesisPoller } from './event-sources/kinesis.ts';
+export type { FunctionConfig, InvokeResult, LambdaErrorPayload, LambdaRuntime } from './runtime/runtime.ts';
+export { TemplateResolver, isRecord, loadTemplate } from './template/template.ts';
+export type { CfnResource, CfnTemplate } from './template/template.ts';
+export { runCli } from './cli.ts';
+export type { CliOptions } from './cli.ts';
