@@ -3,7 +3,7 @@
  * the API (placeOrder's 202 answers), orders completed (the order events recordOrderEvent stored, folded with the
  * same rule as the Orders table's status: physical = charged and shipped, digital = charged), and records
  * written to and read from the order stream. Invocation counts, errors and durations come from
- * `cloud.stats()` (scripts/local/stats.ts), not from here.
+ * `cloud.stats()` (the local cloud's edge/stats.ts), not from here.
  *
  * It wraps `runtime.invoke` (every poller and the HTTP API call that one method) and unwraps it on `detach()`.
  * The work per invocation is a look at the result and, for recordOrderEvent, one JSON.parse per record.

@@ -3,7 +3,7 @@
  * one locally, the deployed one from GetTemplate on AWS): both name resources by logical id, so one reading serves
  * both. Pure: no AWS call.
  *
- * Three kinds of DLQ (ARCHITECTURE.md):
+ * Three kinds of DLQ (docs/architecture.md):
  * - `queue`: the target of an SQS queue's RedrivePolicy; SQS moves a message there after maxReceiveCount receives.
  *   Redrive target: that source queue.
  * - `subscription`: the target of an SNS subscription's RedrivePolicy; SNS puts there what it could not deliver to

@@ -43,7 +43,7 @@ describe.each(STAGES)('Functions and the HTTP API (%s stage)', (stage) => {
     expect(violations).toEqual([]);
   });
 
-  // The contract in ARCHITECTURE.md; routes: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html
+  // The contract in docs/architecture.md; routes: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html
   it('the HTTP API has the routes POST /orders (placeOrder) and GET /orders/{id} (getOrder)', () => {
     const routes = Object.fromEntries(
       resourcesOfType(t, 'AWS::ApiGatewayV2::Route').map(([, route]) => {

@@ -15,7 +15,7 @@
  * the shadow directory leaves the checkout untouched. osls refuses a symlinked `serverless.yml`, hence the copies.
  *
  * Packaging always runs WITHOUT AWS credentials (see `credentialFreeEnv`): every run proves that
- * `osls package` works offline with no account, as ARCHITECTURE.md promises.
+ * `osls package` works offline with no account, as docs/architecture.md promises.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';

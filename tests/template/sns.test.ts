@@ -13,7 +13,7 @@ import {
 } from './helpers.ts';
 
 /**
- * Which events each subscriber receives: the business contract in ARCHITECTURE.md, keyed by the endpoint queue's
+ * Which events each subscriber receives: the business contract in docs/architecture.md, keyed by the endpoint queue's
  * name. Every subscription in the template must appear here, so a new subscriber forces a decision.
  */
 const FILTER_POLICIES: Record<string, Cfn> = {

@@ -45,7 +45,7 @@ interface LocalCloudOptions {
   stackName?: string;
   region?: string;
   accountId?: string;
-  /** Emulators to use instead of scripts/local/emulators.ts. */
+  /** Emulators to use instead of emulators/emulators.ts. */
   startEmulators?: StartEmulators;
   /** Log every resource that is not emulated by logical id (default: one line of counts per type). */
   verbose?: boolean;
@@ -93,7 +93,7 @@ interface LocalCloud {
   notEmulatedByType: [string, string[]][];
   warnings: string[];
   readyInMs: number;
-  /** Counters kept by the edge and the runtime (scripts/local/stats.ts); also `GET <edgeUrl>/_local/stats`. */
+  /** Counters kept by the edge and the runtime (edge/stats.ts); also `GET <edgeUrl>/_local/stats`. */
   stats(): LocalStatsSnapshot;
   stop(): Promise<void>;
 }

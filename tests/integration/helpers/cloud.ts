@@ -40,7 +40,7 @@ interface ApiResponse<T = Record<string, unknown>> {
   body: T;
 }
 
-/** An order body as POST /orders takes it (ARCHITECTURE.md, "The order API"). */
+/** An order body as POST /orders takes it (docs/architecture.md, "The order API"). */
 interface OrderBody {
   customerId: string;
   items: { sku: string; quantity: number; unitPriceCents: number }[];

@@ -299,7 +299,7 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     if (isStatsRequest(method, url)) return sendJson(res, 200, options.stats.snapshot());
-    // Fault switches, last failures, invoke (scripts/local/control.ts).
+    // Fault switches, last failures, invoke (control.ts).
     if (isControlRequest(url)) return options.control.handle(req, res);
     const routed = classifyRequest(method, url, req.headers);
     // JSON protocols are counted here; query protocols in handleQuery (the Action is in the body); S3 below.

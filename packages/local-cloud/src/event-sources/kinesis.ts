@@ -174,7 +174,7 @@ class KinesisPoller {
     this.runtime = options.runtime;
     this.target = options.target;
     this.log = options.log ?? (() => {});
-    // HTTP/1.1: the SDK's default HTTP/2 handler fails against kinesalite (ARCHITECTURE.md, Known quirks).
+    // HTTP/1.1: the SDK's default HTTP/2 handler fails against kinesalite (the package README, Known quirks).
     this.kinesis = new KinesisClient({
       endpoint: this.target.endpoint,
       region: this.target.region,

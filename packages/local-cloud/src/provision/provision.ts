@@ -162,7 +162,7 @@ function createClients(target: AwsTarget): Clients {
     sqs: new SQSClient({ ...base, useQueueUrlAsEndpoint: false }),
     sns: new SNSClient(base),
     s3: new S3Client({ ...base, forcePathStyle: true }),
-    // HTTP/1.1: the SDK's default HTTP/2 handler fails against kinesalite (ARCHITECTURE.md, Known quirks).
+    // HTTP/1.1: the SDK's default HTTP/2 handler fails against kinesalite (the package README, Known quirks).
     kinesis: new KinesisClient({ ...base, requestHandler: new NodeHttpHandler() }),
     dynamodb: new DynamoDBClient(base),
     firehose: new FirehoseClient(base),
@@ -422,7 +422,7 @@ const provisionBucket: Provisioner = async ({ logicalId, props, resolver, client
   return { physicalId: name, arn: `arn:aws:s3:::${name}`, status };
 };
 
-/** Shard count for ON_DEMAND streams: kinesalite has no on-demand mode (ARCHITECTURE.md, Known quirks). */
+/** Shard count for ON_DEMAND streams: kinesalite has no on-demand mode (the package README, Known quirks). */
 const ON_DEMAND_LOCAL_SHARDS = 4;
 
 const provisionStream: Provisioner = async ({ logicalId, props, resolver, clients, target, warn }) => {

@@ -2,7 +2,7 @@
  * Configuration for the AWS SDK clients the emulator layer uses internally (S3 notifications,
  * Firehose). Explicit endpoint and credentials, so nothing is read from the environment or
  * `~/.aws`; HTTP/1.1 everywhere (the SDK's HTTP/2 default fails against the emulators on large
- * Kinesis batches, see ARCHITECTURE.md "Known quirks").
+ * Kinesis batches, see the package README, "Known quirks").
  */
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 

@@ -42,7 +42,7 @@ async function startTestCloud(name: string): Promise<TestCloud> {
   return cloud;
 }
 
-/** Only what a deployed client would set, plus the endpoint; HTTP/1.1 (see ARCHITECTURE.md quirks). */
+/** Only what a deployed client would set, plus the endpoint; HTTP/1.1 (see the package README, "Known quirks"). */
 function clientConfig(emulators: Emulators): ClientConfig {
   return {
     endpoint: emulators.endpoint,

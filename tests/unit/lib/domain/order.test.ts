@@ -87,7 +87,7 @@ const mutatedOrder = orderInput.chain((order) =>
 
 describe('Lib: domain/order', () => {
   describe('orderIssues / parseOrderInput', () => {
-    it('accepts the order of the API contract (ARCHITECTURE.md)', () => {
+    it('accepts the order of the API contract (docs/architecture.md)', () => {
       // Prepare
       const body = {
         customerId: 'c-42',
