@@ -36,6 +36,7 @@ import { CreateTopicCommand, PublishBatchCommand, PublishCommand, SNSClient, Sub
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyFauxqsPatches } from '../src/fidelity/fauxqs-patches.ts';
 import { createKeyLocks } from '../src/util/key-locks.ts';
 import { evaluateWritePreconditions } from '../src/fidelity/s3-conditional.ts';
 import { createSnsFifoDedup } from '../src/fidelity/sns-fifo-dedup.ts';
@@ -91,6 +92,44 @@ describe('emulator fidelity (pure parts)', () => {
     expect(evaluateWritePreconditions({ ifMatch: '"abc"' }, present)).toBeUndefined();
     expect(evaluateWritePreconditions({ ifMatch: '"other"' }, present)).toMatchObject({ statusCode: 412, condition: 'If-Match' });
     expect(evaluateWritePreconditions({ ifMatch: '"abc"' }, absent)).toMatchObject({ statusCode: 404, code: 'NoSuchKey' });
+  });
+
+  it('wakes one waiting long poll per arriving message, the next one only if messages are left', async () => {
+    // Prepare: the patched fauxqs queue class (the one fauxqs itself loads), two long polls waiting on an empty queue.
+    await applyFauxqsPatches();
+    const { SqsQueue, SqsStore } = (await import(new URL('./sqs/sqsStore.js', import.meta.resolve('fauxqs')).href)) as {
+      SqsQueue: new (name: string, url: string, arn: string, attributes: Record<string, string>) => {
+        waitForMessages(seconds: number): Promise<void>;
+        enqueue(message: unknown): void;
+        dequeue(max: number): unknown[];
+        cancelWaiters(): void;
+      };
+      SqsStore: { createMessage(body: string): unknown };
+    };
+    const queue = new SqsQueue('wake', 'http://local/000000000000/wake', 'arn:aws:sqs:us-east-1:000000000000:wake', {});
+    const woken: string[] = [];
+    const receive = (name: string): Promise<unknown[]> => queue.waitForMessages(20).then(() => (woken.push(name), queue.dequeue(1)));
+    const first = receive('a');
+    const second = receive('b');
+    try {
+      // Act: one message arrives.
+      queue.enqueue(SqsStore.createMessage('one'));
+      const firstTook = await first;
+      await Promise.resolve();
+      // Assess: the oldest waiter got it, the other still waits (fauxqs woke both: b answered empty).
+      expect(firstTook).toHaveLength(1);
+      expect(woken).toEqual(['a']);
+      // Act: two messages at once, one waiter left taking one each time.
+      const third = receive('c');
+      queue.enqueue(SqsStore.createMessage('two'));
+      queue.enqueue(SqsStore.createMessage('three'));
+      // Assess: b took one, and because one was left c was woken for it.
+      expect(await second).toHaveLength(1);
+      expect(await third).toHaveLength(1);
+      expect(woken).toEqual(['a', 'b', 'c']);
+    } finally {
+      queue.cancelWaiters();
+    }
   });
 
   it('runs tasks of one key one at a time, other keys freely', async () => {

@@ -1,5 +1,5 @@
 /**
- * Runtime fixes for fauxqs bugs that lose data, each applied only while the bug is present.
+ * Runtime fixes for fauxqs bugs that lose data or waste work, each applied only while the bug is present.
  *
  * fauxqs 2.4.1, `PersistenceManager.updateMessageReady` (called by ChangeMessageVisibility with
  * VisibilityTimeout 0) writes NULL into `sqs_messages.approximate_receive_count`, a NOT NULL
@@ -9,6 +9,22 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
+interface PollWaiter {
+  resolve(): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface SqsQueueLike {
+  pollWaiters: PollWaiter[];
+  messages: unknown[];
+  isFifo(): boolean;
+  hasAvailableFifoMessages(): boolean;
+  getAttribute(name: string): unknown;
+  processTimers(): void;
+  notifyWaiters(): void;
+  dequeue(...args: unknown[]): unknown[];
+}
+
 interface PersistenceManagerLike {
   db: DatabaseSync;
   updateMessageReady(messageId: string): void;
@@ -17,7 +33,35 @@ interface PersistenceManagerLike {
 /** The broken implementation resets every column of the in-flight statement to NULL. */
 const BROKEN_READY = /updateMessageInflight\.run\(null,\s*null,\s*null,\s*null,/;
 
+/** The broken implementation resolves every waiting long poll at once. */
+const WAKE_ALL = /while\s*\(this\.pollWaiters\.length > 0\)/;
+
 const readyStatements = new WeakMap<DatabaseSync, StatementSync>();
+
+/** Queues with a wake already scheduled for the end of the current synchronous run. */
+const wakeScheduled = new WeakSet<SqsQueueLike>();
+
+/** A receive now would get something: a ready message (standard) or an unlocked group with one (FIFO). */
+function hasReadyMessages(queue: SqsQueueLike): boolean {
+  return queue.isFifo() ? queue.hasAvailableFifoMessages() : queue.messages.length > 0;
+}
+
+/**
+ * Wakes the oldest waiting long poll, once the current synchronous run is over (a SendMessageBatch enqueues up to
+ * ten messages, which one receive can take) and only if a message is still there to take.
+ */
+function wakeOne(queue: SqsQueueLike): void {
+  if (queue.pollWaiters.length === 0 || wakeScheduled.has(queue)) return;
+  wakeScheduled.add(queue);
+  queueMicrotask(() => {
+    wakeScheduled.delete(queue);
+    if (!hasReadyMessages(queue)) return;
+    const waiter = queue.pollWaiters.shift();
+    if (waiter === undefined) return;
+    clearTimeout(waiter.timer);
+    waiter.resolve();
+  });
+}
 
 async function applyFauxqsPatches(): Promise<string[]> {
   const applied: string[] = [];
@@ -41,7 +85,7 @@ async function applyFauxqsPatches(): Promise<string[]> {
   // from it: until then GetQueueAttributes counts it in flight (a DLQ nobody polls, after a peek, looks empty of
   // visible messages, and `npm run dlq -- redrive` finds nothing to move). SQS counts it visible again at once.
   const storeUrl = new URL('./sqs/sqsStore.js', import.meta.resolve('fauxqs'));
-  const { SqsQueue } = (await import(storeUrl.href)) as { SqsQueue: { prototype: { getAttribute(name: string): unknown; processTimers(): void } } };
+  const { SqsQueue } = (await import(storeUrl.href)) as { SqsQueue: { prototype: SqsQueueLike } };
   const getAttribute = SqsQueue.prototype.getAttribute;
   if (!String(getAttribute).includes('processTimers')) {
     SqsQueue.prototype.getAttribute = function getAttributeAfterTimers(this: { processTimers(): void }, name: string): unknown {
@@ -49,6 +93,25 @@ async function applyFauxqsPatches(): Promise<string[]> {
       return getAttribute.call(this, name);
     };
     applied.push('fauxqs: GetQueueAttributes counts messages whose visibility timeout expired as visible');
+  }
+  // fauxqs 2.4.1 resolves EVERY waiting long poll when one message arrives (notifyWaiters): one receive takes it and
+  // the others answer empty at once, and their pollers send a new receive: with 30 pollers waiting, one message costs
+  // ~30 empty round trips. SQS long polling "eliminate[s] empty responses by allowing Amazon SQS to wait until a
+  // message is available in a queue before sending a response" (SQS developer guide, "Amazon SQS short and long
+  // polling"). So a notify wakes one waiter; when the receive it makes leaves messages behind (more than it asked
+  // for, or other FIFO groups), the next waiter is woken, and so on until the messages or the waiters run out.
+  const notifyWaiters = SqsQueue.prototype.notifyWaiters;
+  if (WAKE_ALL.test(String(notifyWaiters))) {
+    const dequeue = SqsQueue.prototype.dequeue;
+    SqsQueue.prototype.notifyWaiters = function notifyOneWaiter(this: SqsQueueLike): void {
+      wakeOne(this);
+    };
+    SqsQueue.prototype.dequeue = function dequeueThenWakeNext(this: SqsQueueLike, ...args: unknown[]): unknown[] {
+      const taken = dequeue.apply(this, args);
+      wakeOne(this);
+      return taken;
+    };
+    applied.push('fauxqs: an arriving message wakes one waiting long poll, not all of them');
   }
   return applied;
 }
