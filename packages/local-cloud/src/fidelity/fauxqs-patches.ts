@@ -1,5 +1,5 @@
 /**
- * Runtime fixes for fauxqs bugs that lose data or waste work, each applied only while the bug is present.
+ * Runtime fixes for fauxqs bugs that lose data or waste the machine, each applied only while the bug is present.
  *
  * fauxqs 2.4.1, `PersistenceManager.updateMessageReady` (called by ChangeMessageVisibility with
  * VisibilityTimeout 0) writes NULL into `sqs_messages.approximate_receive_count`, a NOT NULL
@@ -28,6 +28,7 @@ interface SqsQueueLike {
 interface PersistenceManagerLike {
   db: DatabaseSync;
   updateMessageReady(messageId: string): void;
+  prepareStatements(): unknown;
 }
 
 /** The broken implementation resets every column of the in-flight statement to NULL. */
@@ -80,6 +81,22 @@ async function applyFauxqsPatches(): Promise<string[]> {
       statement.run(messageId);
     };
     applied.push('fauxqs: ChangeMessageVisibility(0) keeps the message (updateMessageReady NOT NULL fix)');
+  }
+  // fauxqs 2.4.1 opens its database in WAL mode with SQLite's default `synchronous = FULL`: an fsync per commit, and
+  // it commits every SendMessage, receive and delete on its own. In WAL mode `synchronous = NORMAL` syncs only at
+  // checkpoints and "is safe from corruption"; a commit "might roll back following a power loss or system crash"
+  // but not after the process dies (kill -9): the WAL is already in the OS (SQLite "PRAGMA synchronous", "Write-Ahead
+  // Logging" §2.4). A local cloud loses nothing to a crashed `npm start` either way (tests/integration/restart.test.ts).
+  // The constructor sets WAL and then prepares its statements: set NORMAL there, before any commit.
+  const prepareStatements = prototype.prepareStatements;
+  if (!String(PersistenceManager).includes('synchronous') && !String(prepareStatements).includes('synchronous')) {
+    prototype.prepareStatements = function prepareStatementsWithNormalSync(this: PersistenceManagerLike): unknown {
+      if ((this.db.prepare('PRAGMA journal_mode').get() as { journal_mode?: string } | undefined)?.journal_mode === 'wal') {
+        this.db.exec('PRAGMA synchronous = NORMAL');
+      }
+      return prepareStatements.call(this);
+    };
+    applied.push('fauxqs: SQLite synchronous = NORMAL in WAL mode (no fsync per commit; kill -9 still loses nothing)');
   }
   // fauxqs 2.4.1 moves a message whose visibility timeout expired back to the queue only when something receives
   // from it: until then GetQueueAttributes counts it in flight (a DLQ nobody polls, after a peek, looks empty of
