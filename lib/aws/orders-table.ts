@@ -57,9 +57,26 @@ const attributesFrom = (event: OrderEvent): Record<string, unknown> => {
 };
 
 /**
+ * The status write that can ride on the event's own attribute write, with no condition and no read:
+ * - when the event alone completes the order (a digital order's OrderCharged), COMPLETED is set: it is the top
+ *   status, so setting it never moves an order back;
+ * - else the status the event gives with no other step recorded (OrderPlaced: PLACED), only if no status is set yet
+ *   (`if_not_exists`): never above the derived one (steps only add up), so the monotonic write can still follow.
+ */
+const statusWithEvent = (event: OrderEvent): { status: OrderStatus; completes: boolean } => {
+  const status = deriveStatus({ fulfillment: event.fulfillment, [STEP_ATTRIBUTE[event.type]]: event.occurredAt });
+  return { status, completes: status === 'COMPLETED' };
+};
+
+/**
  * Records an order event: first write wins for every attribute (`if_not_exists`), so duplicates and redeliveries
  * are harmless; then moves the stored status forward only (a condition rejects any step back).
  * Returns the order's status after the event.
+ *
+ * One write per event when the event alone tells the status (OrderPlaced sets PLACED if no status is set yet; a
+ * digital order's OrderCharged sets COMPLETED): the status rides on the attribute write (statusWithEvent). A second,
+ * conditional write is made only when the stored status is behind the derived one (a physical order's OrderCharged
+ * or OrderShipped, whose status depends on the other step).
  *
  * @example
  * const status = await recordEvent(tableName, parseOrderEvent(record.body));
@@ -73,6 +90,17 @@ const recordEvent = async (tableName: string, event: OrderEvent): Promise<OrderS
     values[`:v${index}`] = value;
     return `#a${index} = if_not_exists(#a${index}, :v${index})`;
   });
+  const withEvent = statusWithEvent(event);
+  names['#status'] = 'status';
+  values[':status'] = withEvent.status;
+  if (withEvent.completes) {
+    // completedAt: set once, when the order first reaches COMPLETED (order-to-completion latency).
+    names['#completedAt'] = 'completedAt';
+    values[':now'] = new Date().toISOString();
+    sets.push('#status = :status', '#completedAt = if_not_exists(#completedAt, :now)');
+  } else {
+    sets.push('#status = if_not_exists(#status, :status)');
+  }
   const updated = await documents.send(
     new UpdateCommand({
       TableName: tableName,
