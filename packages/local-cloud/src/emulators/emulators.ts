@@ -126,7 +126,8 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       startKinesalite(state('kinesalite'), region, accountId).then((emulator) => (started.push(emulator), emulator)),
       startDynalite(state('dynalite'), region, accountId).then((emulator) => (started.push(emulator), emulator)),
     ]);
-    const fauxqsUpstream = createUpstream('fauxqs', '127.0.0.1', fauxqs.port);
+    // In-process: the edge calls fauxqs's request listener (no loopback hop); its port stays for the S3 notifier.
+    const fauxqsUpstream = createUpstream('fauxqs', '127.0.0.1', fauxqs.port, fauxqs.dispatch);
     const kinesisUpstream = createUpstream('kinesalite', '127.0.0.1', kinesalite.port);
     const dynamodbUpstream = createUpstream('dynalite', '127.0.0.1', dynalite.port);
     upstreams.push(fauxqsUpstream, kinesisUpstream, dynamodbUpstream);

@@ -3,7 +3,8 @@
  * fauxqs (SQS, SNS, S3; SQLite), kinesalite (Kinesis; LevelDB), dynalite (DynamoDB; LevelDB).
  */
 import { mkdirSync } from 'node:fs';
-import type { Server, ServerResponse } from 'node:http';
+import http from 'node:http';
+import type { RequestListener, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { startFauxqs } from 'fauxqs';
@@ -118,18 +119,40 @@ function startDynalite(path: string, region: string, accountId: string): Promise
 }
 
 /**
+ * Calls `start` and hands back the request listener of the HTTP server it creates synchronously (Fastify creates
+ * its server inside `fastify()`, before `startFauxqs` first awaits), so the edge can call it in-process. fauxqs
+ * does not expose its Fastify instance.
+ */
+function withRequestListener<T>(start: () => Promise<T>): { started: Promise<T>; listener: () => RequestListener | undefined } {
+  const createServer = http.createServer;
+  let listener: RequestListener | undefined;
+  http.createServer = ((...args: unknown[]) => {
+    listener ??= args.find((arg): arg is RequestListener => typeof arg === 'function');
+    return (createServer as (...a: unknown[]) => Server)(...args);
+  }) as typeof http.createServer;
+  try {
+    return { started: start(), listener: () => listener };
+  } finally {
+    http.createServer = createServer;
+  }
+}
+
+/**
  * SQS, SNS and S3: fauxqs as a library (its CLI ignores the logger and data-dir settings). It
- * binds 0.0.0.0 whatever we ask; its port stays internal, only the edge is advertised.
+ * binds 0.0.0.0 whatever we ask; its port stays internal, only the edge is advertised. `dispatch`
+ * is its request listener, for the edge to call in-process.
  */
 async function startFauxqsEmulator(
   dataDir: string,
   region: string,
   log: (line: string) => void,
-): Promise<RunningEmulator & { server: FauxqsServer }> {
+): Promise<RunningEmulator & { server: FauxqsServer; dispatch?: RequestListener }> {
   mkdirSync(dataDir, { recursive: true });
   for (const patch of [...(await applyFauxqsPatches()), ...(await applyFauxqsDedupScopePatch())]) log(`[emulators] patched ${patch}`);
-  const server = await startFauxqs({ port: 0, logger: false, dataDir, defaultRegion: region });
-  return { name: 'fauxqs', port: server.port, server, stop: () => server.stop() };
+  const { started, listener } = withRequestListener(() => startFauxqs({ port: 0, logger: false, dataDir, defaultRegion: region }));
+  const server = await started;
+  const dispatch = listener();
+  return { name: 'fauxqs', port: server.port, server, ...(dispatch === undefined ? {} : { dispatch }), stop: () => server.stop() };
 }
 
 export { startDynalite, startFauxqsEmulator, startKinesalite };
