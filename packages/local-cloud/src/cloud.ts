@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
+import { LOCK_FILE, isAlive } from './emulators/data-lock.ts';
 import { startEmulators, type Emulators, type EmulatorsOptions } from './emulators/emulators.ts';
 import { HttpApiServer, routesFromTemplate, type HttpRoute } from './event-sources/http-api.ts';
 import { KinesisPoller, readKinesisMapping } from './event-sources/kinesis.ts';
@@ -142,15 +143,6 @@ function packagedServiceAndStage(template: CfnTemplate): { service?: string; sta
 /** How long to wait for another process's `osls package` of the same project (cold packaging is ~10-20 s). */
 const PACKAGE_LOCK_TIMEOUT_MS = 5 * 60_000;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * One `osls package` at a time per project, and no bundle import while another process rewrites the
  * bundles: `.serverless/` and `.esbuild/` are shared by every local cloud of the checkout (`npm start`,
@@ -200,7 +192,7 @@ async function releaseInFlightMessages(dataDir: string, warn: (message: string) 
   const path = join(dataDir, FAUXQS_DB);
   if (!existsSync(path)) return {};
   // The emulators' lock (emulators/data-lock.ts): a live owner means its pollers are running; leave it be.
-  const owner = Number.parseInt(await readFile(join(dataDir, '.emulators.lock'), 'utf8').catch(() => ''), 10);
+  const owner = Number.parseInt(await readFile(join(dataDir, LOCK_FILE), 'utf8').catch(() => ''), 10);
   if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) return {};
   const { DatabaseSync } = await import('node:sqlite');
   const db = new DatabaseSync(path);

@@ -10,6 +10,7 @@ import { EmulatorsStartError } from '../util/errors.ts';
 const LOCK_FILE = '.emulators.lock';
 const heldHere = new Set<string>();
 
+/** Whether process `pid` still runs (EPERM: it runs, as another user). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -46,4 +47,4 @@ function lockDataDir(dataDir: string): () => void {
   throw new EmulatorsStartError(`could not lock dataDir ${directory}`);
 }
 
-export { lockDataDir };
+export { LOCK_FILE, isAlive, lockDataDir };
