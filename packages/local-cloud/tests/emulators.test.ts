@@ -51,7 +51,7 @@ import {
   withConfigurationIds,
 } from '../src/fidelity/s3-notifications.ts';
 import type { NotificationConfiguration, S3EventRecord } from '../src/fidelity/s3-notifications.ts';
-import { clientConfig, eventually, startTestCloud } from './helpers/emulators.ts';
+import { clientConfig, startTestCloud, untilActive } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 const ACCOUNT = '000000000000';
@@ -434,10 +434,7 @@ describe('emulators through the AWS SDK', () => {
   it('accepts PutRecords of 500 records on Kinesis and reads every one back', async () => {
     // Prepare
     await kinesis.send(new CreateStreamCommand({ StreamName: 'order-stream', ShardCount: 2 }));
-    await eventually(async () => {
-      const { StreamDescriptionSummary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'order-stream' }));
-      return StreamDescriptionSummary?.StreamStatus === 'ACTIVE' ? true : undefined;
-    });
+    await untilActive(kinesis, 'order-stream');
     const records = Array.from({ length: 500 }, (_, index) => ({
       PartitionKey: `o-${index % 37}`,
       Data: Buffer.from(JSON.stringify({ index })),
@@ -474,6 +471,7 @@ describe('emulators through the AWS SDK', () => {
         KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
       }),
     );
+    await untilActive(dynamodb, 'Orders');
     await dynamodb.send(new PutItemCommand({ TableName: 'Orders', Item: { pk: { S: 'ORDER#o-1' }, status: { S: 'PLACED' } } }));
     const { Item } = await dynamodb.send(new GetItemCommand({ TableName: 'Orders', Key: { pk: { S: 'ORDER#o-1' } } }));
     expect(Item).toEqual({ pk: { S: 'ORDER#o-1' }, status: { S: 'PLACED' } });

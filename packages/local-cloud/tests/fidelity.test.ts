@@ -237,7 +237,8 @@ describe('emulator fidelity through the AWS SDK', () => {
   };
 
   beforeAll(async () => {
-    cloud = await startTestCloud('fidelity');
+    // Over the edge's socket, as the AWS CLI and clients in other processes reach it (the other suites go in memory).
+    cloud = await startTestCloud('fidelity', { inProcessClients: false });
     connect();
   });
 

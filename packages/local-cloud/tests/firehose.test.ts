@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateErrorPrefix, evaluatePrefix, formatTimestamp, objectSuffix, validatePrefixes } from '../src/firehose/keys.ts';
 import type { ObjectWriter } from '../src/firehose/delivery.ts';
 import { createFirehoseService } from '../src/firehose/service.ts';
-import { clientConfig, eventually, startTestCloud } from './helpers/emulators.ts';
+import { clientConfig, eventually, startTestCloud, untilActive } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 const ACCOUNT = '000000000000';
@@ -166,6 +166,7 @@ describe('Firehose through the edge', () => {
   it('delivers a Kinesis stream to S3 as GZIP NDJSON under the dated prefix', async () => {
     // Prepare
     await kinesis.send(new CreateStreamCommand({ StreamName: 'order-stream', ShardCount: 2 }));
+    await untilActive(kinesis, 'order-stream');
     const put = async (from: number, count: number): Promise<void> => {
       const records = Array.from({ length: count }, (_, offset) => ({
         PartitionKey: `o-${(from + offset) % 11}`,

@@ -7,7 +7,7 @@
  * credential scope (header or presigned query), a query-protocol `Action=`, `GET /health`, else S3.
  */
 import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AwsApiError, EmulatorsStartError } from '../util/errors.ts';
 import { clientGone, exchange, forwardHeaders, pipeThrough, readBody, sendBuffered } from './proxy.ts';
@@ -53,6 +53,8 @@ interface EdgeOptions {
 interface Edge {
   port: number;
   endpoint: string;
+  /** The edge's request listener, for clients in this process to call without a socket (in-process-clients.ts). */
+  dispatch: RequestListener;
   close(): Promise<void>;
 }
 
@@ -340,19 +342,21 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const dispatch: RequestListener = (req, res) => {
     route(req, res).catch((error: unknown) => {
       // A client that went away (aborted long poll, stopping poller) is not an edge failure.
       if (!closing && !clientGone(res)) log(`[edge] ${req.method ?? ''} ${req.url ?? ''} failed: ${(error as Error).stack ?? String(error)}`);
       if (!res.headersSent) sendJsonError(res, 502, 'InternalFailure', `local edge: ${(error as Error).message}`, 'application/json');
       else res.destroy();
     });
-  });
+  };
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, dispatch);
   port = await listen(server, options.port);
 
   return {
     port,
     endpoint: endpoint(),
+    dispatch,
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;

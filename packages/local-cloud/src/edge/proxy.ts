@@ -169,9 +169,12 @@ function sendBuffered(res: ServerResponse, response: BufferedResponse, method: s
   res.end(method === 'HEAD' ? undefined : response.body);
 }
 
-/** True once `res` closed before it was finished: the client went away. */
+/**
+ * True once `res` closed before it was finished: the client went away (its socket closed, or an in-memory response
+ * was destroyed by its client's abort, which sets `destroyed` but not `closed`).
+ */
 function clientGone(res: ServerResponse): boolean {
-  return res.closed && !res.writableFinished;
+  return (res.closed || res.destroyed) && !res.writableFinished;
 }
 
 function closeUpstream(upstream: Upstream): void {

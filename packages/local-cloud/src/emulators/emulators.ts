@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { StackRegistry } from '../edge/cloudformation.ts';
 import { LocalControl } from '../edge/control.ts';
 import { startEdge } from '../edge/edge.ts';
+import { serveInProcess } from '../edge/in-process-clients.ts';
 import { LocalStats } from '../edge/stats.ts';
 import type { Edge } from '../edge/edge.ts';
 import { lockDataDir } from './data-lock.ts';
@@ -44,6 +45,11 @@ interface EmulatorsOptions {
   control?: LocalControl;
   stats?: LocalStats;
   stacks?: StackRegistry;
+  /**
+   * AWS SDK clients in this process reach the edge without a socket (default true; edge/in-process-clients.ts).
+   * Clients in other processes (the AWS CLI, a test runner's own process) use the edge's port as always.
+   */
+  inProcessClients?: boolean;
 }
 
 interface Emulators {
@@ -107,8 +113,10 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   let snsFifo: SnsFifoDedup | undefined;
   let firehose: FirehoseService | undefined;
   let edge: Edge | undefined;
+  let unserve: (() => void) | undefined;
 
   async function stopAll(): Promise<void> {
+    unserve?.();
     await firehose?.stop();
     await edge?.close();
     snsFifo?.close();
@@ -126,10 +134,11 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       startKinesalite(state('kinesalite'), region, accountId).then((emulator) => (started.push(emulator), emulator)),
       startDynalite(state('dynalite'), region, accountId).then((emulator) => (started.push(emulator), emulator)),
     ]);
-    // In-process: the edge calls fauxqs's request listener (no loopback hop); its port stays for the S3 notifier.
+    // In-process: the edge calls each emulator's request listener (no loopback hop); the ports stay for the S3
+    // notifier (fauxqs) and Firehose's Kinesis source (kinesalite).
     const fauxqsUpstream = createUpstream('fauxqs', '127.0.0.1', fauxqs.port, fauxqs.dispatch);
-    const kinesisUpstream = createUpstream('kinesalite', '127.0.0.1', kinesalite.port);
-    const dynamodbUpstream = createUpstream('dynalite', '127.0.0.1', dynalite.port);
+    const kinesisUpstream = createUpstream('kinesalite', '127.0.0.1', kinesalite.port, kinesalite.dispatch);
+    const dynamodbUpstream = createUpstream('dynalite', '127.0.0.1', dynalite.port, dynalite.dispatch);
     upstreams.push(fauxqsUpstream, kinesisUpstream, dynamodbUpstream);
     const fauxqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
     const kinesisEndpoint = `http://127.0.0.1:${kinesalite.port}`;
@@ -165,6 +174,12 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       stats,
       stacks,
     });
+    if (options.inProcessClients !== false) {
+      // The edge, and the emulators the local cloud's own parts call directly (Firehose reads kinesalite, the S3
+      // notifier sends to fauxqs).
+      const served = [serveInProcess(edge.port, edge.dispatch), ...started.flatMap((emulator) => (emulator.dispatch ? [serveInProcess(emulator.port, emulator.dispatch)] : []))];
+      unserve = () => served.forEach((unregister) => unregister());
+    }
     firehoseService.start({ s3: edge.endpoint, kinesis: kinesisEndpoint });
     log(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose; state in ${dataDir})`);
   } catch (error) {

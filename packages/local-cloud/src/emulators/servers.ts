@@ -15,6 +15,8 @@ import { applyFauxqsPatches } from '../fidelity/fauxqs-patches.ts';
 interface RunningEmulator {
   name: string;
   port: number;
+  /** Its request listener, for the edge to call in this process without a socket (edge/proxy.ts). */
+  dispatch?: RequestListener;
   stop(): Promise<void>;
 }
 
@@ -95,7 +97,9 @@ async function startLevelDbEmulator(
     }) as ServerResponse['end'];
   });
   const port = await listenInternally(server);
-  return { name, port, stop: () => closeServer(server, () => active) };
+  // Every 'request' listener runs, the counter above included.
+  const dispatch: RequestListener = (request, response) => server.emit('request', request, response);
+  return { name, port, dispatch, stop: () => closeServer(server, () => active) };
 }
 
 /** Kinesis: kinesalite, streams ACTIVE at once (`createStreamMs: 0`). */
@@ -146,7 +150,7 @@ async function startFauxqsEmulator(
   dataDir: string,
   region: string,
   log: (line: string) => void,
-): Promise<RunningEmulator & { server: FauxqsServer; dispatch?: RequestListener }> {
+): Promise<RunningEmulator & { server: FauxqsServer }> {
   mkdirSync(dataDir, { recursive: true });
   for (const patch of [...(await applyFauxqsPatches()), ...(await applyFauxqsDedupScopePatch())]) log(`[emulators] patched ${patch}`);
   const { started, listener } = withRequestListener(() => startFauxqs({ port: 0, logger: false, dataDir, defaultRegion: region }));

@@ -5,9 +5,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startEmulators } from '../../src/emulators/emulators.ts';
-import type { Emulators } from '../../src/emulators/emulators.ts';
+import type { Emulators, EmulatorsOptions } from '../../src/emulators/emulators.ts';
 
 interface TestCloud {
   dataDir: string;
@@ -24,14 +26,14 @@ interface ClientConfig {
   requestHandler: NodeHttpHandler;
 }
 
-async function startTestCloud(name: string): Promise<TestCloud> {
+async function startTestCloud(name: string, options: Pick<EmulatorsOptions, 'inProcessClients'> = {}): Promise<TestCloud> {
   const dataDir = await mkdtemp(join(tmpdir(), `orderflow-${name}-`));
   const cloud: TestCloud = {
     dataDir,
-    emulators: await startEmulators({ dataDir, edgePort: 0 }),
+    emulators: await startEmulators({ dataDir, edgePort: 0, ...options }),
     async restart() {
       await cloud.emulators.stop();
-      cloud.emulators = await startEmulators({ dataDir, edgePort: 0 });
+      cloud.emulators = await startEmulators({ dataDir, edgePort: 0, ...options });
       return cloud.emulators;
     },
     async dispose() {
@@ -70,5 +72,22 @@ async function eventually<T>(probe: () => Promise<T | undefined>, options: { tim
   }
 }
 
-export { clientConfig, eventually, startTestCloud };
+/**
+ * Waits for a table or stream to be ACTIVE. CreateTable and CreateStream answer CREATING, as on AWS, and a write
+ * to a resource that is not ACTIVE yet is ResourceNotFoundException: the emulators flip it on their next timer tick.
+ */
+async function untilActive(client: DynamoDBClient | KinesisClient, name: string): Promise<void> {
+  await eventually(
+    async () => {
+      const status =
+        client instanceof DynamoDBClient
+          ? (await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus
+          : (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary?.StreamStatus;
+      return status === 'ACTIVE' ? true : undefined;
+    },
+    { what: `${name} to be ACTIVE` },
+  );
+}
+
+export { clientConfig, eventually, startTestCloud, untilActive };
 export type { ClientConfig, TestCloud };

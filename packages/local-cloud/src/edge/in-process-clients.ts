@@ -1,0 +1,114 @@
+/**
+ * AWS SDK v3 calls to the edge without a socket. Every client in this process — the functions' own, the pollers',
+ * the provisioner's, a test's — sends its HTTP requests through `NodeHttpHandler` (the SDK's default for Node).
+ * While an edge is registered here, a request addressed to it (`127.0.0.1:<port>` or `localhost:<port>`) is handed
+ * to the edge's request listener in memory (light-my-request, as the edge does with fauxqs): the same headers,
+ * signature and body, the same edge code, but no loopback connection, no HTTP parser on either side. Requests to
+ * anything else (AWS itself, another edge) take the socket as before.
+ *
+ * The local cloud's profile of a steady 10 orders/s charged ~19 % of its CPU to Node's own HTTP code, most of it the
+ * ~35 loopback requests per order (`npx node --cpu-prof scripts/load/run.ts steady --in-process`, then
+ * `scripts/load/profile.ts`).
+ */
+import type { IncomingHttpHeaders, RequestListener } from 'node:http';
+import { Readable } from 'node:stream';
+import { buildQueryString, HttpResponse } from '@smithy/core/protocols';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { inject } from 'light-my-request';
+import { readBody } from './proxy.ts';
+
+type Handle = NodeHttpHandler['handle'];
+type SdkRequest = Parameters<Handle>[0];
+type HandlerOptions = NonNullable<Parameters<Handle>[1]>;
+
+/** Edges served in memory, by `host:port` as the SDK addresses them. */
+const edges = new Map<string, RequestListener>();
+let original: Handle | undefined;
+
+/** Hosts under which a client reaches an edge listening on 127.0.0.1:`port`. */
+const hostsOf = (port: number): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
+
+async function bodyOf(body: unknown): Promise<Buffer | undefined> {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'string') return Buffer.from(body);
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof Readable) return readBody(body);
+  throw new TypeError(`in-process edge request: unsupported body type ${Object.prototype.toString.call(body)}`);
+}
+
+/**
+ * Sends one SDK request to the edge's listener and answers it as NodeHttpHandler would (a streamed body). An abort
+ * closes the in-memory response, which the edge sees as a client gone (as with a torn-down socket).
+ */
+async function dispatch(listener: RequestListener, request: SdkRequest, options: HandlerOptions): Promise<{ response: HttpResponse }> {
+  const signal = options.abortSignal as AbortSignal | undefined;
+  signal?.throwIfAborted();
+  const payload = await bodyOf(request.body);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    // Node's HTTP server answers `Expect: 100-continue` itself; in memory there is nobody to.
+    if (name.toLowerCase() !== 'expect' && name.toLowerCase() !== 'transfer-encoding') headers[name] = value;
+  }
+  if (payload !== undefined) headers['content-length'] = String(payload.length);
+  const query = request.query ? buildQueryString(request.query) : '';
+  const answer = await inject(
+    (req, res) => {
+      signal?.addEventListener('abort', () => res.destroy(), { once: true });
+      listener(req, res);
+    },
+    {
+      method: request.method as 'GET',
+      url: `${request.path}${query === '' ? '' : `?${query}`}`,
+      headers,
+      remoteAddress: '127.0.0.1',
+      ...(payload === undefined ? {} : { payload }),
+    },
+  ).catch((error: unknown) => {
+    if (signal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason });
+    throw error;
+  });
+  const responseHeaders: Record<string, string> = {};
+  for (const [name, value] of Object.entries(answer.headers as IncomingHttpHeaders)) {
+    if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return {
+    response: new HttpResponse({
+      statusCode: answer.statusCode,
+      reason: answer.statusMessage,
+      headers: responseHeaders,
+      body: Readable.from([answer.rawPayload]),
+    }),
+  };
+}
+
+function patchedHandle(this: NodeHttpHandler, request: SdkRequest, options: HandlerOptions = {}): ReturnType<Handle> {
+  const listener = request.protocol === 'http:' ? edges.get(`${request.hostname}:${request.port ?? 80}`) : undefined;
+  if (listener === undefined) return (original as Handle).call(this, request, options);
+  return dispatch(listener, request, options);
+}
+
+/**
+ * Serves SDK requests to the edge on `port` in memory until the returned function is called. Idempotent per port;
+ * `NodeHttpHandler` is restored once no edge is registered.
+ *
+ * @example
+ * const unregister = serveInProcess(edge.port, edge.dispatch);
+ * // ... new SQSClient({ endpoint: edge.endpoint, ... }) now reaches it without a socket
+ * unregister();
+ */
+function serveInProcess(port: number, listener: RequestListener): () => void {
+  for (const host of hostsOf(port)) edges.set(host, listener);
+  if (original === undefined) {
+    original = NodeHttpHandler.prototype.handle;
+    NodeHttpHandler.prototype.handle = patchedHandle as Handle;
+  }
+  return () => {
+    for (const host of hostsOf(port)) if (edges.get(host) === listener) edges.delete(host);
+    if (edges.size === 0 && original !== undefined) {
+      NodeHttpHandler.prototype.handle = original;
+      original = undefined;
+    }
+  };
+}
+
+export { serveInProcess };
