@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'a
 import { requireEnv } from '#lib/aws/env.ts';
 import { SNS_MAX_MESSAGE_BYTES } from '#lib/aws/publish.ts';
 import { orderIssues, parseOrderInput, type OrderInput } from '#lib/domain/order.ts';
+import { parseJsonText } from '#lib/domain/validate.ts';
 import { json, problem } from '#lib/http.ts';
 import { idempotencyStore, placeOrderIdempotency } from '#lib/idempotency.ts';
 import { withPowertools } from '#lib/middleware/handler.ts';
@@ -51,7 +52,8 @@ const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context
   }
   let value: unknown;
   try {
-    value = JSON.parse(body);
+    // Numbers keep their source text: `1e3` or `-0` is refused naming the field, not read as 1000 or 0.
+    value = parseJsonText(body);
   } catch {
     return problem(400, 'Invalid order', [{ field: '(body)', message: 'is not valid JSON' }]);
   }

@@ -3,7 +3,7 @@ import type { FieldError } from './domain/errors.ts';
 import { InvalidOrderError } from './domain/errors.ts';
 import { deterministicId } from './domain/ids.ts';
 import { parseOrderInput, type OrderInput } from './domain/order.ts';
-import { checkString } from './domain/validate.ts';
+import { checkString, parseJsonText } from './domain/validate.ts';
 import { orderPlacedEvent } from './place-order.ts';
 import type { OrderPlacedEvent } from './events/order-events.ts';
 
@@ -37,7 +37,7 @@ const parseImport = (text: string): ParsedImport => {
     const line = index + 1;
     if (raw.trim() === '') return;
     try {
-      accepted.push({ line, order: parseOrderInput(JSON.parse(raw)) });
+      accepted.push({ line, order: parseOrderInput(parseJsonText(raw)) });
     } catch (error) {
       const fields = error instanceof InvalidOrderError ? error.fields : [{ field: '(line)', message: 'is not valid JSON' }];
       rejected.push({ line, fields });

@@ -64,11 +64,11 @@ const checkAddress = (value: unknown, path: string, issues: Issues): void => {
     return;
   }
   checkKnownKeys(value, ['name', 'line1', 'line2', 'city', 'postalCode', 'country'], path, issues);
-  checkString(value.name, `${path}.name`, { max: 100 }, issues);
-  checkString(value.line1, `${path}.line1`, { max: 200 }, issues);
-  if (value.line2 !== undefined) checkString(value.line2, `${path}.line2`, { max: 200 }, issues);
-  checkString(value.city, `${path}.city`, { max: 100 }, issues);
-  checkString(value.postalCode, `${path}.postalCode`, { max: 20 }, issues);
+  checkString(value.name, `${path}.name`, { max: 100, text: true }, issues);
+  checkString(value.line1, `${path}.line1`, { max: 200, text: true }, issues);
+  if (value.line2 !== undefined) checkString(value.line2, `${path}.line2`, { max: 200, text: true }, issues);
+  checkString(value.city, `${path}.city`, { max: 100, text: true }, issues);
+  checkString(value.postalCode, `${path}.postalCode`, { max: 20, text: true }, issues);
   checkString(value.country, `${path}.country`, { min: 2, max: 2, pattern: COUNTRY, patternHint: 'an ISO 3166-1 alpha-2 code such as GB' }, issues);
 };
 
@@ -76,7 +76,7 @@ const checkAddress = (value: unknown, path: string, issues: Issues): void => {
  * Checks an untrusted value against the order schema and lists every field at fault.
  *
  * @example
- * const issues = orderIssues(JSON.parse(body));
+ * const issues = orderIssues(parseJsonText(body));
  * if (issues.length > 0) return { statusCode: 400, body: JSON.stringify({ error: 'Invalid order', fields: issues }) };
  */
 const orderIssues = (value: unknown): FieldError[] => {
@@ -104,7 +104,7 @@ const orderIssues = (value: unknown): FieldError[] => {
  * Returns the value as a typed order, or throws InvalidOrderError naming every field at fault.
  *
  * @example
- * const order = parseOrderInput(JSON.parse(line)); // throws InvalidOrderError
+ * const order = parseOrderInput(parseJsonText(line)); // throws InvalidOrderError
  */
 const parseOrderInput = (value: unknown): OrderInput => {
   const issues = orderIssues(value);

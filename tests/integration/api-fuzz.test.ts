@@ -129,6 +129,13 @@ const nonObject = fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.boolea
 const controlChar = fc.oneof(fc.integer({ min: 0, max: 0x1f }), fc.integer({ min: 0x7f, max: 0x9f })).map((code) => String.fromCharCode(code));
 /** Text SNS, SQS and DynamoDB cannot carry as sent: lone surrogates (no UTF-8 encoding), U+FFFE and U+FFFF (outside SQS's character set). */
 const unsafeUnicode = fc.oneof(fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code)), fc.constantFrom('\ufffe', '\uffff'));
+/**
+ * Format characters (Unicode category Cf) a name or address line must not hold: bidi controls, zero-width characters,
+ * invisible operators, the soft hyphen, tag characters (a ZWJ inside an emoji sequence is the one kept: helpers/api.ts).
+ */
+const formatChar = fc.constantFrom('\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069', '\u200E', '\u200F', '\u061C', '\u200B', '\u200C', '\u200D', '\u2060', '\u2063', '\uFEFF', '\u00AD', '\u180E', '\u{E0041}');
+/** Whitespace only: spaces, no-break and ideographic spaces, line separators (no control character). */
+const blank = fc.array(fc.constantFrom(' ', '\u00A0', '\u2003', '\u3000', '\u2028', '\u205F'), { minLength: 1, maxLength: 12 }).map((chars) => chars.join(''));
 const insertInto = (base: fc.Arbitrary<string>, inserted: fc.Arbitrary<string>): fc.Arbitrary<string> =>
   fc.tuple(base, inserted, fc.nat()).map(([value, char, at]) => {
     const index = at % (value.length + 1);
@@ -172,6 +179,8 @@ const stringMutations = (segments: readonly PathSegment[], rule: StringRule): fc
     fc.integer({ min: 5_000, max: 60_000 }).map((length) => at(`very long (${length})`, 'y'.repeat(length))),
     insertInto(asciiText(rule.max), controlChar).map((value) => at(`control character ${JSON.stringify(value)}`, value)),
     insertInto(asciiText(rule.max), unsafeUnicode).map((value) => at(`unsafe unicode ${JSON.stringify(value)}`, value)),
+    insertInto(asciiText(rule.max - 1), formatChar).map((value) => at(`format character ${JSON.stringify(value)}`, value)),
+    blank.filter((value) => value.length <= rule.max && value.length >= min).map((value) => at(`whitespace only ${JSON.stringify(value)}`, value)),
   ];
   if (rule.required) options.push(fc.constant(at('missing', DELETE)));
   if (min > 1) options.push(fc.integer({ min: 1, max: min - 1 }).map((length) => at(`too short (${length})`, 'A'.repeat(length))));
@@ -193,7 +202,8 @@ const stringMutations = (segments: readonly PathSegment[], rule: StringRule): fc
 const integerMutations = (segments: readonly PathSegment[], [min, max]: readonly [number, number]): fc.Arbitrary<Template> => {
   const at = (label: string, value: Json | typeof DELETE): Template => mutation(segments, label, value);
   const raws = ['1e400', '-1e400', '1E999', 'NaN', 'Infinity', '-Infinity', '0x10', '01', '+1', '.5', '1.', '1e', '--1', "'1'"];
-  if (min > 0) raws.push('-0');
+  // Numbers JSON.parse reads as an in-range integer, written another way than the canonical integer: refused too.
+  raws.push('-0', '-0.0', '0.0', '0e0', '1e0', '1E1', '1e3', '10e-1', `${max}.0`, `${max}.0000000000000001`, `${min + 1}.00`, `${max / 10}e1`);
   return fc.oneof(
     fc.constant(at('missing', DELETE)),
     nonNumber.map((value) => at(`wrong type ${JSON.stringify(value)}`, value)),
@@ -377,7 +387,7 @@ describe('Order API under hostile input (local cloud, compiled template)', () =>
   };
 
   describe('POST /orders', () => {
-    it(`a body with 1-3 fields broken (missing, extra, wrong type, out of range, fractional, unicode, control characters, too long, 0 or 101+ items) answers 400 naming exactly those fields; nothing is published (${RUNS.mutations} cases)`, async () => {
+    it(`a body with 1-3 fields broken (missing, extra, wrong type, out of range, fractional, non-canonical numbers, unicode, control and format characters, whitespace only, too long, 0 or 101+ items) answers 400 naming exactly those fields; nothing is published (${RUNS.mutations} cases)`, async () => {
       await fc.assert(
         fc.asyncProperty(mutationCaseArb, async ({ order, mutations, goodHeaders }) => {
           count('mutations');

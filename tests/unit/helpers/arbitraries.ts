@@ -12,6 +12,13 @@ const text = (max: number, min = 1): fc.Arbitrary<string> =>
     .string({ unit: 'grapheme', minLength: min, maxLength: max })
     .filter((value) => value.length >= min && value.length <= max && !CONTROL_CHARS.test(value));
 
+/**
+ * Free text a person reads, as the address fields accept it (checkString's `text` rule): not whitespace only, no
+ * format character (Unicode category Cf) but the joiner of an emoji ZWJ sequence.
+ */
+const personText = (max: number): fc.Arbitrary<string> =>
+  text(max).filter((value) => value.trim() !== '' && !/\p{Cf}/u.test(value.replace(/(?<=\p{Extended_Pictographic}[\p{M}\p{Emoji_Modifier}]*)\u200d(?=\p{Extended_Pictographic})/gu, '')));
+
 const customerId = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/);
 const sku = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 const orderId = fc.oneof(fc.uuid(), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/));
@@ -24,11 +31,11 @@ const orderItem: fc.Arbitrary<OrderItem> = fc.record({
 
 const shippingAddress: fc.Arbitrary<ShippingAddress> = fc.record(
   {
-    name: text(100),
-    line1: text(200),
-    line2: text(200),
-    city: text(100),
-    postalCode: text(20),
+    name: personText(100),
+    line1: personText(200),
+    line2: personText(200),
+    city: personText(100),
+    postalCode: personText(20),
     country: fc.stringMatching(/^[A-Z]{2}$/),
   },
   { requiredKeys: ['name', 'line1', 'city', 'postalCode', 'country'] },
@@ -72,4 +79,4 @@ const withValueAt = (value: unknown, path: string, replacement: unknown): unknow
   return copy;
 };
 
-export { CONTROL_CHARS, text, customerId, sku, orderId, orderItem, shippingAddress, orderInput, isoDate, orderEvent, withValueAt };
+export { CONTROL_CHARS, text, personText, customerId, sku, orderId, orderItem, shippingAddress, orderInput, isoDate, orderEvent, withValueAt };

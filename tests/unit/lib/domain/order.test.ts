@@ -2,6 +2,7 @@ import '../../helpers/env.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidOrderError } from '#lib/domain/errors.ts';
+import { parseJsonText } from '#lib/domain/validate.ts';
 import { LIMITS, orderIssues, orderTotalCents, parseOrderInput, placeOrder, type OrderInput } from '#lib/domain/order.ts';
 import { orderInput, orderItem, text, withValueAt } from '../../helpers/arbitraries.ts';
 
@@ -205,6 +206,28 @@ describe('Lib: domain/order', () => {
         { field: 'items[0].unitPriceCents', message: 'must be a whole number' },
         { field: 'shippingAddress.country', message: 'must match an ISO 3166-1 alpha-2 code such as GB' },
       ]);
+    });
+
+    it('refuses a non-canonical number in quantity or unitPriceCents, a blank or Cf-holding address field, naming each field', () => {
+      // Prepare: JSON text, as the API and an import line receive it.
+      const body = `{"customerId":"c-1","items":[{"sku":"A","quantity":1e3,"unitPriceCents":-0},{"sku":"B","quantity":1,"unitPriceCents":1000.0000000000000001}],
+        "fulfillment":"physical","shippingAddress":{"name":"Ada\u202Eevil","line1":"   ","line2":"\u200B","city":"\u3000","postalCode":"LS1 1AA","country":"GB"}}`;
+
+      // Act
+      const issues = orderIssues(parseJsonText(body));
+
+      // Assess
+      expect(issues.map((issue) => issue.field)).toEqual([
+        'items[0].quantity',
+        'items[0].unitPriceCents',
+        'items[1].unitPriceCents',
+        'shippingAddress.name',
+        'shippingAddress.line1',
+        'shippingAddress.line2',
+        'shippingAddress.city',
+      ]);
+      expect(() => parseOrderInput(parseJsonText(body))).toThrow(InvalidOrderError);
+      expect(orderIssues(parseJsonText('{"customerId":"c-1","items":[{"sku":"A","quantity":1000,"unitPriceCents":0}],"fulfillment":"digital"}'))).toEqual([]);
     });
 
     it('answers a body that is not an object with one (body) issue', () => {
