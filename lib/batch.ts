@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { OrderflowError } from './domain/errors.ts';
 import { injectFaults } from './faults.ts';
 import { logger } from './powertools.ts';
 
@@ -11,12 +12,60 @@ type RecordHandler = (record: SQSRecord, log: Logger) => Promise<void>;
 type AroundRecord = (record: SQSRecord, log: Logger, work: () => Promise<void>) => Promise<void>;
 
 /**
+ * Milliseconds of an invocation kept back from the records: no record starts with less than this left, and a record
+ * still running when only this is left is reported as a failure. What runs after that is in memory (Powertools
+ * builds the partial batch response, the metrics middleware prints one EMF line to stdout). 1 s is the granularity
+ * of a function's timeout (whole seconds, 1-900: Lambda developer guide, "Configure Lambda function timeout").
+ */
+const DEADLINE_MARGIN_MS = 1_000;
+
+/**
+ * A record that did not finish before the invocation's deadline guard: `started` false when it was never begun.
+ * It returns to its queue like any failure, and its neighbours that finished are deleted.
+ */
+class DeadlineReachedError extends OrderflowError {
+  readonly started: boolean;
+  constructor(messageId: string, started: boolean, marginMs: number) {
+    super(`Record ${messageId} ${started ? 'was still running' : 'was not started'} with less than ${marginMs} ms of the invocation left (deadline guard, lib/batch.ts)`);
+    this.name = 'DeadlineReachedError';
+    this.started = started;
+  }
+}
+
+/**
+ * Runs `work` unless less than `marginMs` of the invocation is left, and gives up waiting for it when only
+ * `marginMs` is left: Lambda counts a timed-out invocation as a failure of the whole batch, so without this one
+ * slow record would send every neighbour back to the queue (one more receive towards maxReceiveCount, the DLQ).
+ * A record given up on keeps running until Lambda freezes the environment; its side effects are idempotent.
+ */
+const withDeadline = async (work: () => Promise<void>, messageId: string, context: Context, marginMs: number): Promise<void> => {
+  const leftMs = context.getRemainingTimeInMillis() - marginMs;
+  if (leftMs <= 0) throw new DeadlineReachedError(messageId, false, marginMs);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new DeadlineReachedError(messageId, true, marginMs)), leftMs);
+  });
+  try {
+    await Promise.race([work(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+/** The invocation a record handler runs in, for the deadline guard. */
+interface Deadline {
+  context: Context;
+  marginMs: number;
+}
+
+/**
  * Wraps a record handler so that every record logs with its messageId, orderId and correlationId, and a failure
  * is logged with the error's name and message (what `npm run dlq -- peek` shows) and then rethrown: the batch
  * processor reports it as a batch item failure, so the message returns to the queue and, after maxReceiveCount,
  * to its DLQ. Never swallowed. Every record first passes the function's FAULTS (lib/faults.ts; off unless set).
+ * With a `deadline`, a record runs under the deadline guard (withDeadline), heartbeat and faults included.
  */
-const loggedRecordHandler = (handleRecord: RecordHandler, aroundRecord?: AroundRecord): ((record: SQSRecord) => Promise<void>) =>
+const loggedRecordHandler = (handleRecord: RecordHandler, aroundRecord?: AroundRecord, deadline?: Deadline): ((record: SQSRecord) => Promise<void>) =>
   async function handleLoggedRecord(record: SQSRecord): Promise<void> {
     const keys = {
       messageId: record.messageId,
@@ -31,8 +80,9 @@ const loggedRecordHandler = (handleRecord: RecordHandler, aroundRecord?: AroundR
       await injectFaults({ body: record.body }, { onInvalidConfig: (error) => log.error('FAULTS ignored', { error }) });
       await handleRecord(record, log);
     };
+    const run = (): Promise<void> => (aroundRecord ? aroundRecord(record, log, work) : work());
     try {
-      await (aroundRecord ? aroundRecord(record, log, work) : work());
+      await (deadline ? withDeadline(run, record.messageId, deadline.context, deadline.marginMs) : run());
     } catch (error) {
       const { name, message } = error as Error;
       log.error('record failed', { errorName: name, errorMessage: message, error: error as Error });
@@ -44,6 +94,11 @@ const loggedRecordHandler = (handleRecord: RecordHandler, aroundRecord?: AroundR
  * Processes an SQS batch record by record and answers Lambda's partial batch response, so only the failed records
  * return to the queue (the mapping must set `ReportBatchItemFailures`, Lambda developer guide).
  * For FIFO queues, records of a message group after a failure are returned unprocessed, keeping order per group.
+ * Deadline guard: no record starts with less than `deadlineMarginMs` (DEADLINE_MARGIN_MS) of the invocation left,
+ * and a record still running then is given up on; both are reported as batch item failures, so a slow record
+ * fails alone instead of timing the invocation out (which fails the whole batch). Records run concurrently on a
+ * standard queue, so there the guard mostly catches the slow one; on a FIFO queue, records run one at a time and
+ * the ones after the deadline are not started.
  *
  * @example
  * export const handler = withPowertools((event: SQSEvent, context) => processSqsBatch(event, context, chargeRecord));
@@ -53,9 +108,9 @@ const processSqsBatch = async (
   event: SQSEvent,
   context: Context,
   handleRecord: RecordHandler,
-  { fifo = false, aroundRecord }: { fifo?: boolean; aroundRecord?: AroundRecord } = {},
+  { fifo = false, aroundRecord, deadlineMarginMs = DEADLINE_MARGIN_MS }: { fifo?: boolean; aroundRecord?: AroundRecord; deadlineMarginMs?: number } = {},
 ): Promise<SQSBatchResponse> => {
-  const recordHandler = loggedRecordHandler(handleRecord, aroundRecord);
+  const recordHandler = loggedRecordHandler(handleRecord, aroundRecord, { context, marginMs: deadlineMarginMs });
   // A processor per invocation: it holds the batch's records and failures, and one module instance may serve
   // several invocations at once (the local cloud runs a function's concurrent invocations in one process).
   // skipGroupOnError: a failure in one order's group stops that group only; other orders in the batch go on.
@@ -63,5 +118,5 @@ const processSqsBatch = async (
   return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), { context });
 };
 
-export type { AroundRecord, RecordHandler };
-export { processSqsBatch, loggedRecordHandler };
+export type { AroundRecord, Deadline, RecordHandler };
+export { DEADLINE_MARGIN_MS, DeadlineReachedError, processSqsBatch, loggedRecordHandler, withDeadline };

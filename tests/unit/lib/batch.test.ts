@@ -1,8 +1,8 @@
 import '../helpers/env.ts';
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
-import type { SQSRecord } from 'aws-lambda';
+import type { Context, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { processSqsBatch, type RecordHandler } from '#lib/batch.ts';
+import { DEADLINE_MARGIN_MS, DeadlineReachedError, processSqsBatch, type RecordHandler } from '#lib/batch.ts';
 import { InvalidEventError } from '#lib/domain/errors.ts';
 import { logger } from '#lib/powertools.ts';
 import { fakeContext } from '../helpers/context.ts';
@@ -11,6 +11,18 @@ import { asNewMessage, batchOf, firstRecord, sqsRecords } from '../helpers/fixtu
 
 const context = fakeContext('chargeOrder');
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A Lambda context whose remaining time runs down with the (fake) clock, from `timeoutMs` now. */
+const runningDownContext = (timeoutMs: number): Context => {
+  const end = Date.now() + timeoutMs;
+  return { ...fakeContext('chargeOrder'), getRemainingTimeInMillis: () => Math.max(0, end - Date.now()) };
+};
+/** A record handler that never settles (a hung dependency), for the records in `hung`. */
+const hangs = (hung: readonly SQSRecord[], handled: string[]): RecordHandler =>
+  async (record) => {
+    if (hung.includes(record)) await new Promise<never>(() => undefined);
+    handled.push(record.messageId);
+  };
 
 describe('Lib: batch processSqsBatch', () => {
   afterEach(() => {
@@ -141,6 +153,73 @@ describe('Lib: batch processSqsBatch', () => {
 
       // Assess
       expect(events).toEqual(records.flatMap((record) => [`start ${record.messageId}`, `end ${record.messageId}`]));
+    });
+  });
+
+  describe('deadline guard', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('reports a record still running when the margin is reached as a failure, and its finished neighbours as done', async () => {
+      // Prepare
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const [a, b] = sqsRecords('order-placed-physical') as [SQSRecord, SQSRecord];
+      const c = asNewMessage(a);
+      const handled: string[] = [];
+      let response: unknown;
+
+      // Act: a 10 s invocation whose record b hangs
+      const pending = processSqsBatch(batchOf(a, b, c), runningDownContext(10_000), hangs([b], handled)).then((value) => (response = value));
+      await vi.advanceTimersByTimeAsync(10_000 - DEADLINE_MARGIN_MS);
+      await pending;
+
+      // Assess: answered before Lambda's timeout, so a and c are deleted and only b returns to the queue
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: b.messageId }] });
+      expect(handled.sort()).toEqual([a.messageId, c.messageId].sort());
+    });
+
+    it('starts no record with less than the margin left, and logs why', async () => {
+      // Prepare
+      const records = sqsRecords('order-placed-physical');
+      const handled: string[] = [];
+      const context = fakeContext('chargeOrder', { remainingMs: 2_000 });
+
+      // Act
+      const logs = await captureLogs(() =>
+        expect(processSqsBatch(batchOf(...records), context, hangs([], handled), { deadlineMarginMs: 2_000 })).rejects.toBeInstanceOf(FullBatchFailureError),
+      );
+
+      // Assess
+      expect(handled).toEqual([]);
+      const failed = logs.filter((line) => line.message === 'record failed');
+      expect(failed.map((line) => line.messageId)).toEqual(records.map((record) => record.messageId));
+      expect(new Set(failed.map((line) => line.errorName))).toEqual(new Set(['DeadlineReachedError']));
+      expect(String(failed[0]?.errorMessage)).toContain('was not started');
+    });
+
+    it('FIFO: a record hung past the margin fails, the records after it are not started (its group and the others)', async () => {
+      // Prepare: A placed, B placed, A charged, B charged, A shipped; B placed hangs
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const records = sqsRecords('order-store-fifo');
+      const handled: string[] = [];
+      let response: { batchItemFailures: { itemIdentifier: string }[] } | undefined;
+
+      // Act
+      const pending = processSqsBatch(batchOf(...records), runningDownContext(10_000), hangs([records[1] as SQSRecord], handled), { fifo: true }).then((value) => (response = value));
+      await vi.advanceTimersByTimeAsync(10_000 - DEADLINE_MARGIN_MS);
+      await pending;
+
+      // Assess
+      expect(handled).toEqual([records[0]?.messageId]);
+      expect(response?.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(records.slice(1).map((record) => record.messageId));
+    });
+
+    it('names the record and whether it had started', () => {
+      const error = new DeadlineReachedError('m-1', true, 1_000);
+      expect(error.name).toBe('DeadlineReachedError');
+      expect(error.message).toBe('Record m-1 was still running with less than 1000 ms of the invocation left (deadline guard, lib/batch.ts)');
+      expect(error.started).toBe(true);
     });
   });
 });
