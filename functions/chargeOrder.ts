@@ -13,7 +13,7 @@ import { metrics } from '#lib/powertools.ts';
 
 let pay: ChargePayment | undefined;
 const idempotentPayment = (): ChargePayment => {
-  pay ??= withInProgressRecord(makeIdempotent(simulatedPayment, { persistenceStore: idempotencyStore(), config: chargeIdempotency }), idempotencyStore());
+  pay ??= withInProgressRecord(makeIdempotent(simulatedPayment, { persistenceStore: idempotencyStore(), config: chargeIdempotency() }), idempotencyStore());
   return pay;
 };
 
@@ -44,7 +44,7 @@ const retryInProgressChargeSooner: AroundRecord = (record, log, work) =>
 
 /** billing queue (OrderPlaced) → charge, invoice in S3, OrderCharged. */
 const chargeOrderHandler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  chargeIdempotency.registerLambdaContext(context);
+  chargeIdempotency().registerLambdaContext(context);
   return processSqsBatch(event, context, chargeOrderRecord, { aroundRecord: retryInProgressChargeSooner });
 };
 

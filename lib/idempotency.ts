@@ -2,7 +2,7 @@ import { IdempotencyAlreadyInProgressError, IdempotencyConfig } from '@aws-lambd
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { dynamodb } from './aws/clients/dynamodb.ts';
-import { requireEnv } from './aws/env.ts';
+import { requireEnv, requireSecondsEnv } from './aws/env.ts';
 
 let store: DynamoDBPersistenceLayer | undefined;
 
@@ -28,12 +28,25 @@ const placeOrderIdempotency = new IdempotencyConfig({
   throwOnNoIdempotencyKey: true,
 });
 
-/** chargeOrder: one charge per order, whatever the number of deliveries. Records live 7 days. */
-const chargeIdempotency = new IdempotencyConfig({
-  eventKeyJmesPath: 'orderId',
-  expiresAfterSeconds: 7 * 24 * 60 * 60,
-  throwOnNoIdempotencyKey: true,
-});
+let chargeConfig: IdempotencyConfig | undefined;
+
+/**
+ * chargeOrder: one charge per order, whatever the number of deliveries. Records live CHARGE_IDEMPOTENCY_SECONDS
+ * (stage param `chargeIdempotencySeconds`, 21 days), longer than an OrderPlaced can wait in the billing DLQ and,
+ * after a redrive, in the billing queue again: a late redrive meets the record and charges nothing twice.
+ * Created on first use (the variable is read then), then reused.
+ *
+ * @example
+ * chargeIdempotency().registerLambdaContext(context);
+ */
+const chargeIdempotency = (): IdempotencyConfig => {
+  chargeConfig ??= new IdempotencyConfig({
+    eventKeyJmesPath: 'orderId',
+    expiresAfterSeconds: requireSecondsEnv('CHARGE_IDEMPOTENCY_SECONDS'),
+    throwOnNoIdempotencyKey: true,
+  });
+  return chargeConfig;
+};
 
 /**
  * Wraps a function made idempotent (`makeIdempotent`, first argument hashed) so that its

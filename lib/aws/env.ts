@@ -20,4 +20,25 @@ const requireEnv = (name: string): string => {
   return value;
 };
 
-export { MissingEnvError, requireEnv };
+/**
+ * Reads a required environment variable holding a whole number of seconds (at least 1), failing with its name.
+ *
+ * @example
+ * const expiresAfterSeconds = requireSecondsEnv('CHARGE_IDEMPOTENCY_SECONDS');
+ */
+const requireSecondsEnv = (name: string): number => {
+  const value = requireEnv(name);
+  const seconds = Number(value);
+  if (!/^[1-9][0-9]*$/.test(value) || !Number.isSafeInteger(seconds)) throw new InvalidEnvError(name, value, 'a whole number of seconds, at least 1');
+  return seconds;
+};
+
+/** A function was deployed with an environment variable its code cannot use (a serverless.yml param mistake). */
+class InvalidEnvError extends OrderflowError {
+  constructor(name: string, value: string, expected: string) {
+    super(`Environment variable ${name} is ${JSON.stringify(value.slice(0, 40))}, not ${expected}: check this function's environment in serverless.yml`);
+    this.name = 'InvalidEnvError';
+  }
+}
+
+export { InvalidEnvError, MissingEnvError, requireEnv, requireSecondsEnv };

@@ -28,6 +28,7 @@ const DEPLOYED = {
   SHIPPING_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-shipping`,
   BILLING_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-billing`,
   STREAM_NAME: 'orderflow-dev-order-stream',
+  CHARGE_IDEMPOTENCY_SECONDS: '1814400',
 } as const;
 
 /**

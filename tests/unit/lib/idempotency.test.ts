@@ -3,7 +3,7 @@ import { IdempotencyAlreadyInProgressError, IdempotencyItemNotFoundError, Idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { IdempotencyRecord, type BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MissingEnvError } from '#lib/aws/env.ts';
+import { InvalidEnvError, MissingEnvError, requireSecondsEnv } from '#lib/aws/env.ts';
 import { chargeIdempotency, idempotencyStore, placeOrderIdempotency, withInProgressRecord } from '#lib/idempotency.ts';
 import { DEPLOYED } from '../helpers/env.ts';
 
@@ -31,10 +31,30 @@ describe('Lib: idempotency', () => {
     expect(placeOrderIdempotency.throwOnNoIdempotencyKey).toBe(true);
   });
 
-  it('keys a charge by the order id and keeps it 7 days', () => {
-    expect(chargeIdempotency.eventKeyJmesPath).toBe('orderId');
-    expect(chargeIdempotency.expiresAfterSeconds).toBe(604_800);
-    expect(chargeIdempotency.throwOnNoIdempotencyKey).toBe(true);
+  it('keys a charge by the order id and keeps it CHARGE_IDEMPOTENCY_SECONDS (the stage param), read once', () => {
+    // Prepare
+    vi.stubEnv('CHARGE_IDEMPOTENCY_SECONDS', DEPLOYED.CHARGE_IDEMPOTENCY_SECONDS);
+
+    // Act
+    const config = chargeIdempotency();
+
+    // Assess
+    expect(config.eventKeyJmesPath).toBe('orderId');
+    expect(config.expiresAfterSeconds).toBe(1_814_400);
+    expect(config.throwOnNoIdempotencyKey).toBe(true);
+    expect(chargeIdempotency()).toBe(config);
+  });
+
+  it('requireSecondsEnv: a whole number of seconds, else an error naming the variable', () => {
+    for (const bad of ['0', '-5', '1.5', '1e6', ' 60', 'abc', '99999999999999999999']) {
+      vi.stubEnv('SOME_SECONDS', bad);
+      expect(() => requireSecondsEnv('SOME_SECONDS'), bad).toThrow(InvalidEnvError);
+      expect(() => requireSecondsEnv('SOME_SECONDS'), bad).toThrow(/SOME_SECONDS/);
+    }
+    vi.stubEnv('SOME_SECONDS', undefined);
+    expect(() => requireSecondsEnv('SOME_SECONDS')).toThrow(MissingEnvError);
+    vi.stubEnv('SOME_SECONDS', '60');
+    expect(requireSecondsEnv('SOME_SECONDS')).toBe(60);
   });
 });
 

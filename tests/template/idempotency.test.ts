@@ -1,0 +1,37 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { STAGES, lambdaFunctions, loadTemplate, refId, resource, sqsMappings, type Template } from './helpers.ts';
+
+/** SQS's default message retention, what a queue without MessageRetentionPeriod keeps (SQS API reference, CreateQueue). */
+const SQS_DEFAULT_RETENTION_SECONDS = 345_600;
+
+const retentionOf = (t: Template, queueId: string): number => Number(resource(t, queueId).Properties?.MessageRetentionPeriod ?? SQS_DEFAULT_RETENTION_SECONDS);
+
+describe.each(STAGES)('Idempotency windows (%s stage)', (stage) => {
+  let t: Template;
+  beforeAll(async () => {
+    t = await loadTemplate(stage);
+  });
+
+  // A standard queue's DLQ keeps the original enqueue time (SQS developer guide, "Setting-up dead-letter queue
+  // retention"); a redrive makes a new message (new enqueue time: "Learn how to configure a dead-letter queue
+  // redrive"), which the source queue keeps its own retention. The charge record must outlive both.
+  it("chargeOrder's idempotency record (CHARGE_IDEMPOTENCY_SECONDS) outlives its queue's DLQ retention plus one redrive into that queue", () => {
+    // Prepare
+    const charge = lambdaFunctions(t).find((fn) => fn.name === 'chargeOrder');
+    expect(charge, 'chargeOrder function').toBeDefined();
+    const expiry = Number(charge?.props.Environment?.Variables?.CHARGE_IDEMPOTENCY_SECONDS);
+    const queues = sqsMappings(t).filter((mapping) => mapping.functionId === charge?.id).map((mapping) => mapping.sourceId);
+    expect(queues).toHaveLength(1);
+    const queue = queues[0] as string;
+    const dlq = refId(resource(t, queue).Properties?.RedrivePolicy?.deadLetterTargetArn);
+    expect(dlq, `${queue} RedrivePolicy`).toBeDefined();
+
+    // Act
+    const mustExceed = retentionOf(t, dlq as string) + retentionOf(t, queue);
+
+    // Assess
+    expect(Number.isSafeInteger(expiry), `CHARGE_IDEMPOTENCY_SECONDS ${String(expiry)}`).toBe(true);
+    expect(expiry, `${queue} keeps ${retentionOf(t, queue)} s, ${dlq} ${retentionOf(t, dlq as string)} s`).toBeGreaterThan(mustExceed);
+    expect(t.params.chargeIdempotencySeconds).toBe(expiry);
+  });
+});
