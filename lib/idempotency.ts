@@ -2,7 +2,7 @@ import { IdempotencyAlreadyInProgressError, IdempotencyConfig } from '@aws-lambd
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { dynamodb } from './aws/clients/dynamodb.ts';
-import { requireEnv, requireSecondsEnv } from './aws/env.ts';
+import { requireEnv, requirePositiveIntegerEnv } from './aws/env.ts';
 
 let store: DynamoDBPersistenceLayer | undefined;
 
@@ -42,7 +42,7 @@ let chargeConfig: IdempotencyConfig | undefined;
 const chargeIdempotency = (): IdempotencyConfig => {
   chargeConfig ??= new IdempotencyConfig({
     eventKeyJmesPath: 'orderId',
-    expiresAfterSeconds: requireSecondsEnv('CHARGE_IDEMPOTENCY_SECONDS'),
+    expiresAfterSeconds: requirePositiveIntegerEnv('CHARGE_IDEMPOTENCY_SECONDS'),
     throwOnNoIdempotencyKey: true,
   });
   return chargeConfig;

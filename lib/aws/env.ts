@@ -21,15 +21,15 @@ const requireEnv = (name: string): string => {
 };
 
 /**
- * Reads a required environment variable holding a whole number of seconds (at least 1), failing with its name.
+ * Reads a required environment variable holding a whole number, at least 1 (seconds, bytes), failing with its name.
  *
  * @example
- * const expiresAfterSeconds = requireSecondsEnv('CHARGE_IDEMPOTENCY_SECONDS');
+ * const expiresAfterSeconds = requirePositiveIntegerEnv('CHARGE_IDEMPOTENCY_SECONDS');
  */
-const requireSecondsEnv = (name: string): number => {
+const requirePositiveIntegerEnv = (name: string): number => {
   const value = requireEnv(name);
   const seconds = Number(value);
-  if (!/^[1-9][0-9]*$/.test(value) || !Number.isSafeInteger(seconds)) throw new InvalidEnvError(name, value, 'a whole number of seconds, at least 1');
+  if (!/^[1-9][0-9]*$/.test(value) || !Number.isSafeInteger(seconds)) throw new InvalidEnvError(name, value, 'a whole number, at least 1');
   return seconds;
 };
 
@@ -41,4 +41,4 @@ class InvalidEnvError extends OrderflowError {
   }
 }
 
-export { InvalidEnvError, MissingEnvError, requireEnv, requireSecondsEnv };
+export { InvalidEnvError, MissingEnvError, requireEnv, requirePositiveIntegerEnv };

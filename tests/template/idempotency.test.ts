@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STAGES, lambdaFunctions, loadTemplate, refId, resource, sqsMappings, type Template } from './helpers.ts';
+import { STAGES, functionRoleId, lambdaFunctions, loadTemplate, refId, resource, resolveValue, roleStatements, sqsMappings, type Template } from './helpers.ts';
 
 /** SQS's default message retention, what a queue without MessageRetentionPeriod keeps (SQS API reference, CreateQueue). */
 const SQS_DEFAULT_RETENTION_SECONDS = 345_600;
@@ -15,11 +15,14 @@ describe.each(STAGES)('Idempotency windows (%s stage)', (stage) => {
   // A standard queue's DLQ keeps the original enqueue time (SQS developer guide, "Setting-up dead-letter queue
   // retention"); a redrive makes a new message (new enqueue time: "Learn how to configure a dead-letter queue
   // redrive"), which the source queue keeps its own retention. The charge record must outlive both.
-  it("chargeOrder's idempotency record (CHARGE_IDEMPOTENCY_SECONDS) outlives its queue's DLQ retention plus one redrive into that queue", () => {
+  it.each([
+    ['chargeOrder', 'CHARGE_IDEMPOTENCY_SECONDS', 'chargeIdempotencySeconds'],
+    ['importOrders', 'IMPORT_CHECKPOINT_SECONDS', 'importCheckpointSeconds'],
+  ])("%s's idempotency record (%s) outlives its queue's DLQ retention plus one redrive into that queue", (name, variable, param) => {
     // Prepare
-    const charge = lambdaFunctions(t).find((fn) => fn.name === 'chargeOrder');
-    expect(charge, 'chargeOrder function').toBeDefined();
-    const expiry = Number(charge?.props.Environment?.Variables?.CHARGE_IDEMPOTENCY_SECONDS);
+    const charge = lambdaFunctions(t).find((fn) => fn.name === name);
+    expect(charge, `${name} function`).toBeDefined();
+    const expiry = Number(charge?.props.Environment?.Variables?.[variable]);
     const queues = sqsMappings(t).filter((mapping) => mapping.functionId === charge?.id).map((mapping) => mapping.sourceId);
     expect(queues).toHaveLength(1);
     const queue = queues[0] as string;
@@ -30,8 +33,24 @@ describe.each(STAGES)('Idempotency windows (%s stage)', (stage) => {
     const mustExceed = retentionOf(t, dlq as string) + retentionOf(t, queue);
 
     // Assess
-    expect(Number.isSafeInteger(expiry), `CHARGE_IDEMPOTENCY_SECONDS ${String(expiry)}`).toBe(true);
+    expect(Number.isSafeInteger(expiry), `${variable} ${String(expiry)}`).toBe(true);
     expect(expiry, `${queue} keeps ${retentionOf(t, queue)} s, ${dlq} ${retentionOf(t, dlq as string)} s`).toBeGreaterThan(mustExceed);
-    expect(t.params.chargeIdempotencySeconds).toBe(expiry);
+    expect(t.params[param]).toBe(expiry);
+  });
+
+  it("importOrders may read and update only the idempotency table's import checkpoints (dynamodb:LeadingKeys import#*)", () => {
+    // Prepare
+    const fn = lambdaFunctions(t).find((candidate) => candidate.name === 'importOrders');
+    const table = resolveValue(t, { 'Fn::GetAtt': [refId(fn?.props.Environment?.Variables?.IMPORT_CHECKPOINTS_TABLE), 'Arn'] });
+
+    // Act
+    const onTable = roleStatements(t, functionRoleId(t, fn?.id as string)).statements.filter(({ statement }) =>
+      [statement.Resource].flat().some((resourceValue) => resolveValue(t, resourceValue) === table),
+    );
+
+    // Assess
+    expect(onTable).toHaveLength(1);
+    expect(onTable[0]?.statement.Action).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(onTable[0]?.statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['import#*'] } });
   });
 });

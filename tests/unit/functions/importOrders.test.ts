@@ -1,12 +1,14 @@
 import '../helpers/env.ts';
 import { Readable } from 'node:stream';
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type GetCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { PublishBatchCommand, SNSClient, ThrottledException, type PublishBatchCommandInput } from '@aws-sdk/client-sns';
 import { sdkStreamMixin } from '@smithy/core/serde';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler, importOrdersHandler } from '../../../functions/importOrders.ts';
 import { parseOrderEvent } from '#lib/events/order-events.ts';
 import { fakeContext } from '../helpers/context.ts';
@@ -17,6 +19,31 @@ const IMPORTS_BUCKET = 'orderflow-dev-imports-123456789012';
 const KEY = 'incoming/2026-11-22/black friday #1.ndjson';
 const s3Mock = mockClient(S3Client);
 const snsMock = mockClient(SNSClient);
+const dynamoMock = mockClient(DynamoDBDocumentClient);
+const ETAG = '9b2cf535f27731c974343645a3985328';
+
+/**
+ * The checkpoint items of the idempotency table, answering GetCommand and UpdateCommand as DynamoDB would for the
+ * one update lib/aws/import-checkpoints.ts sends (its condition evaluated, a failure the SDK's exception).
+ */
+const checkpoints = new Map<string, { linesPublished: number; done: boolean; expiration: number }>();
+const fakeCheckpointTable = (): void => {
+  dynamoMock.on(GetCommand).callsFake(async (input: GetCommandInput) => {
+    const item = checkpoints.get(String(input.Key?.id));
+    return item ? { Item: { id: input.Key?.id, ...item } } : {};
+  });
+  dynamoMock.on(UpdateCommand).callsFake(async (input: UpdateCommandInput) => {
+    expect(input.ConditionExpression).toBe('attribute_not_exists(id) OR (linesPublished <= :lines AND done = :false)');
+    const values = input.ExpressionAttributeValues as { ':lines': number; ':done': boolean; ':expiration': number };
+    const id = String(input.Key?.id);
+    const current = checkpoints.get(id);
+    if (current && !(current.linesPublished <= values[':lines'] && current.done === false)) {
+      throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } });
+    }
+    checkpoints.set(id, { linesPublished: values[':lines'], done: values[':done'], expiration: values[':expiration'] });
+    return {};
+  });
+};
 const context = fakeContext('importOrders');
 
 const physical = {
@@ -57,9 +84,16 @@ describe('Function: importOrders', () => {
     stubDeployedEnv('importOrders');
   });
 
+  beforeEach(() => {
+    fakeCheckpointTable();
+  });
+
   afterEach(() => {
     s3Mock.reset();
     snsMock.reset();
+    dynamoMock.reset();
+    checkpoints.clear();
+    vi.stubEnv('IMPORT_MAX_BYTES', DEPLOYED.IMPORT_MAX_BYTES);
   });
 
   afterAll(() => {
@@ -76,7 +110,7 @@ describe('Function: importOrders', () => {
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: IMPORTS_BUCKET, Key: KEY });
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: IMPORTS_BUCKET, Key: KEY, IfMatch: `"${ETAG}"` });
     expect(snsMock.commandCalls(PublishBatchCommand).map((call) => (call.args[0].input as PublishBatchCommandInput).PublishBatchRequestEntries?.length)).toEqual([10, 10, 3]);
     expect(snsMock).toHaveReceivedCommandWith(PublishBatchCommand, { TopicArn: DEPLOYED.TOPIC_ARN });
     const events = entries().map((entry) => parseOrderEvent(entry.Message as string));
@@ -94,20 +128,92 @@ describe('Function: importOrders', () => {
     });
   });
 
-  it('places the same orders with the same ids when the same file version is imported twice (SNS deduplicates them)', async () => {
+  it('publishes nothing again when the same file version is delivered again after the import finished, however late (its checkpoint says done)', async () => {
     // Prepare
     s3Mock.on(GetObjectCommand).callsFake(async () => objectBody(importFile()));
     snsMock.on(PublishBatchCommand).callsFake(async (input: PublishBatchCommandInput) => allPublished(input));
+    await importOrdersHandler(batchOf(firstRecord('s3-import-created')), context);
+    const publishedFirst = entries().length;
 
-    // Act
-    await importOrdersHandler(batchOf(firstRecord('s3-import-created')), context);
-    await importOrdersHandler(batchOf(firstRecord('s3-import-created')), context);
+    // Act: the same notification again, past SNS FIFO's 5-minute deduplication window (nothing would stop a republish)
+    const response = await importOrdersHandler(batchOf(firstRecord('s3-import-created')), context);
 
     // Assess
-    const dedupIds = entries().map((entry) => entry.MessageDeduplicationId);
-    expect(dedupIds).toHaveLength(46);
-    expect(dedupIds.slice(23)).toEqual(dedupIds.slice(0, 23));
-    expect(new Set(dedupIds).size).toBe(23);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publishedFirst).toBe(23);
+    expect(entries()).toHaveLength(23);
+    expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 1);
+    const [checkpoint] = [...checkpoints.entries()];
+    expect(checkpoint?.[0]).toBe(`import#${IMPORTS_BUCKET}/${KEY}#${ETAG}`);
+    expect(checkpoint?.[1]).toMatchObject({ linesPublished: 26, done: true }); // 25 lines and a blank one
+    // Kept 21 days (IMPORT_CHECKPOINT_SECONDS), longer than the import job can come back from its DLQ.
+    expect((checkpoint?.[1].expiration ?? 0) - Math.floor(Date.now() / 1000)).toBeGreaterThan(1_814_400 - 60);
+  });
+
+  it('resumes after its last checkpoint: a retry publishes only the lines the failed run had not published', async () => {
+    // Prepare: 250 valid lines; SNS refuses every call after the 20th (lines 1-200 published, checkpoint at 200)
+    const lines = Array.from({ length: 250 }, (_, index) => JSON.stringify({ ...digital, customerId: `c-${index + 1}` }));
+    s3Mock.on(GetObjectCommand).callsFake(async () => objectBody(`${lines.join('\n')}\n`));
+    let calls = 0;
+    snsMock.on(PublishBatchCommand).callsFake(async (input: PublishBatchCommandInput) => {
+      calls += 1;
+      if (calls > 20) throw new ThrottledException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
+      return allPublished(input);
+    });
+    await expect(importOrdersHandler(batchOf(firstRecord('s3-import-created')), context)).rejects.toBeInstanceOf(FullBatchFailureError);
+    const firstRun = entries().slice(0, 200).map((entry) => entry.MessageDeduplicationId);
+    expect(calls).toBe(21);
+    snsMock.reset();
+    snsMock.on(PublishBatchCommand).callsFake(async (input: PublishBatchCommandInput) => allPublished(input));
+
+    // Act
+    const response = await importOrdersHandler(batchOf(firstRecord('s3-import-created')), context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const secondRun = entries().map((entry) => parseOrderEvent(entry.Message as string));
+    expect(secondRun.map((event) => event.correlationId)).toEqual(Array.from({ length: 50 }, (_, index) => `import:${KEY}:${index + 201}`));
+    expect(new Set([...firstRun, ...secondRun.map((event) => event.eventId)]).size).toBe(250);
+  });
+
+  it('reads the notified version only (If-Match on its ETag): a key overwritten since publishes nothing and is not a failure', async () => {
+    // Prepare
+    s3Mock.on(GetObjectCommand).rejects(new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', message: 'At least one of the pre-conditions you specified did not hold', $metadata: { httpStatusCode: 412 } }));
+
+    // Act
+    const response = await importOrdersHandler(batchOf(firstRecord('s3-import-created')), context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { IfMatch: `"${ETAG}"` });
+    expect(snsMock).not.toHaveReceivedCommand(PublishBatchCommand);
+    expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+  });
+
+  it.each([
+    ['the notification says so', { notified: 2_000, contentLength: undefined }],
+    ['GetObject says so', { notified: 100, contentLength: 2_000 }],
+    ['the bytes read say so (no length given)', { notified: 0, contentLength: undefined }],
+  ])('refuses a file over IMPORT_MAX_BYTES when %s: nothing published, a report naming the limit, not retried', async (_when, { notified, contentLength }) => {
+    // Prepare: a 1,000-byte limit, a file of 25 lines (about 3 KB)
+    vi.stubEnv('IMPORT_MAX_BYTES', '1000');
+    const record = asNewMessage(firstRecord('s3-import-created'));
+    record.body = record.body.replace('"size":1843', `"size":${notified}`);
+    expect(record.body).toContain(`"size":${notified}`);
+    s3Mock.on(GetObjectCommand).callsFake(async () => ({ ...objectBody(importFile()), ...(contentLength === undefined ? {} : { ContentLength: contentLength }) }));
+    snsMock.on(PublishBatchCommand).callsFake(async (input: PublishBatchCommandInput) => allPublished(input));
+
+    // Act
+    const first = await importOrdersHandler(batchOf(record), context);
+    const again = await importOrdersHandler(batchOf(record), context);
+
+    // Assess
+    expect(first).toEqual({ batchItemFailures: [] });
+    expect(again).toEqual({ batchItemFailures: [] });
+    expect(snsMock).not.toHaveReceivedCommand(PublishBatchCommand);
+    const reports = s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input as PutObjectCommandInput);
+    expect(reports.map((input) => input.Key)).toEqual([`rejected/${KEY}.json`]);
+    expect(JSON.parse(reports[0]?.Body as string)).toMatchObject({ source: KEY, error: expect.stringMatching(/the limit is 1000 bytes \(importMaxBytes\)/) });
   });
 
   it('writes no report when every line is valid', async () => {

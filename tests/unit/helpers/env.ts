@@ -29,6 +29,9 @@ const DEPLOYED = {
   BILLING_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-billing`,
   STREAM_NAME: 'orderflow-dev-order-stream',
   CHARGE_IDEMPOTENCY_SECONDS: '1814400',
+  IMPORT_CHECKPOINTS_TABLE: 'orderflow-dev-idempotency',
+  IMPORT_CHECKPOINT_SECONDS: '1814400',
+  IMPORT_MAX_BYTES: '104857600',
 } as const;
 
 /**

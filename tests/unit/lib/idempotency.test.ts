@@ -3,7 +3,7 @@ import { IdempotencyAlreadyInProgressError, IdempotencyItemNotFoundError, Idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { IdempotencyRecord, type BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { InvalidEnvError, MissingEnvError, requireSecondsEnv } from '#lib/aws/env.ts';
+import { InvalidEnvError, MissingEnvError, requirePositiveIntegerEnv } from '#lib/aws/env.ts';
 import { chargeIdempotency, idempotencyStore, placeOrderIdempotency, withInProgressRecord } from '#lib/idempotency.ts';
 import { DEPLOYED } from '../helpers/env.ts';
 
@@ -45,16 +45,16 @@ describe('Lib: idempotency', () => {
     expect(chargeIdempotency()).toBe(config);
   });
 
-  it('requireSecondsEnv: a whole number of seconds, else an error naming the variable', () => {
+  it('requirePositiveIntegerEnv: a whole number of seconds, else an error naming the variable', () => {
     for (const bad of ['0', '-5', '1.5', '1e6', ' 60', 'abc', '99999999999999999999']) {
       vi.stubEnv('SOME_SECONDS', bad);
-      expect(() => requireSecondsEnv('SOME_SECONDS'), bad).toThrow(InvalidEnvError);
-      expect(() => requireSecondsEnv('SOME_SECONDS'), bad).toThrow(/SOME_SECONDS/);
+      expect(() => requirePositiveIntegerEnv('SOME_SECONDS'), bad).toThrow(InvalidEnvError);
+      expect(() => requirePositiveIntegerEnv('SOME_SECONDS'), bad).toThrow(/SOME_SECONDS/);
     }
     vi.stubEnv('SOME_SECONDS', undefined);
-    expect(() => requireSecondsEnv('SOME_SECONDS')).toThrow(MissingEnvError);
+    expect(() => requirePositiveIntegerEnv('SOME_SECONDS')).toThrow(MissingEnvError);
     vi.stubEnv('SOME_SECONDS', '60');
-    expect(requireSecondsEnv('SOME_SECONDS')).toBe(60);
+    expect(requirePositiveIntegerEnv('SOME_SECONDS')).toBe(60);
   });
 });
 

@@ -2,7 +2,7 @@ import '../helpers/env.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseOrderEvent } from '#lib/events/order-events.ts';
-import { importEvents, importOrderId, parseImport, rejectedReportKey } from '#lib/imports.ts';
+import { ImportTooLargeError, importEvents, importOrderId, ndjsonLines, parseImport, rejectedReportKey } from '#lib/imports.ts';
 import { orderInput } from '../helpers/arbitraries.ts';
 
 const source = { bucket: 'orderflow-dev-imports-123456789012', key: 'incoming/2026-11-22/black friday #1.ndjson', eTag: '9b2cf535f27731c974343645a3985328' };
@@ -127,6 +127,51 @@ describe('Lib: imports', () => {
           expect(rejectedReportKey(key)).toBe(`rejected/${key}.json`);
         }),
       );
+    });
+  });
+
+  describe('ndjsonLines', () => {
+    const collect = async (chunks: Iterable<Uint8Array>, maxBytes = 1_000_000): Promise<string[]> => {
+      const lines: string[] = [];
+      for await (const line of ndjsonLines((async function* () { yield* chunks; })(), maxBytes)) lines.push(line);
+      return lines;
+    };
+    /** Cuts bytes at the given offsets: a cut may fall inside a multi-byte character. */
+    const cut = (bytes: Buffer, offsets: number[]): Buffer[] => {
+      const points = [...new Set(offsets.map((offset) => offset % (bytes.length + 1)))].sort((a, b) => a - b);
+      return [...points, bytes.length].map((end, index) => bytes.subarray(index === 0 ? 0 : points[index - 1], end));
+    };
+
+    it('yields the same lines as splitting the whole text, however the bytes are chunked (multi-byte characters cut included)', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.string({ unit: 'grapheme', maxLength: 30 }).map((line) => line.replace(/\n/g, '')), { minLength: 1, maxLength: 8 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 12 }), async (lines, trailingNewline, offsets) => {
+          // Prepare
+          const text = lines.join('\n') + (trailingNewline ? '\n' : '');
+          const expected = text.split('\n');
+          if (trailingNewline || expected.at(-1) === '') expected.pop();
+
+          // Act
+          const got = await collect(cut(Buffer.from(text), offsets));
+
+          // Assess
+          expect(got).toEqual(expected);
+        }),
+      );
+    });
+
+    it('throws ImportTooLargeError once more than maxBytes arrived, before reading further', async () => {
+      // Prepare
+      let pulled = 0;
+      const chunks = (function* () {
+        for (let index = 0; index < 100; index++) {
+          pulled += 1;
+          yield Buffer.from('{"a":1}\n'.repeat(16));
+        }
+      })();
+
+      // Act + Assess: 128 bytes a chunk, limit 300: the third chunk crosses it
+      await expect(collect(chunks, 300)).rejects.toBeInstanceOf(ImportTooLargeError);
+      expect(pulled).toBe(3);
     });
   });
 });
