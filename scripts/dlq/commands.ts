@@ -8,7 +8,7 @@ import { DlqError, RedriveError, UsageError } from './errors.ts';
 import { keepAsIs, peekMessages, purgeQueue, queueArn, queueDepth, redriveByCopy, redriveByMoveTask, release, type QueueRef, type Transform } from './sqs-ops.ts';
 import type { FailureInfo, StackView } from './stack.ts';
 import { functionNameFromArn } from './stack.ts';
-import { kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf } from './stream.ts';
+import { beyondRetention, kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf, streamRetentionHours } from './stream.ts';
 import { dlqsOf, findQueue, queuesOf, type DlqInfo, type DlqSource } from './topology.ts';
 
 interface Output {
@@ -302,6 +302,7 @@ async function redriveStreamFailures(stack: StackView, from: QueueRef, request: 
   const failed: string[] = [];
   // Pointers that failed again stay hidden until this run ends (so the loop moves on), then visible again at once.
   const heldBack: Message[] = [];
+  const retentions = new Map<string, Promise<number | undefined>>();
   for (;;) {
     const messages = (await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: from.url, MaxNumberOfMessages: 1, VisibilityTimeout: 300, WaitTimeSeconds: 1 }))).Messages ?? [];
     const message = messages[0];
@@ -309,6 +310,10 @@ async function redriveStreamFailures(stack: StackView, from: QueueRef, request: 
     const pointer = parseFailurePointer(message.Body ?? '');
     try {
       if (!pointer) throw new DlqError('not a Kinesis on-failure record');
+      if (!retentions.has(pointer.streamArn)) retentions.set(pointer.streamArn, streamRetentionHours(stack.kinesis, pointer.streamArn));
+      const retention = await retentions.get(pointer.streamArn);
+      const gone = retention === undefined ? undefined : beyondRetention(pointer, retention, new Date());
+      if (gone !== undefined) throw new DlqError(gone);
       const records = await readPointedRecords(stack.kinesis, pointer);
       if (records.length === 0) throw new DlqError(`records ${pointer.startSequenceNumber}..${pointer.endSequenceNumber} are no longer in ${streamNameOf(pointer.streamArn)}: replay them from the lake`);
       const fnName = functionNameFromArn(pointer.functionArn);

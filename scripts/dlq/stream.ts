@@ -8,9 +8,10 @@
  * Re-putting would hand the records again to Firehose (a second copy in the lake) and to any other consumer, to fix
  * one consumer's failure. Invoking only the consumer that failed does not; it needs `lambda:InvokeFunction` on
  * that function (locally: the edge's `POST /_local/invoke`). The records must still be in the stream: retention is
- * 24 h (resources/streaming.yml); past that, replay them from the lake (scripts/dlq/README.md).
+ * the streamRetentionHours stage param (14 days; 7 locally); a pointer older than that is refused, naming the
+ * retention (beyondRetention); replay its records from the lake (scripts/dlq/README.md).
  */
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { DlqError } from './errors.ts';
 
 /** The part of an on-failure record the redrive reads. */
@@ -85,7 +86,7 @@ async function readPointedRecords(kinesis: KinesisClient, pointer: KinesisFailur
   } catch (error) {
     throw new DlqError(
       `cannot read ${pointer.shardId} of ${streamNameOf(pointer.streamArn)} at ${pointer.startSequenceNumber} (${(error as Error).name}: ${(error as Error).message}); ` +
-        'if the records are older than the stream retention (24 h), replay them from the lake (scripts/dlq/README.md)',
+        'if the records are older than the stream retention, replay them from the lake (scripts/dlq/README.md)',
       { cause: error },
     );
   }
@@ -145,5 +146,30 @@ function reportedFailures(payload: unknown): string[] {
   return payload.batchItemFailures.map((failure) => (isRecord(failure) ? String(failure.itemIdentifier) : String(failure)));
 }
 
-export { kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf };
+/** A stream's retention in hours (DescribeStreamSummary RetentionPeriodHours). */
+async function streamRetentionHours(kinesis: KinesisClient, streamArn: string): Promise<number | undefined> {
+  const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamNameOf(streamArn) }));
+  return out.StreamDescriptionSummary?.RetentionPeriodHours;
+}
+
+/**
+ * Why a pointer's records can no longer all be read, or undefined while they can: its first record arrived
+ * (`approximateArrivalOfFirstRecord`, written by Lambda) longer ago than the stream keeps records. Kinesis then
+ * has trimmed them, and re-reading would invoke the consumer with what is left, or nothing.
+ *
+ * @example
+ * const gone = beyondRetention(pointer, 336, new Date()); // "records ... arrived 2026-11-01T..., 400 h ago, ..."
+ */
+function beyondRetention(pointer: KinesisFailurePointer, retentionHours: number, now: Date): string | undefined {
+  const arrived = Date.parse(pointer.approximateArrivalOfFirstRecord ?? '');
+  if (Number.isNaN(arrived) || now.getTime() - arrived <= retentionHours * 3_600_000) return undefined;
+  const hours = Math.floor((now.getTime() - arrived) / 3_600_000);
+  return (
+    `records ${pointer.startSequenceNumber}..${pointer.endSequenceNumber} of ${pointer.shardId} arrived ${new Date(arrived).toISOString()}, ${hours} h ago: ` +
+    `older than ${streamNameOf(pointer.streamArn)}'s retention of ${retentionHours} h, so Kinesis no longer has them all. ` +
+    'The pointer stays in the queue; replay the records from the lake (scripts/dlq/README.md, "Replaying the data lake from Kinesis")'
+  );
+}
+
+export { beyondRetention, streamRetentionHours, kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf };
 export type { KinesisFailurePointer, StreamRecord };

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STAGES, functionRoleId, lambdaFunctions, loadTemplate, refId, resource, resolveValue, roleStatements, sqsMappings, type Template } from './helpers.ts';
+import { STAGES, functionRoleId, kinesisMappings, lambdaFunctions, loadTemplate, refId, resource, resolveValue, roleStatements, sqsMappings, targetId, type Template } from './helpers.ts';
 
 /** SQS's default message retention, what a queue without MessageRetentionPeriod keeps (SQS API reference, CreateQueue). */
 const SQS_DEFAULT_RETENTION_SECONDS = 345_600;
@@ -54,3 +54,35 @@ describe.each(STAGES)('Idempotency windows (%s stage)', (stage) => {
     expect(onTable[0]?.statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['import#*'] } });
   });
 });
+
+describe.each(STAGES)('Stream retention (%s stage)', (stage) => {
+  let t: Template;
+  beforeAll(async () => {
+    t = await loadTemplate(stage);
+  });
+
+  // A Kinesis mapping's on-failure destination holds pointers, not records (Lambda developer guide, "Retaining
+  // discarded batch records"): a pointer is worth a redrive only while the stream still has its records.
+  it("every stream keeps its records (RetentionPeriodHours = the streamRetentionHours param) as long as its mappings' on-failure queues keep the pointers", () => {
+    // Prepare
+    const mappings = kinesisMappings(t).filter((mapping) => mapping.props.DestinationConfig?.OnFailure?.Destination !== undefined);
+    expect(mappings.length).toBeGreaterThan(0);
+
+    for (const mapping of mappings) {
+      // Act
+      const hours = Number(resource(t, mapping.sourceId).Properties?.RetentionPeriodHours ?? 24);
+      const queue = refId(mapping.props.DestinationConfig.OnFailure.Destination) ?? targetId(mapping.props.DestinationConfig.OnFailure.Destination, mapping.id);
+      const pointerSeconds = retentionOf(t, queue);
+
+      // Assess
+      expect(hours).toBe(t.params.streamRetentionHours);
+      if (stage === 'local') {
+        // kinesalite accepts at most 168 h; the redrive refuses older pointers (tests/unit/scripts/dlq-stream.test.ts).
+        expect(hours).toBe(168);
+      } else {
+        expect(hours * 3600, `${mapping.sourceId} keeps ${hours} h, ${queue} keeps ${pointerSeconds} s`).toBeGreaterThanOrEqual(pointerSeconds);
+      }
+    }
+  });
+});
+
