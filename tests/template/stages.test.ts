@@ -1,0 +1,42 @@
+/**
+ * Rules on a stage's params, checked on what osls resolves (`osls print`, offline: no AWS call, no build).
+ */
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const REPO_ROOT = resolve(import.meta.dirname, '../..');
+const OSLS = resolve(REPO_ROOT, 'node_modules/.bin/osls');
+
+/** `osls print` for a stage, without AWS credentials; resolves with the exit code and the output. */
+const print = async (...args: string[]): Promise<{ code: number; output: string }> => {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+  try {
+    const { stdout, stderr } = await promisify(execFile)(OSLS, ['print', ...args], { cwd: REPO_ROOT, env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, output: `${stdout}${stderr}` };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof failed.code === 'number' ? failed.code : 1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+  }
+};
+
+describe('Stage params', () => {
+  // The poison trigger (customerId `poison-...`) is chosen by a customer: fault injection must never reach prod.
+  it("refuses the faults param on stage prod: resolving the service (package, deploy, print) fails naming params.faults", { timeout: 60_000 }, async () => {
+    // Act
+    const [refused, prod, dev] = await Promise.all([
+      print('--stage', 'prod', '--param=faults={"chargeOrder":{"poison":true}}'),
+      print('--stage', 'prod'),
+      print('--stage', 'dev', '--param=faults={"*":{"latencyMs":5}}'),
+    ]);
+
+    // Assess
+    expect(refused.code, refused.output).not.toBe(0);
+    expect(refused.output).toContain("params.faults must be '' on stage prod");
+    expect(prod.code, prod.output).toBe(0);
+    expect(prod.output).toMatch(/FAULTS: ''/);
+    expect(dev.code, dev.output).toBe(0);
+    expect(dev.output).toContain(`FAULTS: '{"*":{"latencyMs":5}}'`);
+  });
+});
