@@ -58,17 +58,27 @@ const checkItem = (value: unknown, path: string, issues: Issues): void => {
   checkInteger(value.unitPriceCents, `${path}.unitPriceCents`, 0, LIMITS.maxUnitPriceCents, issues);
 };
 
-const checkAddress = (value: unknown, path: string, issues: Issues): void => {
+/** What an order check applies beyond the schema's shape. */
+interface OrderRules {
+  /**
+   * The free-text rules of the edge (no whitespace-only or Cf-holding name or address: checkString's `text`).
+   * Consumers turn them off for orders already accepted: an OrderPlaced published before these rules existed
+   * (still in a queue, a DLQ or the stream) must not become a poison message when it is redriven.
+   */
+  humanText: boolean;
+}
+
+const checkAddress = (value: unknown, path: string, issues: Issues, { humanText }: OrderRules): void => {
   if (!isRecord(value)) {
     issues.push({ field: path, message: value === undefined ? 'is required for physical orders' : 'must be an object' });
     return;
   }
   checkKnownKeys(value, ['name', 'line1', 'line2', 'city', 'postalCode', 'country'], path, issues);
-  checkString(value.name, `${path}.name`, { max: 100, text: true }, issues);
-  checkString(value.line1, `${path}.line1`, { max: 200, text: true }, issues);
-  if (value.line2 !== undefined) checkString(value.line2, `${path}.line2`, { max: 200, text: true }, issues);
-  checkString(value.city, `${path}.city`, { max: 100, text: true }, issues);
-  checkString(value.postalCode, `${path}.postalCode`, { max: 20, text: true }, issues);
+  checkString(value.name, `${path}.name`, { max: 100, text: humanText }, issues);
+  checkString(value.line1, `${path}.line1`, { max: 200, text: humanText }, issues);
+  if (value.line2 !== undefined) checkString(value.line2, `${path}.line2`, { max: 200, text: humanText }, issues);
+  checkString(value.city, `${path}.city`, { max: 100, text: humanText }, issues);
+  checkString(value.postalCode, `${path}.postalCode`, { max: 20, text: humanText }, issues);
   checkString(value.country, `${path}.country`, { min: 2, max: 2, pattern: COUNTRY, patternHint: 'an ISO 3166-1 alpha-2 code such as GB' }, issues);
 };
 
@@ -79,7 +89,7 @@ const checkAddress = (value: unknown, path: string, issues: Issues): void => {
  * const issues = orderIssues(parseJsonText(body));
  * if (issues.length > 0) return { statusCode: 400, body: JSON.stringify({ error: 'Invalid order', fields: issues }) };
  */
-const orderIssues = (value: unknown): FieldError[] => {
+const orderIssues = (value: unknown, rules: OrderRules = { humanText: true }): FieldError[] => {
   const issues: Issues = [];
   if (!isRecord(value)) return [{ field: '(body)', message: 'must be a JSON object' }];
   checkKnownKeys(value, ['customerId', 'items', 'fulfillment', 'shippingAddress'], '', issues);
@@ -94,7 +104,7 @@ const orderIssues = (value: unknown): FieldError[] => {
     value.items.forEach((item, index) => checkItem(item, `items[${index}]`, issues));
   }
   if (checkOneOf(value.fulfillment, 'fulfillment', FULFILLMENTS, issues)) {
-    if (value.fulfillment === 'physical') checkAddress(value.shippingAddress, 'shippingAddress', issues);
+    if (value.fulfillment === 'physical') checkAddress(value.shippingAddress, 'shippingAddress', issues, rules);
     else if (value.shippingAddress !== undefined) issues.push({ field: 'shippingAddress', message: 'is only allowed for physical orders' });
   }
   return issues;
@@ -150,5 +160,5 @@ const placeOrder = (input: OrderInput, { orderId, now }: { orderId: string; now:
   placedAt: now.toISOString(),
 });
 
-export type { Fulfillment, OrderItem, ShippingAddress, OrderInput, PlacedOrder };
+export type { Fulfillment, OrderRules, OrderItem, ShippingAddress, OrderInput, PlacedOrder };
 export { FULFILLMENTS, LIMITS, orderIssues, parseOrderInput, orderTotalCents, placeOrder };

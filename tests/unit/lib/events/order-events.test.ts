@@ -119,6 +119,16 @@ describe('Lib: events/order-events', () => {
     });
   });
 
+  it('accepts an OrderPlaced placed before the edge refused blank and format-character (Cf) address text, so a redrive of it is no poison', () => {
+    // Prepare
+    const placed = bodyOf<{ order: { shippingAddress: Record<string, string> } }>(firstRecord('order-placed-physical'));
+    placed.order.shippingAddress.name = 'Ada\u202Eevil';
+    placed.order.shippingAddress.city = '   ';
+
+    // Act + Assess
+    expect(parseOrderPlaced(JSON.stringify(placed)).type).toBe('OrderPlaced');
+  });
+
   describe('parseReviewRequest', () => {
     it('parses the stored review request and keeps only its three fields', () => {
       // Prepare
