@@ -2,7 +2,8 @@
  * Fault injection on the local cloud (real template, real emulators): duplicate delivery of every SQS batch leaves
  * every order COMPLETED once (completedAt set once; the document writes are an expected failure, see below), the switches change live through
  * `POST /_local/faults` and reject a bad value naming its path, and injected latency on shipOrder makes its
- * visibility heartbeat beat (HEARTBEAT_INTERVAL_SECONDS is 5 s, stage param shipHeartbeatSeconds).
+ * visibility heartbeat beat (HEARTBEAT_INTERVAL_SECONDS is 5 s, stage param shipHeartbeatSeconds), and a record
+ * slower than chargeOrder's timeout is given up on by the deadline guard (lib/batch.ts) before the runtime times out.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digitalOrder, invocationsMentioning, physicalOrder, startCloudForTests, uniqueCustomer, waitFor, type CloudUnderTest } from './helpers/cloud.ts';
@@ -110,4 +111,25 @@ describe('Local cloud: fault injection', () => {
     expect((shipped[0]?.endedAt ?? 0) - (shipped[0]?.startedAt ?? 0)).toBeGreaterThanOrEqual(6000);
     await faults({});
   });
+
+  it('a record slower than the invocation has left is given up on 1 s before the timeout (deadline guard): the invocation answers, it does not time out', { timeout: 60_000 }, async () => {
+    // Prepare: 12 s per chargeOrder record, past its 10 s timeout; the guard's margin is 1 s (lib/batch.ts)
+    await faults({ chargeOrder: { latencyMs: 12_000 } });
+
+    // Act
+    const orderId = String((await t.api.postOrder(digitalOrder(uniqueCustomer('deadline')))).body.orderId);
+    const [charge] = await waitFor(async () => {
+      const ended = invocationsMentioning(t.invocations, t.functionName('chargeOrder'), orderId).filter((invocation) => invocation.endedAt !== undefined);
+      return ended.length > 0 && ended;
+    }, { timeoutMs: 30_000, intervalMs: 200, what: `chargeOrder's first invocation for ${orderId} to end` });
+    await faults({});
+
+    // Assess: the handler answered, reporting its one record as failed. Without the guard the invocation fails
+    // whole (middy's TimeoutError just before the timeout, measured on the commit before the guard), and so does
+    // every record of its batch.
+    expect(charge?.result).toMatchObject({ ok: false, reason: 'error', error: { errorType: 'FullBatchFailureError' } });
+    const failed = t.logs.filter((line) => line.includes('record failed') && line.includes(orderId));
+    expect(failed.some((line) => line.includes('DeadlineReachedError') && line.includes('was still running')), failed.join('\n')).toBe(true);
+  });
 });
+
