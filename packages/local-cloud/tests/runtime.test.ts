@@ -433,6 +433,48 @@ describe('Local cloud: loading function bundles', () => {
   });
 });
 
+describe('Local cloud: execution slots', () => {
+  const slow: FunctionConfig = {
+    logicalId: 'SlowLambdaFunction',
+    name: 'slow',
+    arn: 'arn:aws:lambda:us-east-1:000000000000:function:slow',
+    handler: 'handlers/slow.handler',
+    runtime: 'nodejs24.x',
+    timeout: 1,
+    memorySize: 128,
+    roleArn: 'arn:aws:iam::000000000000:role/r',
+    environment: {},
+  };
+  const oneSlot = (): LambdaRuntime =>
+    new LambdaRuntime({ functions: [slow], region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: () => {}, executionSlots: { initial: 1, min: 1, max: 1 } });
+
+  it('starts the timeout when the invocation gets its slot, not while it waits for one', async () => {
+    // Prepare
+    const runtime = oneSlot();
+    await runtime.start();
+    // Act: together 1.4 s, over the 1 s timeout, but each runs 0.7 s
+    const results = await Promise.all([runtime.invoke('slow', { sleepMs: 700 }), runtime.invoke('slow', { sleepMs: 700 })]);
+    await runtime.stop();
+    // Assess
+    expect(results.map((result) => result.ok)).toEqual([true, true]);
+  });
+
+  it('runs a waiting interactive invocation before a background batch that waited less', async () => {
+    // Prepare
+    const runtime = oneSlot();
+    await runtime.start();
+    const finished: string[] = [];
+    const running = runtime.invoke('slow', { sleepMs: 200 });
+    // Act
+    const batch = runtime.invoke('slow', { sleepMs: 0 }, { priority: 'background' }).then(() => finished.push('background'));
+    const request = runtime.invoke('slow', { sleepMs: 0 }).then(() => finished.push('interactive'));
+    await Promise.all([running, batch, request]);
+    await runtime.stop();
+    // Assess
+    expect(finished).toEqual(['interactive', 'background']);
+  });
+});
+
 describe('Local cloud: batch response rules', () => {
   const ok = (payload: unknown): InvokeResult => ({ ok: true, payload, requestId: 'r', durationMs: 1 });
   const sqsRecords = (ids: string[], groups?: string[]): SqsRecord[] =>

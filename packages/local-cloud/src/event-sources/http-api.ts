@@ -339,10 +339,19 @@ class HttpApiServer {
     }
     const event = buildEvent(request, body, match.route, match.pathParameters, { accountId: this.options.accountId, requestId: id, now });
     let timer: NodeJS.Timeout | undefined;
+    // An invocation still waiting for an execution slot when the integration times out never starts.
+    const gaveUp = new AbortController();
     const integrationTimeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), match.route.timeoutMs);
+      timer = setTimeout(() => {
+        gaveUp.abort();
+        resolve('timeout');
+      }, match.route.timeoutMs);
     });
-    const result = await Promise.race([this.options.runtime.invoke(match.route.functionName, event, { throttle: true }), integrationTimeout]);
+    const invocation = this.options.runtime.invoke(match.route.functionName, event, { throttle: true, signal: gaveUp.signal }).catch((error: unknown) => {
+      if (gaveUp.signal.aborted) return 'timeout' as const;
+      throw error;
+    });
+    const result = await Promise.race([invocation, integrationTimeout]);
     clearTimeout(timer);
     if (result === 'timeout') {
       // The integration outlived the API's timeout: HTTP APIs answer 503.

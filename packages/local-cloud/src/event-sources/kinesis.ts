@@ -234,6 +234,8 @@ class KinesisPoller {
     let firstBufferedAt = 0;
     while (!signal.aborted) {
       try {
+        // No new records while somebody waits at the front door (runtime/execution-slots.ts).
+        await this.runtime.slots?.whenNotBusy(signal);
         iterator ??= await this.iterator(shardId, lastFetched);
         let fetched = 0;
         if (iterator && buffer.length < this.mapping.batchSize) {
@@ -367,7 +369,7 @@ class KinesisPoller {
       const window = this.windowEvent(shardId, first, false);
       const event = window ? { Records: records, ...window } : { Records: records };
       this.stats.invocations += 1;
-      const result = await this.runtime.invoke(this.mapping.functionName, event);
+      const result = await this.runtime.invoke(this.mapping.functionName, event, { priority: 'background' });
       const outcome = interpret(records, result, this.mapping);
       if (outcome.kind === 'success') {
         this.stats.records += records.length;
@@ -457,7 +459,7 @@ class KinesisPoller {
     let attempt = 0;
     while (!this.abort.signal.aborted) {
       this.stats.invocations += 1;
-      const result = await this.runtime.invoke(this.mapping.functionName, event);
+      const result = await this.runtime.invoke(this.mapping.functionName, event, { priority: 'background' });
       if (result.ok) break;
       attempt += 1;
       this.log(`${this.mapping.logicalId} ${shardId}: final window invocation failed (${result.error.errorMessage}); retrying`);

@@ -203,6 +203,8 @@ class SqsPoller {
     const signal = this.abort.signal;
     while (!signal.aborted) {
       try {
+        // No new messages while somebody waits at the front door (runtime/execution-slots.ts).
+        await this.runtime.slots?.whenNotBusy(signal);
         const records = await this.receiveBatch(signal);
         if (records.length > 0) await this.process(records);
       } catch (error) {
@@ -284,7 +286,7 @@ class SqsPoller {
   private async invoke(records: SqsRecord[]): Promise<{ failed: Set<string>; reason?: string }> {
     this.stats.invocations += 1;
     const started = Date.now();
-    const result = await this.runtime.invoke(this.mapping.functionName, { Records: records });
+    const result = await this.runtime.invoke(this.mapping.functionName, { Records: records }, { priority: 'background' });
     const outcome = failedRecords(records, result, this.mapping.reportBatchItemFailures);
     if (outcome.reason) {
       const errorName = result.ok ? 'InvalidBatchResponse' : result.error.errorType;

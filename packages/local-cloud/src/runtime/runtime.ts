@@ -23,6 +23,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
+import { ExecutionSlots, type ExecutionSlotsOptions, type Priority } from './execution-slots.ts';
 import type { LocalStats } from '../edge/stats.ts';
 import { isRecord, type TemplateResolver } from '../template/template.ts';
 
@@ -60,6 +61,8 @@ interface RuntimeOptions {
   log?: (line: string) => void;
   /** Where every invocation is counted (the edge's `/_local/stats`). */
   stats?: LocalStats;
+  /** How many invocations run at once and which go first (execution-slots.ts); false: no limit but concurrency. */
+  executionSlots?: ExecutionSlotsOptions | false;
 }
 
 interface LambdaErrorPayload {
@@ -326,9 +329,12 @@ class LambdaRuntime {
   private restoreEnv?: () => void;
   private restoreLogs?: () => void;
   private inFlight = new Set<Promise<unknown>>();
+  /** Slots shared by every function of this runtime; pollers wait on them before they take messages. */
+  readonly slots?: ExecutionSlots;
 
   constructor(options: RuntimeOptions) {
     this.options = options;
+    if (options.executionSlots !== false) this.slots = new ExecutionSlots(options.executionSlots ?? {});
     this.log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
     for (const config of options.functions) {
       this.functions.set(config.name, new LambdaFunction(config, this.environmentFor(config)));
@@ -442,12 +448,12 @@ class LambdaRuntime {
   /**
    * Invokes a function synchronously, like Lambda's RequestResponse invocation. Waits for a
    * concurrency slot unless `throttle` is set, in which case a full function answers like Lambda's
-   * TooManyRequestsException. The result is JSON round-tripped as Lambda serializes it.
+   * TooManyRequestsException. Then waits for an execution slot (`priority`: default interactive; event sources
+   * pass background); the timeout counts from there. The result is JSON round-tripped as Lambda serializes it.
    */
-  async invoke(reference: string, event: unknown, options: { throttle?: boolean; signal?: AbortSignal } = {}): Promise<InvokeResult> {
+  async invoke(reference: string, event: unknown, options: { throttle?: boolean; signal?: AbortSignal; priority?: Priority } = {}): Promise<InvokeResult> {
     const fn = this.get(reference);
     const requestId = randomUUID();
-    const started = Date.now();
     if (options.throttle) {
       if (!fn.concurrency.tryAcquire()) {
         this.options.stats?.recordInvocation(fn.config.name, fn.config.memorySize, { ok: false, reason: 'throttled', durationMs: 0 });
@@ -460,7 +466,17 @@ class LambdaRuntime {
         };
       }
     } else await fn.concurrency.acquire(options.signal);
-    const run = this.run(fn, event, requestId, started).finally(() => fn.concurrency.release());
+    let releaseSlot: (() => void) | undefined;
+    try {
+      releaseSlot = await this.slots?.acquire(options.priority ?? 'interactive', options.signal);
+    } catch (error) {
+      fn.concurrency.release();
+      throw error;
+    }
+    const run = this.run(fn, event, requestId, Date.now()).finally(() => {
+      releaseSlot?.();
+      fn.concurrency.release();
+    });
     run.then((result) => this.options.stats?.recordInvocation(fn.config.name, fn.config.memorySize, result), () => {});
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run));
@@ -537,6 +553,7 @@ class LambdaRuntime {
     if (this.inFlight.size > 0) {
       await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     }
+    this.slots?.close();
     this.restoreLogs?.();
     this.restoreEnv?.();
     this.restoreLogs = undefined;
