@@ -57,7 +57,7 @@ import type { TestCloud } from './helpers/emulators.ts';
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
 
-/** Receives and deletes until `count` messages arrived or the deadline passed (a FIFO receive gives one message per group per call). */
+/** Receives and deletes until `count` messages arrived or the deadline passed (a FIFO receive may stop short of `count`). */
 async function drain(sqs: SQSClient, queueUrl: string, count: number, timeoutMs = 5_000): Promise<Message[]> {
   const received: Message[] = [];
   const deadline = Date.now() + timeoutMs;

@@ -47,7 +47,7 @@ import type { TestCloud } from './helpers/emulators.ts';
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
 
-/** Receives and deletes until `count` messages arrived or `timeoutMs` passed (FIFO: one message per group per receive). */
+/** Receives and deletes until `count` messages arrived or `timeoutMs` passed (a FIFO group stays held until its batch is deleted). */
 async function drain(sqs: SQSClient, queueUrl: string, count: number, timeoutMs = 3_000): Promise<Message[]> {
   const received: Message[] = [];
   const deadline = Date.now() + timeoutMs;
