@@ -263,14 +263,22 @@ async function redrive(stack: StackView, wanted: string, request: RedriveRequest
   if (depth.visible === 0) return 0;
   if (!(await request.confirm(`Move ${depth.visible} message(s) from ${from.name} to ${to.name} (each is deleted from the DLQ once sent)?`))) throw new DlqError('not confirmed: nothing moved');
   const progress = (moved: number): void => output.out(`  moved ${moved}`);
-  // SQS's own message move task: AWS, a standard DLQ of SQS queues (not SNS subscriptions; FIFO DLQs are copied here).
-  if (stack.target === 'aws' && !from.fifo && source?.kind === 'queue') {
-    const moved = await redriveByMoveTask(stack.sqs, {
-      sourceArn: await queueArn(stack.sqs, from.url),
-      ...(request.to !== undefined ? { destinationArn: await queueArn(stack.sqs, to.url) } : {}),
-      ...(request.maxPerSecond ? { maxPerSecond: request.maxPerSecond } : {}),
-      onProgress: (n, total) => output.out(`  moved ${n} of ${total} (message move task)`),
-    });
+  // SQS's own message move task, on AWS and on the local cloud alike (its edge serves StartMessageMoveTask): a
+  // standard DLQ of SQS queues (not SNS subscriptions, which SQS does not redrive; FIFO DLQs are copied here).
+  if (!from.fifo && source?.kind === 'queue') {
+    let moved: number | undefined;
+    try {
+      moved = await redriveByMoveTask(stack.sqs, {
+        sourceArn: await queueArn(stack.sqs, from.url),
+        ...(request.to !== undefined ? { destinationArn: await queueArn(stack.sqs, to.url) } : {}),
+        ...(request.maxPerSecond ? { maxPerSecond: request.maxPerSecond } : {}),
+        onProgress: (n, total) => output.out(`  moved ${n} of ${total} (message move task)`),
+      });
+    } catch (error) {
+      // Refused before it started (a missing queue, a task already running): nothing moved.
+      if (error instanceof RedriveError) throw error;
+      throw new RedriveError(`${(error as Error).name}: ${(error as Error).message}`, 0, { cause: error });
+    }
     if (moved !== undefined) {
       output.out(`redrove ${moved} message(s) from ${from.name} to ${to.name} (SQS message move task)`);
       return moved;

@@ -253,7 +253,7 @@ async function deleteSent(sqs: SQSClient, queueUrl: string, messages: Message[])
   }
 }
 
-/** SQS answers these when it has no message move task (fauxqs: InvalidAction "Unknown action"). */
+/** What an endpoint without message move tasks answers (an SQS emulator without them: InvalidAction). */
 const UNSUPPORTED = new Set(['InvalidAction', 'UnsupportedOperation', 'UnknownOperationException', 'AWS.SimpleQueueService.UnsupportedOperation']);
 
 /**

@@ -17,6 +17,7 @@ import { handleCloudFormation, type StackRegistry } from './cloudformation.ts';
 import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
 import { isControlRequest, type LocalControl } from './control.ts';
 import { isStatsRequest, s3OperationOf, type LocalStats } from './stats.ts';
+import type { SqsMessageMoves } from './sqs-message-moves.ts';
 
 type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'cloudformation' | 'unsupported';
 
@@ -48,6 +49,8 @@ interface EdgeOptions {
   stats: LocalStats;
   /** The stacks its read-only CloudFormation answers for. */
   stacks: StackRegistry;
+  /** SQS dead-letter APIs fauxqs lacks: ListDeadLetterSourceQueues and message move tasks (sqs-message-moves.ts). */
+  sqsDeadLetters?: SqsMessageMoves;
 }
 
 interface Edge {
@@ -214,15 +217,16 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
   const pendingReceives = new Set<AbortController>();
   let closing = false;
 
-  async function handleFirehose(req: IncomingMessage, res: ServerResponse, operation: string): Promise<void> {
+  /** A JSON-protocol operation answered in-process (Firehose, SQS dead-letter APIs). */
+  async function handleJsonApi(req: IncomingMessage, res: ServerResponse, operation: string, api: JsonApiHandler, contentType = 'application/x-amz-json-1.1'): Promise<void> {
     const text = (await readBody(req)).toString('utf8');
     try {
       const input = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
-      const output = await options.firehose(operation, input);
-      sendJson(res, 200, output ?? {}, 'application/x-amz-json-1.1');
+      const output = await api(operation, input);
+      sendJson(res, 200, output ?? {}, contentType);
     } catch (error) {
-      if (error instanceof AwsApiError) return sendJsonError(res, error.statusCode, error.code, error.message);
-      if (error instanceof SyntaxError) return sendJsonError(res, 400, 'SerializationException', error.message);
+      if (error instanceof AwsApiError) return sendJsonError(res, error.statusCode, error.code, error.message, contentType);
+      if (error instanceof SyntaxError) return sendJsonError(res, 400, 'SerializationException', error.message, contentType);
       throw error;
     }
   }
@@ -260,6 +264,12 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
 
   async function handleSqs(req: IncomingMessage, res: ServerResponse, operation: string | undefined): Promise<void> {
     if (operation === 'ReceiveMessage') return handleReceive(req, res);
+    const deadLetters = options.sqsDeadLetters;
+    if (operation !== undefined && deadLetters?.handles(operation)) {
+      // Queue URLs in the answers are fauxqs' own, rewritten to the edge like fauxqs' answers below.
+      const api: JsonApiHandler = async (op, input) => JSON.parse(JSON.stringify(await deadLetters.handle(op, input)).replace(FAUXQS_QUEUE_ORIGIN, `${endpoint()}/`)) as unknown;
+      return handleJsonApi(req, res, operation, api, 'application/x-amz-json-1.0');
+    }
     const forward = { method: req.method ?? 'POST', path: req.url ?? '/', headers: forwardHeaders(req.headers, { host: edgeHost() }), body: req };
     if (operation === undefined || !SQS_URL_OPERATIONS.has(operation)) return pipeThrough(upstreams.fauxqs, forward, res);
     const response = await exchange(upstreams.fauxqs, forward, res);
@@ -314,7 +324,7 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
       case 'dynamodb':
         return pipeThrough(upstreams.dynamodb, { method, path: url, headers: forwardHeaders(req.headers), body: req }, res);
       case 'firehose':
-        return handleFirehose(req, res, routed.operation ?? '');
+        return handleJsonApi(req, res, routed.operation ?? '', options.firehose);
       case 'sqs':
         if (routed.operation === undefined && (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
           return handleQuery(req, res);

@@ -25,6 +25,10 @@ import { createS3Edge } from '../edge/s3-edge.ts';
 import { createS3Notifier } from '../fidelity/s3-notifier.ts';
 import type { S3Notifier } from '../fidelity/s3-notifier.ts';
 import { createSnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
+import { deadLetterSources } from '../fidelity/fauxqs-dlq-origin.ts';
+import type { InspectedQueue } from '../fidelity/fauxqs-dlq-origin.ts';
+import { createSqsMessageMoves, fauxqsSqsCall } from '../edge/sqs-message-moves.ts';
+import type { SqsMessageMoves } from '../edge/sqs-message-moves.ts';
 import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite } from './servers.ts';
 import type { RunningEmulator } from './servers.ts';
@@ -112,12 +116,14 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   let notifier: S3Notifier | undefined;
   let snsFifo: SnsFifoDedup | undefined;
   let firehose: FirehoseService | undefined;
+  let sqsDeadLetters: SqsMessageMoves | undefined;
   let edge: Edge | undefined;
   let unserve: (() => void) | undefined;
 
   async function stopAll(): Promise<void> {
     unserve?.();
     await firehose?.stop();
+    await sqsDeadLetters?.close();
     await edge?.close();
     snsFifo?.close();
     notifier?.close();
@@ -148,6 +154,8 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     firehose = firehoseService;
     // SNS FIFO deduplication ids, kept on disk so a restart within the 5-minute interval still deduplicates.
     snsFifo = createSnsFifoDedup({ file: join(state('edge'), 'sns-fifo-dedup.jsonl') });
+    const inspect = (name: string): InspectedQueue | undefined => fauxqs.server.inspectQueue(name) as InspectedQueue | undefined;
+    sqsDeadLetters = createSqsMessageMoves({ sqs: fauxqsSqsCall(fauxqsUpstream), deadLetterSources: (name) => deadLetterSources(inspect, name) });
 
     edge = await startEdge({
       port: edgePort,
@@ -170,6 +178,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       }),
       log,
       snsFifo,
+      sqsDeadLetters,
       control,
       stats,
       stacks,

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { startFauxqs } from 'fauxqs';
 import type { FauxqsServer } from 'fauxqs';
 import { applyFauxqsDedupScopePatch } from '../fidelity/fauxqs-dedup-scope.ts';
+import { applyFauxqsDlqOriginPatch } from '../fidelity/fauxqs-dlq-origin.ts';
 import { applyFauxqsFifoBatchPatch } from '../fidelity/fauxqs-fifo-batch.ts';
 import { applyFauxqsPatches } from '../fidelity/fauxqs-patches.ts';
 
@@ -153,7 +154,7 @@ async function startFauxqsEmulator(
   log: (line: string) => void,
 ): Promise<RunningEmulator & { server: FauxqsServer }> {
   mkdirSync(dataDir, { recursive: true });
-  for (const patch of [...(await applyFauxqsPatches()), ...(await applyFauxqsDedupScopePatch()), ...(await applyFauxqsFifoBatchPatch())]) log(`[emulators] patched ${patch}`);
+  for (const patch of [...(await applyFauxqsPatches()), ...(await applyFauxqsDedupScopePatch()), ...(await applyFauxqsFifoBatchPatch()), ...(await applyFauxqsDlqOriginPatch())]) log(`[emulators] patched ${patch}`);
   const { started, listener } = withRequestListener(() => startFauxqs({ port: 0, logger: false, dataDir, defaultRegion: region }));
   const server = await started;
   const dispatch = listener();
