@@ -18,6 +18,7 @@ import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
 import { isControlRequest, type LocalControl } from './control.ts';
 import { isStatsRequest, s3OperationOf, type LocalStats } from './stats.ts';
 import type { SqsMessageMoves } from './sqs-message-moves.ts';
+import type { DynamoDbExtension } from './dynamodb-call.ts';
 
 type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'cloudformation' | 'unsupported';
 
@@ -51,6 +52,8 @@ interface EdgeOptions {
   stacks: StackRegistry;
   /** SQS dead-letter APIs fauxqs lacks: ListDeadLetterSourceQueues and message move tasks (sqs-message-moves.ts). */
   sqsDeadLetters?: SqsMessageMoves;
+  /** DynamoDB operations dynalite lacks, answered in-process (transactions, TTL). */
+  dynamodbExtensions?: DynamoDbExtension[];
 }
 
 interface Edge {
@@ -301,6 +304,21 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     return pipeThrough(upstreams.fauxqs, { method: req.method ?? 'POST', path: req.url ?? '/', headers, body }, res);
   }
 
+  async function handleDynamoDbExtension(req: IncomingMessage, res: ServerResponse, extension: DynamoDbExtension, operation: string): Promise<void> {
+    const text = (await readBody(req)).toString('utf8');
+    let input: Record<string, unknown>;
+    try {
+      input = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
+    } catch (error) {
+      return sendJsonError(res, 400, 'SerializationException', (error as Error).message, 'application/x-amz-json-1.0');
+    }
+    const answer = await extension.handle(operation, input);
+    const buffer = Buffer.from(JSON.stringify(answer.body));
+    const errorType = answer.statusCode === 200 ? undefined : String(answer.body.__type ?? '').split('#').pop();
+    res.writeHead(answer.statusCode, { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(buffer.length), ...(errorType ? { 'x-amzn-errortype': errorType } : {}) });
+    res.end(buffer);
+  }
+
   async function handleKinesis(req: IncomingMessage, res: ServerResponse, operation: string): Promise<void> {
     const body = adaptKinesisRequest(operation, await readBody(req));
     const headers = forwardHeaders(req.headers, { 'content-length': String(body.length), 'transfer-encoding': undefined });
@@ -321,8 +339,11 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
         return sendJson(res, 200, { status: 'ok', endpoint: endpoint(), ...options.health() });
       case 'kinesis':
         return handleKinesis(req, res, routed.operation ?? '');
-      case 'dynamodb':
+      case 'dynamodb': {
+        const extension = options.dynamodbExtensions?.find((candidate) => candidate.handles(routed.operation ?? ''));
+        if (extension !== undefined) return handleDynamoDbExtension(req, res, extension, routed.operation ?? '');
         return pipeThrough(upstreams.dynamodb, { method, path: url, headers: forwardHeaders(req.headers), body: req }, res);
+      }
       case 'firehose':
         return handleJsonApi(req, res, routed.operation ?? '', options.firehose);
       case 'sqs':

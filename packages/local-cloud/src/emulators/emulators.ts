@@ -29,6 +29,8 @@ import { deadLetterSources } from '../fidelity/fauxqs-dlq-origin.ts';
 import type { InspectedQueue } from '../fidelity/fauxqs-dlq-origin.ts';
 import { createSqsMessageMoves, fauxqsSqsCall } from '../edge/sqs-message-moves.ts';
 import type { SqsMessageMoves } from '../edge/sqs-message-moves.ts';
+import { dynaliteCall } from '../edge/dynamodb-call.ts';
+import { createDynamoDbTransactions } from '../edge/dynamodb-transactions.ts';
 import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite } from './servers.ts';
 import type { RunningEmulator } from './servers.ts';
@@ -179,6 +181,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       log,
       snsFifo,
       sqsDeadLetters,
+      dynamodbExtensions: [createDynamoDbTransactions({ dynamodb: dynaliteCall(dynamodbUpstream) })],
       control,
       stats,
       stacks,
