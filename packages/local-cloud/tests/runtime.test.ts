@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { deflateRawSync } from 'node:zlib';
@@ -72,6 +73,15 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     expect(cloud.outputs.HttpApiUrl).toBe(cloud.apiUrl);
     expect(cloud.outputs.WorkQueueUrl).toBe(cloud.resources.WorkQueue?.url);
     expect(logs.filter((line) => line.includes('not emulated:'))).toHaveLength(1);
+  });
+
+  it("applies a table's TimeToLiveSpecification", async () => {
+    // Act
+    const dynamodb = new DynamoDBClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const described = await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: 'fixture-local-orders' })).finally(() => dynamodb.destroy());
+    // Assess
+    expect(described.TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
+    expect(logs.filter((line) => line.includes('TTL'))).toEqual([]);
   });
 
   it('gives each function its own environment, at module scope and during invocations, plus Lambda and local variables', async () => {

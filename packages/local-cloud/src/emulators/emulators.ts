@@ -31,6 +31,8 @@ import { createSqsMessageMoves, fauxqsSqsCall } from '../edge/sqs-message-moves.
 import type { SqsMessageMoves } from '../edge/sqs-message-moves.ts';
 import { dynaliteCall } from '../edge/dynamodb-call.ts';
 import { createDynamoDbTransactions } from '../edge/dynamodb-transactions.ts';
+import { createDynamoDbTtl } from '../edge/dynamodb-ttl.ts';
+import type { DynamoDbTtl } from '../edge/dynamodb-ttl.ts';
 import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite } from './servers.ts';
 import type { RunningEmulator } from './servers.ts';
@@ -119,6 +121,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   let snsFifo: SnsFifoDedup | undefined;
   let firehose: FirehoseService | undefined;
   let sqsDeadLetters: SqsMessageMoves | undefined;
+  let dynamodbTtl: DynamoDbTtl | undefined;
   let edge: Edge | undefined;
   let unserve: (() => void) | undefined;
 
@@ -126,6 +129,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     unserve?.();
     await firehose?.stop();
     await sqsDeadLetters?.close();
+    await dynamodbTtl?.close();
     await edge?.close();
     snsFifo?.close();
     notifier?.close();
@@ -157,6 +161,9 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     // SNS FIFO deduplication ids, kept on disk so a restart within the 5-minute interval still deduplicates.
     snsFifo = createSnsFifoDedup({ file: join(state('edge'), 'sns-fifo-dedup.jsonl') });
     const inspect = (name: string): InspectedQueue | undefined => fauxqs.server.inspectQueue(name) as InspectedQueue | undefined;
+    const dynamodb = dynaliteCall(dynamodbUpstream);
+    // Expired items are looked for every second (TTL at the edge: dynalite has none).
+    dynamodbTtl = createDynamoDbTtl({ dynamodb, file: join(state('edge'), 'dynamodb-ttl.json'), log });
     sqsDeadLetters = createSqsMessageMoves({ sqs: fauxqsSqsCall(fauxqsUpstream), deadLetterSources: (name) => deadLetterSources(inspect, name) });
 
     edge = await startEdge({
@@ -181,7 +188,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       log,
       snsFifo,
       sqsDeadLetters,
-      dynamodbExtensions: [createDynamoDbTransactions({ dynamodb: dynaliteCall(dynamodbUpstream) })],
+      dynamodbExtensions: [createDynamoDbTransactions({ dynamodb }), dynamodbTtl],
       control,
       stats,
       stacks,

@@ -493,13 +493,15 @@ const provisionTable: Provisioner = async ({ logicalId, props, resolver, clients
     return out.Table?.TableStatus === 'ACTIVE';
   });
   const ttl = isRecord(props.TimeToLiveSpecification) ? props.TimeToLiveSpecification : undefined;
-  if (ttl && (ttl.Enabled === true || ttl.Enabled === 'true') && status === 'created') {
-    // Best effort: dynalite accepts the setting but never expires items.
+  if (ttl && (ttl.Enabled === true || ttl.Enabled === 'true')) {
+    // The edge keeps TTL settings and expires items (edge/dynamodb-ttl.ts). A table that exists already may have it
+    // (ValidationException "TimeToLive is already enabled"), or predate the edge's TTL: apply it either way.
     await clients.dynamodb
       .send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: String(ttl.AttributeName), Enabled: true } }))
-      .catch((cause: unknown) =>
-        warn(/UnknownOperation/.test(errorName(cause)) ? `${logicalId}: TTL not emulated (dynalite has no UpdateTimeToLive): items never expire locally` : `${logicalId}: TTL not applied locally: ${errorName(cause)}`),
-      );
+      .catch((cause: unknown) => {
+        if (/already enabled/.test((cause as Error).message)) return;
+        warn(`${logicalId}: TTL not applied locally: ${errorName(cause)}: ${(cause as Error).message}`);
+      });
   }
   const arn = `arn:aws:dynamodb:${target.region}:${target.accountId}:table/${name}`;
   return { physicalId: name, arn, status };
