@@ -18,6 +18,7 @@ import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
 import { isControlRequest, type LocalControl } from './control.ts';
 import { isStatsRequest, s3OperationOf, type LocalStats } from './stats.ts';
 import type { SqsMessageMoves } from './sqs-message-moves.ts';
+import { SQS_QUERY_ACTIONS, createSqsQuery } from './sqs-query.ts';
 import type { DynamoDbExtension } from './dynamodb-call.ts';
 
 type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'cloudformation' | 'unsupported';
@@ -82,13 +83,6 @@ const SIGNING_SERVICES: Record<string, EdgeService> = {
   firehose: 'firehose',
   cloudformation: 'cloudformation',
 };
-
-/** SQS actions: the query protocol of SQS is not served by fauxqs (JSON protocol only). */
-const SQS_QUERY_ACTIONS = new Set([
-  'CreateQueue', 'DeleteQueue', 'GetQueueUrl', 'ListQueues', 'GetQueueAttributes', 'SetQueueAttributes', 'PurgeQueue',
-  'SendMessage', 'SendMessageBatch', 'ReceiveMessage', 'DeleteMessage', 'DeleteMessageBatch', 'ChangeMessageVisibility',
-  'ChangeMessageVisibilityBatch', 'TagQueue', 'UntagQueue', 'ListQueueTags', 'ListDeadLetterSourceQueues',
-]);
 
 /** Operations whose answers carry queue URLs to rewrite. */
 const SQS_URL_OPERATIONS = new Set(['CreateQueue', 'GetQueueUrl', 'ListQueues']);
@@ -168,12 +162,6 @@ function sendJsonError(res: ServerResponse, statusCode: number, code: string, me
   res.end(buffer);
 }
 
-function sendQueryError(res: ServerResponse, statusCode: number, code: string, message: string): void {
-  const body = `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>local-edge</RequestId></ErrorResponse>`;
-  res.writeHead(statusCode, { 'content-type': 'text/xml', 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
-}
-
 /**
  * kinesalite predates `StreamARN` parameters and on-demand streams: name the stream from its ARN,
  * and give an ON_DEMAND stream the 4 shards AWS starts it with (Kinesis "on-demand mode").
@@ -218,6 +206,8 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
   const endpoint = (): string => `http://${edgeHost()}`;
   const s3 = options.s3(edgeHost);
   const pendingReceives = new Set<AbortController>();
+  // SQS over the query protocol, translated to the JSON protocol fauxqs speaks (sqs-query.ts).
+  const sqsQuery = createSqsQuery({ fauxqs: upstreams.fauxqs, ...(options.sqsDeadLetters === undefined ? {} : { deadLetters: options.sqsDeadLetters }) });
   let closing = false;
 
   /** A JSON-protocol operation answered in-process (Firehose, SQS dead-letter APIs). */
@@ -280,19 +270,18 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     sendBuffered(res, { ...response, body }, forward.method);
   }
 
-  /** SNS and STS (query protocol): SQS query-protocol calls get a clear error instead of an SNS one. */
+  /** SNS and STS (query protocol), and SQS over the query protocol. */
   async function handleQuery(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://edge');
     const action = url.searchParams.get('Action') ?? new URLSearchParams(body.toString('utf8')).get('Action') ?? '';
     options.stats.recordRequest(signingServiceOf(req.headers, url.searchParams) === 'sts' ? 'sts' : SQS_QUERY_ACTIONS.has(action) ? 'sqs' : 'sns', action, req.headers);
     if (SQS_QUERY_ACTIONS.has(action)) {
-      return sendQueryError(
-        res,
-        400,
-        'InvalidAction',
-        `SQS ${action} over the query protocol is not supported locally: use the JSON protocol (AWS SDK v3 >= 3.446, AWS CLI >= 2.13.25)`,
-      );
+      const params = new URLSearchParams([...url.searchParams, ...new URLSearchParams(body.toString('utf8'))]);
+      const answer = await sqsQuery.answer(action, params, url.pathname, endpoint());
+      const xml = Buffer.from(answer.xml.replace(FAUXQS_QUEUE_ORIGIN, `${endpoint()}/`));
+      res.writeHead(answer.statusCode, { 'content-type': 'text/xml', 'content-length': String(xml.length) });
+      return void res.end(xml);
     }
     const headers = forwardHeaders(req.headers, { host: edgeHost(), 'content-length': String(body.length), 'transfer-encoding': undefined });
     if (options.snsFifo !== undefined && !url.searchParams.has('Action')) {
