@@ -2,7 +2,7 @@
  * DynamoDB operations the edge answers itself (transactions, TTL) on top of dynalite's single-item API: a caller of
  * dynalite's JSON API, and the answer type those operations give the edge (an AWS JSON body, error or not).
  */
-import { exchange } from './proxy.ts';
+import { postJson } from './proxy.ts';
 import type { Upstream } from './proxy.ts';
 
 type Json = Record<string, unknown>;
@@ -42,21 +42,9 @@ const LOCAL_AUTHORIZATION = 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-
 
 function dynaliteCall(upstream: Upstream): DynamoDbCall {
   return async (operation, input) => {
-    const body = Buffer.from(JSON.stringify(input));
-    const response = await exchange(upstream, {
-      method: 'POST',
-      path: '/',
-      headers: {
-        host: `${upstream.host}:${upstream.port}`,
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amz-target': `DynamoDB_20120810.${operation}`,
-        'x-amz-date': '20200101T000000Z',
-        authorization: LOCAL_AUTHORIZATION,
-        'content-length': String(body.length),
-      },
-      body,
-    });
-    const output = JSON.parse(response.body.toString('utf8') || '{}') as Json;
+    const headers = { host: `${upstream.host}:${upstream.port}`, 'x-amz-date': '20200101T000000Z', authorization: LOCAL_AUTHORIZATION };
+    const response = await postJson(upstream, `DynamoDB_20120810.${operation}`, input, headers);
+    const output = response.body;
     if (response.statusCode === 200) return output;
     const code = String(output.__type ?? 'InternalServerError').split('#').pop() ?? 'InternalServerError';
     throw new DynamoDbCallError(code, String(output.message ?? output.Message ?? `${operation} failed`), response.statusCode);

@@ -148,6 +148,26 @@ async function exchange(upstream: Upstream, options: UpstreamRequest, client?: S
   return { statusCode: response.statusCode ?? 502, headers: response.headers, body };
 }
 
+/**
+ * Calls one operation of an AWS JSON-protocol API (`X-Amz-Target: <target>`), answering the whole response with its
+ * body parsed (`{}` when empty), error or not.
+ */
+async function postJson(
+  upstream: Upstream,
+  target: string,
+  input: Record<string, unknown>,
+  headers: OutgoingHttpHeaders = {},
+): Promise<{ statusCode: number; headers: IncomingHttpHeaders; body: Record<string, unknown> }> {
+  const payload = Buffer.from(JSON.stringify(input));
+  const response = await exchange(upstream, {
+    method: 'POST',
+    path: '/',
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': target, ...headers, 'content-length': String(payload.length) },
+    body: payload,
+  });
+  return { statusCode: response.statusCode, headers: response.headers, body: JSON.parse(response.body.toString('utf8') || '{}') as Record<string, unknown> };
+}
+
 /** Streams the client's request to the upstream and the answer back. */
 async function pipeThrough(upstream: Upstream, options: UpstreamRequest, res: ServerResponse): Promise<void> {
   if (upstream.dispatch !== undefined) return sendBuffered(res, await dispatchInProcess(upstream.dispatch, options), options.method);
@@ -181,5 +201,5 @@ function closeUpstream(upstream: Upstream): void {
   upstream.agent.destroy();
 }
 
-export { clientGone, closeUpstream, createUpstream, exchange, forwardHeaders, pipeThrough, readBody, sendBuffered };
+export { clientGone, closeUpstream, createUpstream, exchange, forwardHeaders, pipeThrough, postJson, readBody, sendBuffered };
 export type { BufferedResponse, Upstream, UpstreamRequest };

@@ -19,7 +19,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { AwsApiError } from '../util/errors.ts';
-import { exchange } from './proxy.ts';
+import { postJson } from './proxy.ts';
 import type { Upstream } from './proxy.ts';
 
 /** Calls fauxqs' SQS JSON API; throws AwsApiError with fauxqs' error code. */
@@ -106,14 +106,8 @@ function encodeHandle(taskId: string, sourceArn: string): string {
 /** fauxqs' SQS JSON API, called in-process through its upstream. */
 function fauxqsSqsCall(upstream: Upstream): SqsCall {
   return async (operation, input) => {
-    const body = Buffer.from(JSON.stringify(input));
-    const response = await exchange(upstream, {
-      method: 'POST',
-      path: '/',
-      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${operation}`, 'content-length': String(body.length) },
-      body,
-    });
-    const output = JSON.parse(response.body.toString('utf8') || '{}') as Record<string, unknown>;
+    const response = await postJson(upstream, `AmazonSQS.${operation}`, input);
+    const output = response.body;
     if (response.statusCode === 200) return output;
     const code = String(output.__type ?? 'InternalFailure').split('#').pop() ?? 'InternalFailure';
     throw new AwsApiError(code, String(output.message ?? output.Message ?? `${operation} failed`), response.statusCode);

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { AwsApiError } from '../util/errors.ts';
 import { escapeXml } from '../util/xml.ts';
-import { exchange } from './proxy.ts';
+import { postJson } from './proxy.ts';
 import type { Upstream } from './proxy.ts';
 import type { SqsMessageMoves } from './sqs-message-moves.ts';
 
@@ -227,14 +227,7 @@ function createSqsQuery(options: { fauxqs: Upstream; deadLetters?: SqsMessageMov
         return { statusCode: error.statusCode, headers: {}, body: { __type: error.code, message: error.message } };
       }
     }
-    const payload = Buffer.from(JSON.stringify(input));
-    const response = await exchange(options.fauxqs, {
-      method: 'POST',
-      path: '/',
-      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${action}`, 'content-length': String(payload.length) },
-      body: payload,
-    });
-    return { statusCode: response.statusCode, headers: response.headers, body: JSON.parse(response.body.toString('utf8') || '{}') as Json };
+    return postJson(options.fauxqs, `AmazonSQS.${action}`, input);
   }
 
   return {
