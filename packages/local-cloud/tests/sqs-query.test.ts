@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unescapeXml, xmlElements, xmlText } from '../src/util/xml.ts';
-import { clientConfig, startTestCloud } from './helpers/emulators.ts';
+import { clientConfig, eventually, startTestCloud } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 describe('SQS query protocol at the edge', () => {
@@ -110,6 +110,31 @@ describe('SQS query protocol at the edge', () => {
     expect(sent.status).toBe(200);
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'query-c' }));
     expect(((await sqs.send(new ReceiveMessageCommand({ QueueUrl }))).Messages ?? []).map((message) => message.Body)).toEqual(['by path']);
+  });
+
+  it('gives back what a long-poll ReceiveMessage took for a client that went away', async () => {
+    // Prepare: a long poll on an empty queue, abandoned by its client
+    const queueUrl = xmlText((await query({ Action: 'CreateQueue', QueueName: 'query-d' })).xml, 'QueueUrl') ?? '';
+    const receives = (): number => cloud.emulators.stats.snapshot().aws.sqs?.ReceiveMessage ?? 0;
+    const before = receives();
+    const abort = new AbortController();
+    const abandoned = fetch(cloud.emulators.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ Action: 'ReceiveMessage', QueueUrl: queueUrl, WaitTimeSeconds: '5' }).toString(),
+      signal: abort.signal,
+    }).catch((error: unknown) => error);
+    await eventually(async () => (receives() > before ? true : undefined), { what: 'the long poll at the edge' });
+    abort.abort();
+    await abandoned;
+    // Act: a message arrives; the abandoned poll takes it
+    await query({ Action: 'SendMessage', QueueUrl: queueUrl, MessageBody: 'for somebody there' });
+    // Assess: visible again at once (not after the 30 s visibility timeout)
+    const got = await eventually(async () => {
+      const messages = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }))).Messages ?? [];
+      return messages.length > 0 ? messages : undefined;
+    }, { timeoutMs: 8_000, what: 'the message given back' });
+    expect(got.map((message) => message.Body)).toEqual(['for somebody there']);
   });
 
   it('answers errors as query XML: the SQS query error code, and the parameter at fault', async () => {

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AwsApiError, EmulatorsStartError } from '../util/errors.ts';
-import { clientGone, exchange, forwardHeaders, pipeThrough, readBody, sendBuffered } from './proxy.ts';
+import { clientGone, exchange, forwardHeaders, pipeThrough, postJson, readBody, sendBuffered } from './proxy.ts';
 import type { BufferedResponse, Upstream } from './proxy.ts';
 import type { S3Edge } from './s3-edge.ts';
 import { handleCloudFormation, type StackRegistry } from './cloudformation.ts';
@@ -279,6 +279,12 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     if (SQS_QUERY_ACTIONS.has(action)) {
       const params = new URLSearchParams([...url.searchParams, ...new URLSearchParams(body.toString('utf8'))]);
       const answer = await sqsQuery.answer(action, params, url.pathname, endpoint());
+      // As for a JSON-protocol receive (handleReceive): what a long poll took for a client gone is made visible again.
+      if (answer.received !== undefined && clientGone(res)) {
+        const { queueUrl, receiptHandles } = answer.received;
+        const entries = receiptHandles.map((ReceiptHandle, index) => ({ Id: String(index), ReceiptHandle, VisibilityTimeout: 0 }));
+        return void (await postJson(upstreams.fauxqs, 'AmazonSQS.ChangeMessageVisibilityBatch', { QueueUrl: queueUrl, Entries: entries }));
+      }
       const xml = Buffer.from(answer.xml.replace(FAUXQS_QUEUE_ORIGIN, `${endpoint()}/`));
       res.writeHead(answer.statusCode, { 'content-type': 'text/xml', 'content-length': String(xml.length) });
       return void res.end(xml);

@@ -208,6 +208,8 @@ function errorXml(statusCode: number, headers: IncomingHttpHeaders, body: Json):
 interface SqsQueryAnswer {
   statusCode: number;
   xml: string;
+  /** ReceiveMessage: the queue and the receipt handles it took (to give back if the client has gone). */
+  received?: { queueUrl: string; receiptHandles: string[] };
 }
 
 interface SqsQuery {
@@ -241,7 +243,9 @@ function createSqsQuery(options: { fauxqs: Upstream; deadLetters?: SqsMessageMov
       }
       const answer = await callJson(action, input);
       if (answer.statusCode !== 200) return { statusCode: answer.statusCode, xml: errorXml(answer.statusCode, answer.headers, answer.body) };
-      return { statusCode: 200, xml: responseXml(action, answer.body) };
+      const messages = (answer.body.Messages ?? []) as Array<{ ReceiptHandle?: string }>;
+      const received = action === 'ReceiveMessage' && messages.length > 0 ? { queueUrl: String(input.QueueUrl), receiptHandles: messages.map((message) => String(message.ReceiptHandle)) } : undefined;
+      return { statusCode: 200, xml: responseXml(action, answer.body), ...(received === undefined ? {} : { received }) };
     },
   };
 }
