@@ -27,6 +27,9 @@ type LevelDbEmulatorFactory = (options: Record<string, unknown>) => Server;
 
 const require = createRequire(import.meta.url);
 
+/** Where every emulator listens: loopback only, so nothing else on the network reaches their unauthenticated APIs. */
+const LOOPBACK = '127.0.0.1';
+
 /**
  * kinesalite and dynalite read the account and region of their ARNs from the environment when
  * they are created (synchronously), so set them for that call only.
@@ -48,7 +51,7 @@ function withAwsEnvironment<T>(region: string, accountId: string, create: () => 
 function listenInternally(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, LOOPBACK, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
@@ -125,16 +128,34 @@ function startDynalite(path: string, region: string, accountId: string): Promise
 }
 
 /**
+ * Makes `server` listen on 127.0.0.1 whatever host its owner asks for. fauxqs calls Fastify's
+ * `listen({ port, host: "0.0.0.0" })` (fauxqs dist/app.js, `startFauxqs`) and takes no host option; Fastify then
+ * calls `server.listen(listenOptions)` with that host (fastify lib/server.js), which this rewrites.
+ */
+function bindToLoopback(server: Server): void {
+  const listen = server.listen.bind(server) as (...args: unknown[]) => Server;
+  server.listen = ((...args: unknown[]) => {
+    const [first] = args;
+    // listen({ port, host }) as Fastify calls it, or listen(port[, host], ...); a pipe path is left alone.
+    if (typeof first === 'object' && first !== null && (first as { path?: unknown }).path === undefined) args[0] = { ...first, host: LOOPBACK };
+    else if (typeof first === 'number') args.splice(1, typeof args[1] === 'string' ? 1 : 0, LOOPBACK);
+    return listen(...args);
+  }) as Server['listen'];
+}
+
+/**
  * Calls `start` and hands back the request listener of the HTTP server it creates synchronously (Fastify creates
- * its server inside `fastify()`, before `startFauxqs` first awaits), so the edge can call it in-process. fauxqs
- * does not expose its Fastify instance.
+ * its server inside `fastify()`, before `startFauxqs` first awaits), so the edge can call it in-process, and makes
+ * that server listen on loopback (bindToLoopback). fauxqs does not expose its Fastify instance.
  */
 function withRequestListener<T>(start: () => Promise<T>): { started: Promise<T>; listener: () => RequestListener | undefined } {
   const createServer = http.createServer;
   let listener: RequestListener | undefined;
   http.createServer = ((...args: unknown[]) => {
     listener ??= args.find((arg): arg is RequestListener => typeof arg === 'function');
-    return (createServer as (...a: unknown[]) => Server)(...args);
+    const server = (createServer as (...a: unknown[]) => Server)(...args);
+    bindToLoopback(server);
+    return server;
   }) as typeof http.createServer;
   try {
     return { started: start(), listener: () => listener };
@@ -144,9 +165,9 @@ function withRequestListener<T>(start: () => Promise<T>): { started: Promise<T>;
 }
 
 /**
- * SQS, SNS and S3: fauxqs as a library (its CLI ignores the logger and data-dir settings). It
- * binds 0.0.0.0 whatever we ask; its port stays internal, only the edge is advertised. `dispatch`
- * is its request listener, for the edge to call in-process.
+ * SQS, SNS and S3: fauxqs as a library (its CLI ignores the logger and data-dir settings). It would
+ * bind 0.0.0.0 whatever we ask: withRequestListener makes it bind 127.0.0.1. Its port stays internal,
+ * only the edge is advertised. `dispatch` is its request listener, for the edge to call in-process.
  */
 async function startFauxqsEmulator(
   dataDir: string,
@@ -161,5 +182,5 @@ async function startFauxqsEmulator(
   return { name: 'fauxqs', port: server.port, server, ...(dispatch === undefined ? {} : { dispatch }), stop: () => server.stop() };
 }
 
-export { startDynalite, startFauxqsEmulator, startKinesalite };
+export { LOOPBACK, bindToLoopback, startDynalite, startFauxqsEmulator, startKinesalite };
 export type { RunningEmulator };
