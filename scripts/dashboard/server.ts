@@ -10,6 +10,7 @@
  * - `POST /api/dlq/{redrive|purge}` `{"queue": "<DLQ logical id or name>"}`: the same code as `npm run dlq`;
  * - `GET /api/reports`, `GET /reports/<file>`: the load reports in `reports/`, read-only.
  *
+ * Only `127.0.0.1:<port>`, `localhost:<port>` and `[::1]:<port>` are served as Host (421 otherwise: DNS rebinding);
  * POST endpoints take JSON only and refuse other origins, so no other web page can drive them.
  */
 import { createReadStream, existsSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LocalCloud } from 'local-cloud';
+import { hostRefusal, sendRefusal, type LocalCloud } from 'local-cloud';
 import { InvocationObserver } from './observer.ts';
 import { Sampler, type DlqSource } from './sampler.ts';
 import { buildTopology, type Topology } from './topology.ts';
@@ -284,6 +285,9 @@ async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   }
 
   const server: Server = createServer((req, res) => {
+    // Host allow-list (local-cloud's guard): a rebound web page's name is not served, not even the page.
+    const refusal = hostRefusal(req.headers.host, { port });
+    if (refusal !== undefined) return sendRefusal(res, refusal);
     route(req, res).catch((error: unknown) => {
       const status = error instanceof DashboardError || error instanceof SyntaxError ? 400 : 500;
       if (!res.headersSent) sendJson(res, status, { error: (error as Error).message });

@@ -24,6 +24,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCloud } from 'local-cloud';
 import { startOrderflowCloud } from '../../scripts/local/cloud.ts';
 import { startDashboard, type Dashboard } from '../../scripts/dashboard/server.ts';
+import { httpClient } from '../integration/helpers/api.ts';
 
 const PROJECT = join(import.meta.dirname, '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -155,6 +156,13 @@ describe.skipIf(SKIP)(SKIP ? `Dashboard (skipped: ${SKIP_REASON})` : 'Dashboard:
     const report = await fetch(`${origin}/reports/spike-e2e.html`);
     expect([report.status, await report.text()]).toEqual([200, expect.stringContaining('a load report')]);
     expect((await fetch(`${origin}/reports/..%2Fstate`)).status).toBe(404);
+    // Another site's page: by a rebound name (Host) it gets nothing, by its own origin it cannot place an order.
+    const raw = httpClient(origin);
+    const rebound = await raw.send({ path: '/', headers: { host: `rebound.example:${dashboard.port}` }, fresh: true });
+    expect([rebound.status, rebound.json]).toEqual([421, { error: 'HostNotAllowed', message: expect.stringContaining('DNS rebinding') }]);
+    const crossSite = await raw.send({ method: 'POST', path: '/api/orders', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{}', fresh: true });
+    expect(crossSite.status).toBe(403);
+    raw.close();
     console.log(`dashboard e2e: ${Date.now() - started} ms in the browser; screenshot ${SCREENSHOT}`);
   });
 });

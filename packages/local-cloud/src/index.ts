@@ -12,6 +12,8 @@ export { LocalCloudError, PackageError, TEMPLATE_FILE, lockPackaging, notEmulate
 export type { LocalCloud, LocalCloudOptions, LocalResource, RecordFailure } from './cloud.ts';
 export type { FailureRecord, FaultInjection, FaultsState } from './edge/control.ts';
 export { OBSERVER_AGENT, STATS_PATH } from './edge/stats.ts';
+export { hostRefusal, isAllowedHost, originRefusal, sendRefusal } from './edge/guard.ts';
+export type { HostRule, Refusal } from './edge/guard.ts';
 export type { FunctionStats, LocalStatsSnapshot } from './edge/stats.ts';
 export { startEmulators } from './emulators/emulators.ts';
 export type { Emulators, EmulatorsOptions } from './emulators/emulators.ts';

@@ -1,14 +1,42 @@
 /**
- * The local cloud is safe to run on a laptop on a shared network: every socket it listens on is on loopback.
+ * The local cloud is safe to run on a laptop on a shared network and beside a browser: every socket it listens on
+ * is on loopback; every server answers only loopback Host names (DNS rebinding); the edge refuses web pages (Origin).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../src/index.ts';
+import { hostRefusal, isAllowedHost } from '../src/edge/guard.ts';
+import { rawRequest } from './helpers/raw-http.ts';
 import { listeningSockets, type ListeningSocket } from './helpers/sockets.ts';
 
 const FIXTURE_DIR = join(import.meta.dirname, 'fixtures', 'service');
+
+describe('guard: the Host allow-list (pure)', () => {
+  it('allows loopback names on the server port, and *.localhost names where subdomains are served', () => {
+    // Assess
+    for (const host of ['127.0.0.1:4566', 'localhost:4566', 'LOCALHOST:4566', '[::1]:4566', 'localhost.:4566']) expect(isAllowedHost(host, { port: 4566 }), host).toBe(true);
+    for (const host of ['docs.s3.localhost:4566', 'docs.localhost:4566', 'docs.s3.us-east-1.localhost:4566', 'sqs.us-east-1.localhost:4566']) {
+      expect(isAllowedHost(host, { port: 4566, subdomains: true }), host).toBe(true);
+      expect(isAllowedHost(host, { port: 4566 }), host).toBe(false);
+    }
+    expect(isAllowedHost('localhost', { port: 80 })).toBe(true);
+    expect(isAllowedHost('127.0.0.1:9999', {})).toBe(true);
+  });
+
+  it('refuses other names, other ports, a missing Host and malformed ones, naming what is served', () => {
+    // Assess
+    for (const host of [undefined, '', 'rebound.example:4566', '127.0.0.2:4566', '192.168.1.10:4566', 'localhost:4567', 'localhost', 'localhost.evil.example:4566', '[::2]:4566', 'docs.s3.amazonaws.com:4566', 'a b:4566', 'localhost:4566:1']) {
+      expect(isAllowedHost(host, { port: 4566, subdomains: true }), String(host)).toBe(false);
+    }
+    expect(hostRefusal('rebound.example:4566', { port: 4566 })).toEqual({
+      statusCode: 421,
+      error: 'HostNotAllowed',
+      message: 'Host "rebound.example:4566" is not served here: this local server answers only 127.0.0.1:4566, localhost:4566, [::1]:4566 (DNS rebinding protection)',
+    });
+  });
+});
 
 describe('Local cloud: safe on a shared network', () => {
   let cloud: LocalCloud;
@@ -43,5 +71,48 @@ describe('Local cloud: safe on a shared network', () => {
     expect(ports).toEqual(expect.arrayContaining([Number(new URL(cloud.edgeUrl).port), Number(new URL(cloud.apiUrl).port)]));
     expect(opened.length).toBeGreaterThanOrEqual(5);
     expect(opened.filter((socket) => socket.address !== '127.0.0.1')).toEqual([]);
+  });
+
+  it('answers 421 to a Host that is not a loopback name on every port it listens on (DNS rebinding)', async () => {
+    // Prepare
+    const opened = listeningSockets().filter((socket) => !before.some((known) => known.port === socket.port));
+
+    // Act
+    const answers = await Promise.all(opened.map((socket) => rawRequest(`http://127.0.0.1:${socket.port}/`, { headers: { host: `rebound.example:${socket.port}` } })));
+
+    // Assess
+    expect(answers.map((answer) => [answer.status, (answer.json as { error?: string } | undefined)?.error])).toEqual(opened.map(() => [421, 'HostNotAllowed']));
+  });
+
+  it('serves the edge as 127.0.0.1, localhost, [::1] and virtual-hosted S3 names on its port', async () => {
+    // Prepare
+    const port = new URL(cloud.edgeUrl).port;
+
+    // Act
+    const statuses = await Promise.all(
+      [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].map(async (host) => (await rawRequest(`${cloud.edgeUrl}/health`, { headers: { host } })).status),
+    );
+    const bucket = await rawRequest(`${cloud.edgeUrl}/`, { headers: { host: `no-such-bucket.s3.localhost:${port}` } });
+
+    // Assess: a virtual-hosted bucket request reaches S3 (NoSuchBucket), not the guard.
+    expect(statuses).toEqual([200, 200, 200]);
+    expect([bucket.status, bucket.text]).toEqual([404, expect.stringContaining('NoSuchBucket')]);
+  });
+
+  it('refuses a request that carries an Origin on the edge (a web page), whatever its content type', async () => {
+    // Prepare: what a cross-site form could send to SNS, and a same-looking request from a rebound page.
+    const form = 'Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3Ax&Message=hi';
+
+    // Act
+    const answers = await Promise.all([
+      rawRequest(`${cloud.edgeUrl}/`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: form }),
+      rawRequest(`${cloud.edgeUrl}/health`, { headers: { origin: cloud.edgeUrl } }),
+    ]);
+
+    // Assess
+    for (const answer of answers) {
+      expect(answer.status).toBe(403);
+      expect(answer.json).toEqual({ error: 'OriginNotAllowed', message: expect.stringContaining('send no Origin') });
+    }
   });
 });

@@ -491,6 +491,7 @@ export {
   customerIdArb,
   expectProblem,
   goodHeaderValue,
+  httpClient,
   itemArb,
   startApiCloud,
   text,

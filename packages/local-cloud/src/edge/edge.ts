@@ -20,6 +20,7 @@ import { isStatsRequest, s3OperationOf, type LocalStats } from './stats.ts';
 import type { SqsMessageMoves } from './sqs-message-moves.ts';
 import { SQS_QUERY_ACTIONS, createSqsQuery } from './sqs-query.ts';
 import type { DynamoDbExtension } from './dynamodb-call.ts';
+import { edgeRefusal, sendRefusal } from './guard.ts';
 
 type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'cloudformation' | 'unsupported';
 
@@ -369,6 +370,9 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
   }
 
   const dispatch: RequestListener = (req, res) => {
+    // Host allow-list and no Origin (guard.ts), before any routing.
+    const refusal = edgeRefusal(req, port);
+    if (refusal !== undefined) return sendRefusal(res, refusal);
     route(req, res).catch((error: unknown) => {
       // A client that went away (aborted long poll, stopping poller) is not an edge failure.
       if (!closing && !clientGone(res)) log(`[edge] ${req.method ?? ''} ${req.url ?? ''} failed: ${(error as Error).stack ?? String(error)}`);

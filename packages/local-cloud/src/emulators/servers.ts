@@ -13,6 +13,7 @@ import { applyFauxqsDedupScopePatch } from '../fidelity/fauxqs-dedup-scope.ts';
 import { applyFauxqsDlqOriginPatch } from '../fidelity/fauxqs-dlq-origin.ts';
 import { applyFauxqsFifoBatchPatch } from '../fidelity/fauxqs-fifo-batch.ts';
 import { applyFauxqsPatches } from '../fidelity/fauxqs-patches.ts';
+import { guardServer, internalRefusal } from '../edge/guard.ts';
 
 interface RunningEmulator {
   name: string;
@@ -85,6 +86,8 @@ async function startLevelDbEmulator(
   mkdirSync(options.path, { recursive: true });
   const factory = require(moduleName) as LevelDbEmulatorFactory;
   const server = withAwsEnvironment(environment.region, environment.accountId, () => factory(options));
+  // Loopback names only, no Origin (edge/guard.ts): its port is on loopback, where a rebound web page could reach it.
+  guardServer(server, internalRefusal);
   // Node's 5 s default would race the edge's keep-alive connections into ECONNRESETs.
   server.keepAliveTimeout = 120_000;
   let active = 0;
@@ -146,7 +149,7 @@ function bindToLoopback(server: Server): void {
 /**
  * Calls `start` and hands back the request listener of the HTTP server it creates synchronously (Fastify creates
  * its server inside `fastify()`, before `startFauxqs` first awaits), so the edge can call it in-process, and makes
- * that server listen on loopback (bindToLoopback). fauxqs does not expose its Fastify instance.
+ * that server listen on loopback (bindToLoopback) behind the guard of internal servers. fauxqs does not expose its Fastify instance.
  */
 function withRequestListener<T>(start: () => Promise<T>): { started: Promise<T>; listener: () => RequestListener | undefined } {
   const createServer = http.createServer;
@@ -155,6 +158,8 @@ function withRequestListener<T>(start: () => Promise<T>): { started: Promise<T>;
     listener ??= args.find((arg): arg is RequestListener => typeof arg === 'function');
     const server = (createServer as (...a: unknown[]) => Server)(...args);
     bindToLoopback(server);
+    // Its port, not its in-process dispatch: loopback names only, no Origin (edge/guard.ts).
+    guardServer(server, internalRefusal);
     return server;
   }) as typeof http.createServer;
   try {

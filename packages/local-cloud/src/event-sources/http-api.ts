@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LambdaRuntime } from '../runtime/runtime.ts';
+import { hostRefusal, sendRefusal } from '../edge/guard.ts';
 import { isRecord, type TemplateResolver } from '../template/template.ts';
 
 interface HttpRoute {
@@ -278,7 +279,11 @@ class HttpApiServer {
   }
 
   async start(): Promise<string> {
+    let port = 0;
     const server = createServer((request, response) => {
+      // Host allow-list (edge/guard.ts): a rebound web page's name is not served.
+      const refusal = hostRefusal(request.headers.host, { port });
+      if (refusal !== undefined) return sendRefusal(response, refusal);
       void this.handle(request, response).catch((error: unknown) => {
         this.log(`http-api: ${error instanceof Error ? error.message : String(error)}`);
         if (!response.headersSent) this.send(response, gatewayError(500, 'Internal Server Error'), requestId());
@@ -289,7 +294,8 @@ class HttpApiServer {
       server.once('error', reject);
       server.listen(this.options.port, '127.0.0.1', () => resolve());
     });
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    port = (server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${port}`;
     return this.url;
   }
 
