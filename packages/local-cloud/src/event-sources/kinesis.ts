@@ -6,8 +6,8 @@
  * record age, on-failure destinations and tumbling windows.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -24,6 +24,7 @@ import type { InvokeResult, LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
 import { sleep } from './sqs.ts';
+import { writeTextFileAtomicAsync } from '../util/json-file.ts';
 
 interface KinesisMapping {
   logicalId: string;
@@ -539,16 +540,11 @@ class KinesisPoller {
     await this.persist();
   }
 
-  /** Writes the checkpoint file atomically (write then rename), one write at a time. */
+  /** Writes the checkpoint file durably (util/json-file.ts: temporary file, fsync, rename), one write at a time. */
   private persist(): Promise<void> {
     // After a failed write (disk full, directory gone), the next one still runs: a rejected chain would
     // skip every later write and fail every batch from then on. The caller of the failed write saw its error.
-    this.saving = this.saving.catch(() => undefined).then(async () => {
-      await mkdir(dirname(this.checkpointPath), { recursive: true });
-      const temp = `${this.checkpointPath}.${process.pid}.tmp`;
-      await writeFile(temp, JSON.stringify(this.checkpoint, null, 2));
-      await rename(temp, this.checkpointPath);
-    });
+    this.saving = this.saving.catch(() => undefined).then(() => writeTextFileAtomicAsync(this.checkpointPath, JSON.stringify(this.checkpoint, null, 2)));
     return this.saving;
   }
 
