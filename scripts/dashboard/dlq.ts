@@ -33,7 +33,7 @@ function describeBody(body: unknown, messageAttributes: Record<string, string>):
 function dlqActionsFor(cloud: LocalCloud, options: { projectDir?: string; templatePath?: string } = {}): DlqActions & { close(): void } {
   const templatePath = options.templatePath ?? join(options.projectDir ?? process.cwd(), '.serverless', 'cloudformation-template-update-stack.json');
   let stack: Promise<StackView> | undefined;
-  const open = (): Promise<StackView> => (stack ??= localStack({ endpoint: cloud.edgeUrl, region: cloud.region, templatePath }));
+  const open = (): Promise<StackView> => (stack ??= localStack({ endpoint: cloud.edgeUrl, region: cloud.region, templatePath, token: cloud.token }));
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(work: () => Promise<T>): Promise<T> => {
     const run = queue.then(work, work);

@@ -9,10 +9,12 @@
  *
  * Options: --stage NAME (AWS; else the local cloud), --region R, --endpoint URL (local edge; default
  * http://127.0.0.1:${EDGE_PORT:-4566}), --template PATH (local; default the compiled template), --json (list, peek),
- * --yes (no y/N question before deleting; required without a TTY).
+ * --yes (no y/N question before deleting; required without a TTY). Locally, the edge's `/_local/*` token is read from
+ * LOCAL_CLOUD_TOKEN, else from the data directory of `npm start` (LOCAL_DATA_DIR, default `.local`: `edge/token`).
  */
 import { createInterface } from 'node:readline/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { readLocalToken } from 'local-cloud';
 import { listDlqs, peekQueue, printList, printPeek, purge, redrive } from './commands.ts';
 import { DlqError, RedriveError, UsageError } from './errors.ts';
 import { TEMPLATE_FILE, awsStack, localStack, serviceName, type StackView } from './stack.ts';
@@ -96,7 +98,9 @@ async function openStack(args: DlqArguments, io: DlqIo): Promise<StackView> {
     return awsStack({ stackName: `${serviceName(io.cwd)}-${args.stage}`, region });
   }
   const endpoint = args.endpoint ?? `http://127.0.0.1:${io.env.EDGE_PORT || '4566'}`;
-  return localStack({ endpoint, region: args.region ?? 'us-east-1', templatePath: args.template ?? join(io.cwd, TEMPLATE_FILE) });
+  // The token of /_local/*: LOCAL_CLOUD_TOKEN, else the one `npm start` wrote in its data directory.
+  const token = readLocalToken({ dataDir: resolve(io.cwd, io.env.LOCAL_DATA_DIR || '.local'), env: io.env });
+  return localStack({ endpoint, region: args.region ?? 'us-east-1', templatePath: args.template ?? join(io.cwd, TEMPLATE_FILE), token });
 }
 
 /** y/N on a TTY; without one, only --yes lets a deleting command go on. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { CfnTemplate } from 'local-cloud';
+import { controlHeaders, type CfnTemplate } from 'local-cloud';
 import { DlqError } from './errors.ts';
 
 /** A record's last failure, as the consumer logged it (lib/batch.ts `record failed`) or the local poller saw it. */
@@ -85,6 +85,14 @@ interface LocalOptions {
   endpoint: string;
   region: string;
   templatePath: string;
+  /** The local cloud's token of `/_local/*` (its `token`, or readLocalToken: LOCAL_CLOUD_TOKEN, `.local/edge/token`). */
+  token: string | undefined;
+}
+
+/** A `/_local/*` answer of 403 (no token, or another run's): the tool cannot work, say why. */
+async function refusedControl(response: Response): Promise<never> {
+  const body = (await response.json().catch(() => ({}))) as { message?: string };
+  throw new DlqError(`the local cloud refused ${new URL(response.url).pathname} (${response.status}): ${body.message ?? 'no token'}`);
 }
 
 async function localStack(options: LocalOptions): Promise<StackView> {
@@ -125,7 +133,8 @@ async function localStack(options: LocalOptions): Promise<StackView> {
       const out = new Map<string, FailureInfo>();
       await Promise.all(
         keys.map(async (key) => {
-          const response = await fetch(`${edge}/_local/failures?${keyField}=${encodeURIComponent(key)}`);
+          const response = await fetch(`${edge}/_local/failures?${keyField}=${encodeURIComponent(key)}`, { headers: controlHeaders(options.token) });
+          if (response.status === 403) await refusedControl(response);
           if (response.status === 200) out.set(key, (await response.json()) as FailureInfo);
           else await response.body?.cancel();
         }),
@@ -133,7 +142,8 @@ async function localStack(options: LocalOptions): Promise<StackView> {
       return out;
     },
     async invoke(fnName, event) {
-      const response = await fetch(`${edge}/_local/invoke`, { method: 'POST', body: JSON.stringify({ functionName: fnName, event }) });
+      const response = await fetch(`${edge}/_local/invoke`, { method: 'POST', headers: controlHeaders(options.token), body: JSON.stringify({ functionName: fnName, event }) });
+      if (response.status === 403) await refusedControl(response);
       const result = (await response.json()) as { ok?: boolean; payload?: unknown; error?: { errorType: string; errorMessage: string } | string };
       if (response.status !== 200) return { ok: false, error: typeof result.error === 'string' ? result.error : `HTTP ${response.status}` };
       return result.ok ? { ok: true, payload: result.payload } : { ok: false, error: typeof result.error === 'string' ? result.error : `${result.error?.errorType}: ${result.error?.errorMessage}` };

@@ -6,12 +6,13 @@
  */
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { controlHeaders } from 'local-cloud';
 import { runDlq } from '../dlq/cli.ts';
 import { listDlqs, peekQueue } from '../dlq/commands.ts';
 import { TEMPLATE_FILE, localStack } from '../dlq/stack.ts';
 import { writes, type TableItem } from './accounting.ts';
 import type { ChaosSettings } from './scenario.ts';
-import type { LoadTarget } from './target.ts';
+import type { LoadTarget, LocalEdge } from './target.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
 /** Where a poison order must end: chargeOrder's queue's DLQ (chargeOrder is the consumer the scenario poisons). */
@@ -109,9 +110,9 @@ interface ChaosReport {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `POST {edge}/_local/faults`; `{}` switches everything off. */
-async function setFaults(edgeUrl: string, faults: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${edgeUrl}/_local/faults`, { method: 'POST', body: JSON.stringify(faults) });
+/** `POST {edge}/_local/faults` with the edge's token; `{}` switches everything off. */
+async function setFaults(edge: LocalEdge, faults: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${edge.url}/_local/faults`, { method: 'POST', headers: controlHeaders(edge.token), body: JSON.stringify(faults) });
   if (response.status !== 200) throw new Error(`POST /_local/faults answered ${response.status}: ${await response.text()}`);
 }
 
@@ -144,8 +145,8 @@ async function workBacklog(target: LoadTarget): Promise<number> {
 }
 
 /** Which of the run's orders each non-empty DLQ holds (bodies searched for the order ids), and the DLQ depths. */
-async function dlqContents(edgeUrl: string, region: string, orderIds: readonly string[]): Promise<{ byDlq: Map<string, Set<string>>; depths: Record<string, number> }> {
-  const stack = await localStack({ endpoint: edgeUrl, region, templatePath: join(PROJECT_DIR, TEMPLATE_FILE) });
+async function dlqContents(edge: LocalEdge, region: string, orderIds: readonly string[]): Promise<{ byDlq: Map<string, Set<string>>; depths: Record<string, number> }> {
+  const stack = await localStack({ endpoint: edge.url, region, templatePath: join(PROJECT_DIR, TEMPLATE_FILE), token: edge.token });
   try {
     const byDlq = new Map<string, Set<string>>();
     const depths: Record<string, number> = {};
@@ -180,29 +181,29 @@ async function runChaosPhase(args: {
   report: ChaosReport;
 }): Promise<ChaosReport> {
   const { target, settings, log, report } = args;
-  const edgeUrl = target.edgeUrl as string;
+  const edge = target.edge as LocalEdge;
   const deadlineMs = settings.redrive?.deadlineMs ?? 120_000;
   let orders = args.orders();
   const poisonIds = orders.filter((o) => o.poison).map((o) => o.orderId);
   // The drain waited for the work queues to empty, so the poison orders should be dead-lettered by now; wait a little if not.
-  let contents = await dlqContents(edgeUrl, target.region, orders.map((o) => o.orderId));
+  let contents = await dlqContents(edge, target.region, orders.map((o) => o.orderId));
   const waitUntil = Date.now() + Math.min(60_000, deadlineMs);
   while (Date.now() < waitUntil && !poisonIds.every((id) => [...contents.byDlq].some(([name, ids]) => name.endsWith(POISON_DLQ) && ids.has(id)))) {
     await sleep(2000);
-    contents = await dlqContents(edgeUrl, target.region, orders.map((o) => o.orderId));
+    contents = await dlqContents(edge, target.region, orders.map((o) => o.orderId));
   }
   orders = args.orders();
   report.beforeRedrive = checkChaos('before-redrive', orders, await args.scan(), contents.byDlq);
   report.dlqDepths = contents.depths;
   log(`chaos: before the redrive: ${report.beforeRedrive.completedOnce}/${orders.length - report.beforeRedrive.poison} non-poison orders completed once; ${report.beforeRedrive.poisonInDlq}/${report.beforeRedrive.poison} poison orders in ${POISON_DLQ}; DLQs ${JSON.stringify(contents.depths)}`);
 
-  await setFaults(edgeUrl, {});
+  await setFaults(edge, {});
   log('chaos: faults off (POST /_local/faults {})');
   if (!settings.redrive) return finish(report);
   const lines: string[] = [];
-  const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line), isTTY: false, env: {}, cwd: PROJECT_DIR };
+  const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line), isTTY: false, env: { LOCAL_CLOUD_TOKEN: edge.token }, cwd: PROJECT_DIR };
   for (const name of Object.keys(contents.depths)) {
-    const argv = ['redrive', name, '--yes', '--endpoint', edgeUrl];
+    const argv = ['redrive', name, '--yes', '--endpoint', edge.url];
     report.redriveCommands.push(`npm run dlq -- ${argv.join(' ')}`);
     const before = lines.length;
     const code = await runDlq(argv, io);
@@ -226,7 +227,7 @@ async function runChaosPhase(args: {
   // A last look a moment later, so a late duplicate write would show.
   await sleep(2000);
   items = await args.scan();
-  contents = await dlqContents(edgeUrl, target.region, orders.map((o) => o.orderId));
+  contents = await dlqContents(edge, target.region, orders.map((o) => o.orderId));
   report.afterRedrive = checkChaos('after-redrive', orders, items, contents.byDlq);
   log(`chaos: after the redrive: ${report.afterRedrive.completedOnce}/${orders.length} orders completed exactly once`);
   return finish(report);

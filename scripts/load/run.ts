@@ -152,8 +152,8 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
     log(`scenario ${scenario.name}: ${scenario.description || scenario.file} -> ${target.description}`);
     let chaosReport: ChaosReport | undefined;
     if (scenario.chaos) {
-      const edgeUrl = target.edgeUrl;
-      if (edgeUrl === undefined) throw new TargetError(`scenario ${scenario.name} switches faults with POST /_local/faults: it runs on the local cloud only (leave --stage out)`);
+      const edge = target.edge;
+      if (edge === undefined) throw new TargetError(`scenario ${scenario.name} switches faults with POST /_local/faults: it runs on the local cloud only (leave --stage out)`);
       chaosReport = { faults: scenario.chaos.faults, dlqDepths: {}, redriven: {}, redriveCommands: [], completedAfterRedriveMs: null, lost: 0, duplicated: 0, failures: [] };
       if (scenario.chaos.localQueues) {
         const applied = await applyLocalQueues(target, scenario.chaos.localQueues);
@@ -161,8 +161,8 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
         chaosReport.localQueues = { ...scenario.chaos.localQueues, queues: applied.queues };
         log(`chaos: local-only queue settings on ${applied.queues.length} work queues: VisibilityTimeout ${scenario.chaos.localQueues.visibilityTimeoutSeconds} s, maxReceiveCount ${scenario.chaos.localQueues.maxReceiveCount} (put back at the end)`);
       }
-      cleanups.unshift(() => setFaults(edgeUrl, {}));
-      await setFaults(edgeUrl, scenario.chaos.faults);
+      cleanups.unshift(() => setFaults(edge, {}));
+      await setFaults(edge, scenario.chaos.faults);
       log(`chaos: faults on: ${JSON.stringify(scenario.chaos.faults)}`);
     }
     const loadAverageAtStart = loadavg();

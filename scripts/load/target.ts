@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, paginateListStackResources } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -23,7 +23,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parse as parseYaml } from 'yaml';
 import { type LocalCloud } from 'local-cloud';
 import { startOrderflowCloud } from '../local/cloud.ts';
-import { OBSERVER_AGENT, STATS_PATH, type LocalStatsSnapshot } from 'local-cloud';
+import { OBSERVER_AGENT, STATS_PATH, controlHeaders, readLocalToken, type LocalStatsSnapshot } from 'local-cloud';
 import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from 'local-cloud';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
@@ -38,6 +38,12 @@ interface QueueInfo {
   role: 'work' | 'dlq';
   /** The consuming function's logical id, for work queues. */
   consumer?: string;
+}
+
+/** A local cloud's edge URL and the token of its `/_local/*` endpoints (undefined: none found). */
+interface LocalEdge {
+  url: string;
+  token: string | undefined;
 }
 
 type TargetKind = 'local-in-process' | 'local-npm-start' | 'aws';
@@ -56,8 +62,8 @@ interface LoadTarget {
   sqs: SQSClient;
   dynamodb: DynamoDBDocumentClient;
   s3: S3Client;
-  /** The local cloud's edge (`/_local/faults`, the DLQ tool's endpoint); undefined on AWS. */
-  edgeUrl?: string;
+  /** The local cloud's edge (`/_local/faults`, the DLQ tool's endpoint) and its token; undefined on AWS. */
+  edge?: LocalEdge;
   /** The local cloud's counters; undefined on AWS. */
   stats(): Promise<LocalStatsSnapshot | undefined>;
   /** The in-process cloud, when this run started one. */
@@ -130,9 +136,9 @@ function localClients(endpoint: string, region: string): Pick<LoadTarget, 'sqs' 
 }
 
 /** GET with a short timeout; undefined when nothing answers. */
-function probe(url: string, timeoutMs = 1500): Promise<{ status: number; body: string } | undefined> {
+function probe(url: string, timeoutMs = 1500, headers: Record<string, string> = {}): Promise<{ status: number; body: string } | undefined> {
   return new Promise((resolve) => {
-    const outgoing = request(url, { method: 'GET', timeout: timeoutMs }, (response) => {
+    const outgoing = request(url, { method: 'GET', timeout: timeoutMs, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -144,8 +150,8 @@ function probe(url: string, timeoutMs = 1500): Promise<{ status: number; body: s
   });
 }
 
-async function fetchStats(edgeUrl: string): Promise<LocalStatsSnapshot | undefined> {
-  const answer = await probe(`${edgeUrl}${STATS_PATH}`, 5000);
+async function fetchStats(edge: LocalEdge): Promise<LocalStatsSnapshot | undefined> {
+  const answer = await probe(`${edge.url}${STATS_PATH}`, 5000, controlHeaders(edge.token));
   if (!answer || answer.status !== 200) return undefined;
   try {
     const parsed = JSON.parse(answer.body) as LocalStatsSnapshot;
@@ -155,28 +161,34 @@ async function fetchStats(edgeUrl: string): Promise<LocalStatsSnapshot | undefin
   }
 }
 
-/** A running `npm start` on these ports, or undefined. */
-async function detectNpmStart(edgePort: number, apiPort: number): Promise<{ edgeUrl: string; apiUrl: string } | undefined> {
-  const edgeUrl = `http://127.0.0.1:${edgePort}`;
+/**
+ * A running `npm start` of this checkout on these ports, or undefined. Its `/_local/*` token: LOCAL_CLOUD_TOKEN, else
+ * its data directory's (LOCAL_DATA_DIR, default `.local`).
+ */
+async function detectNpmStart(edgePort: number, apiPort: number): Promise<{ edge: LocalEdge; apiUrl: string } | undefined> {
+  const edge = { url: `http://127.0.0.1:${edgePort}`, token: readLocalToken({ dataDir: resolve(PROJECT_DIR, process.env.LOCAL_DATA_DIR || '.local') }) };
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const [stats, api] = await Promise.all([fetchStats(edgeUrl), probe(`${apiUrl}/`)]);
-  return stats && api ? { edgeUrl, apiUrl } : undefined;
+  const [stats, api] = await Promise.all([probe(`${edge.url}${STATS_PATH}`, 5000, controlHeaders(edge.token)), probe(`${apiUrl}/`)]);
+  if (stats?.status === 403 && api) {
+    throw new TargetError(`the local cloud on ${edge.url} refused its counters: ${stats.body} (set LOCAL_CLOUD_TOKEN, or LOCAL_DATA_DIR to its data directory)`);
+  }
+  return stats?.status === 200 && api ? { edge, apiUrl } : undefined;
 }
 
 /** The resources of the template that `npm start` runs, named the way the local cloud names them. */
-async function npmStartTarget(found: { edgeUrl: string; apiUrl: string }, log: (line: string) => void): Promise<LoadTarget> {
+async function npmStartTarget(found: { edge: LocalEdge; apiUrl: string }, log: (line: string) => void): Promise<LoadTarget> {
   if (!existsSync(TEMPLATE_PATH)) throw new TargetError(`${TEMPLATE_PATH} not found: the running npm start packaged it; run it from this checkout`);
   const template = await loadTemplate(TEMPLATE_PATH);
   const code = Object.values(template.Resources).find((resource) => resource.Type === 'AWS::Lambda::Function')?.Properties?.Code;
   const parts = isRecord(code) && typeof code.S3Key === 'string' ? code.S3Key.split('/') : [];
   const stackName = parts.length >= 4 ? `${parts[1]}-${parts[2]}` : 'orderflow-local';
   const region = 'us-east-1';
-  const resolver = new TemplateResolver(template, { stackName, region, accountId: '000000000000', queueUrlBase: found.edgeUrl });
+  const resolver = new TemplateResolver(template, { stackName, region, accountId: '000000000000', queueUrlBase: found.edge.url });
   const work = workQueuesOf(template);
   const queues = Object.entries(template.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::SQS::Queue')
     .map(([logicalId]) => queueInfo(logicalId, resolver.identity(logicalId).ref, work));
-  log(`target: the running npm start (API ${found.apiUrl}, edge ${found.edgeUrl}, stack ${stackName})`);
+  log(`target: the running npm start (API ${found.apiUrl}, edge ${found.edge.url}, stack ${stackName})`);
   return {
     kind: 'local-npm-start',
     description: `local cloud of a running npm start (${found.apiUrl})`,
@@ -187,9 +199,9 @@ async function npmStartTarget(found: { edgeUrl: string; apiUrl: string }, log: (
     queues,
     ordersTable: resolver.identity(findLogical(template, 'AWS::DynamoDB::Table', 'OrdersTable')).ref,
     importsBucket: resolver.identity('ImportsBucket').ref,
-    ...localClients(found.edgeUrl, region),
-    edgeUrl: found.edgeUrl,
-    stats: () => fetchStats(found.edgeUrl),
+    ...localClients(found.edge.url, region),
+    edge: found.edge,
+    stats: () => fetchStats(found.edge),
     stop: async () => {},
   };
 }
@@ -222,7 +234,7 @@ async function inProcessTarget(options: TargetOptions): Promise<LoadTarget> {
     ordersTable: cloud.outputs.OrdersTableName ?? cloud.resources.OrdersTable?.physicalId ?? '',
     importsBucket: cloud.outputs.ImportsBucketName ?? cloud.resources.ImportsBucket?.physicalId ?? '',
     ...clients,
-    edgeUrl: cloud.edgeUrl,
+    edge: { url: cloud.edgeUrl, token: cloud.token },
     stats: async () => cloud.stats(),
     cloud,
     stop: async () => {
@@ -315,5 +327,6 @@ async function resolveTarget(options: TargetOptions): Promise<LoadTarget> {
   return inProcessTarget(options);
 }
 
+export type { LocalEdge };
 export { TargetError, detectNpmStart, fetchStats, resolveTarget, roleByName, workQueuesOf };
 export type { LoadTarget, QueueInfo, TargetKind, TargetOptions };

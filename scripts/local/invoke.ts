@@ -5,8 +5,12 @@
 //
 //   npm run invoke -- getOrder events/http/get-order.json
 //   npm run invoke -- notifyCustomer events/sqs/s3-test-event.json
+//
+// The edge's /_local/invoke needs the running cloud's token: LOCAL_CLOUD_TOKEN, else the one `npm start` wrote to
+// its data directory (LOCAL_DATA_DIR, default .local: edge/token).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { controlHeaders, readLocalToken } from 'local-cloud';
 
 const edge = process.env.AWS_ENDPOINT_URL ?? `http://127.0.0.1:${process.env.EDGE_PORT ?? '4566'}`;
 
@@ -32,7 +36,7 @@ const main = async (): Promise<number> => {
   try {
     response = await fetch(`${edge}/_local/invoke`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: controlHeaders(readLocalToken({ dataDir: resolve(import.meta.dirname, '../..', process.env.LOCAL_DATA_DIR || '.local') })),
       body: JSON.stringify({ functionName, event: readEvent(source) }),
     });
   } catch (error) {

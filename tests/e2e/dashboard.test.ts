@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalCloud } from 'local-cloud';
+import { controlHeaders, type LocalCloud } from 'local-cloud';
 import { startOrderflowCloud } from '../../scripts/local/cloud.ts';
 import { startDashboard, type Dashboard } from '../../scripts/dashboard/server.ts';
 import { httpClient } from '../integration/helpers/api.ts';
@@ -90,7 +90,7 @@ describe.skipIf(SKIP)(SKIP ? `Dashboard (skipped: ${SKIP_REASON})` : 'Dashboard:
   };
 
   const setFaults = async (faults: unknown): Promise<void> => {
-    const response = await fetch(`${cloud.edgeUrl}/_local/faults`, { method: 'POST', body: JSON.stringify(faults) });
+    const response = await fetch(`${cloud.edgeUrl}/_local/faults`, { method: 'POST', headers: controlHeaders(cloud.token), body: JSON.stringify(faults) });
     expect(response.status).toBe(200);
   };
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, DeleteMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lockPackaging, packageIfStale, TEMPLATE_FILE } from 'local-cloud';
+import { controlHeaders, lockPackaging, packageIfStale, TEMPLATE_FILE } from 'local-cloud';
 import type { CfnTemplate } from 'local-cloud';
 import { runDlq } from '../../scripts/dlq/cli.ts';
 import type { ListedDlq, PeekedMessage } from '../../scripts/dlq/commands.ts';
@@ -78,7 +78,7 @@ describe('npm run dlq on the local cloud', () => {
       out: (line) => out.push(line),
       err: (line) => err.push(line),
       isTTY: false,
-      env: {},
+      env: { LOCAL_CLOUD_TOKEN: t.cloud.token },
       cwd: PROJECT,
     });
     return { code, out: out.join('\n'), err: err.join('\n') };
@@ -86,7 +86,7 @@ describe('npm run dlq on the local cloud', () => {
   const listed = async (): Promise<ListedDlq[]> => JSON.parse((await cli('list', '--json')).out) as ListedDlq[];
   const peeked = async (queue: string, n = 10): Promise<PeekedMessage[]> => (JSON.parse((await cli('peek', queue, '-n', String(n), '--json')).out) as { messages: PeekedMessage[] }).messages;
   const setFaults = async (faults: unknown): Promise<Record<string, unknown>> => {
-    const response = await fetch(`${t.cloud.edgeUrl}/_local/faults`, { method: 'POST', body: JSON.stringify(faults) });
+    const response = await fetch(`${t.cloud.edgeUrl}/_local/faults`, { method: 'POST', headers: controlHeaders(t.cloud.token), body: JSON.stringify(faults) });
     expect(response.status).toBe(200);
     return (await response.json()) as Record<string, unknown>;
   };

@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digitalOrder, invocationsMentioning, physicalOrder, startCloudForTests, uniqueCustomer, waitFor, type CloudUnderTest } from './helpers/cloud.ts';
-import type { SqsPoller } from 'local-cloud';
+import { controlHeaders, type SqsPoller } from 'local-cloud';
 
 describe('Local cloud: fault injection', () => {
   let t: CloudUnderTest;
@@ -27,7 +27,7 @@ describe('Local cloud: fault injection', () => {
   });
 
   const faults = async (body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const response = await fetch(`${t.cloud.edgeUrl}/_local/faults`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+    const response = await fetch(`${t.cloud.edgeUrl}/_local/faults`, { headers: controlHeaders(t.cloud.token), ...(body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }) });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 

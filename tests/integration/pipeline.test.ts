@@ -90,7 +90,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     sample.rawPath = `/orders/${orderId}`;
 
     // Act: asynchronously (the local cloud answering it runs in this very process)
-    const child = spawn(process.execPath, ['scripts/local/invoke.ts', 'getOrder', '-'], { env: { ...process.env, AWS_ENDPOINT_URL: t.cloud.edgeUrl } });
+    const child = spawn(process.execPath, ['scripts/local/invoke.ts', 'getOrder', '-'], { env: { ...process.env, AWS_ENDPOINT_URL: t.cloud.edgeUrl, LOCAL_CLOUD_TOKEN: t.cloud.token } });
     child.stdin.end(JSON.stringify(sample));
     let stdout = '';
     let stderr = '';

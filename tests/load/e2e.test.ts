@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStatsSnapshot } from 'local-cloud';
+import { controlHeaders, type LocalStatsSnapshot } from 'local-cloud';
 import { runLoad, type RunResult } from '../../scripts/load/run.ts';
 import { loadScenario } from '../../scripts/load/scenario.ts';
 import { resolveTarget, type LoadTarget } from '../../scripts/load/target.ts';
@@ -25,7 +25,7 @@ describe('Load run end to end: a 5-second steady at 5 orders/s on the local clou
       progress: null,
       log: () => {},
     });
-    stats = (await (await fetch(`${target.cloud?.edgeUrl}/_local/stats`)).json()) as LocalStatsSnapshot;
+    stats = (await (await fetch(`${target.cloud?.edgeUrl}/_local/stats`, { headers: controlHeaders(target.cloud?.token) })).json()) as LocalStatsSnapshot;
   }, 240_000);
 
   afterAll(async () => {

@@ -8,7 +8,9 @@
  * 4566), PORT (HTTP API, default 3000), LOCAL_DATA_DIR. Ctrl-C or SIGTERM stops everything cleanly; a second
  * Ctrl-C exits at once.
  */
+import { isAbsolute, relative } from 'node:path';
 import { notEmulatedSummary, startLocalCloud, type LocalCloud, type LocalCloudOptions } from './cloud.ts';
+import { TOKEN_HEADER, TOKEN_VARIABLE } from './edge/token.ts';
 
 interface StartArguments {
   fresh: boolean;
@@ -143,6 +145,8 @@ function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; 
     `    export AWS_REGION=${cloud.region} AWS_DEFAULT_REGION=${cloud.region}`,
     '    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test',
     '',
+    ...controlLines(cloud),
+    '',
     `  functions (${functions.length})`,
     ...functions,
     '',
@@ -155,6 +159,18 @@ function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; 
     '',
   ];
   return lines.join('\n');
+}
+
+/** How to call `/_local/*` with this run's token, ready to paste (the token file's path relative to the current directory). */
+function controlLines(cloud: LocalCloud): string[] {
+  const path = relative(process.cwd(), cloud.tokenFile);
+  const file = path.startsWith('..') || isAbsolute(path) ? cloud.tokenFile : path;
+  const token = `-H "${TOKEN_HEADER}: $(cat '${file.replaceAll("'", "'\\''")}')"`;
+  return [
+    `  Operator endpoints (/_local/faults, failures, invoke, stats) need this run's token (${TOKEN_VARIABLE} or ${file}):`,
+    `    curl -s ${token} ${cloud.edgeUrl}/_local/stats`,
+    `    curl -s ${token} -H 'content-type: application/json' -d '{}' ${cloud.edgeUrl}/_local/faults`,
+  ];
 }
 
 /** `not emulated (AWS-only): 65 resources` then the counts per type; with --verbose, every logical id. */

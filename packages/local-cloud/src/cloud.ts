@@ -77,6 +77,9 @@ interface LocalResource {
 
 interface LocalCloud {
   edgeUrl: string;
+  /** This run's token of the edge's `/_local/*` endpoints (header `x-local-token`), also in `tokenFile` (mode 0600). */
+  token: string;
+  tokenFile: string;
   apiUrl: string;
   region: string;
   accountId: string;
@@ -412,6 +415,8 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
 
     return {
       edgeUrl: target.endpoint,
+      token: emulators.token,
+      tokenFile: emulators.tokenFile,
       apiUrl,
       region: target.region,
       accountId: target.accountId,

@@ -13,6 +13,7 @@ export type { LocalCloud, LocalCloudOptions, LocalResource, RecordFailure } from
 export type { FailureRecord, FaultInjection, FaultsState } from './edge/control.ts';
 export { OBSERVER_AGENT, STATS_PATH } from './edge/stats.ts';
 export { hostRefusal, isAllowedHost, originRefusal, sendRefusal } from './edge/guard.ts';
+export { TOKEN_FILE, TOKEN_HEADER, TOKEN_VARIABLE, controlHeaders, readLocalToken } from './edge/token.ts';
 export type { HostRule, Refusal } from './edge/guard.ts';
 export type { FunctionStats, LocalStatsSnapshot } from './edge/stats.ts';
 export { startEmulators } from './emulators/emulators.ts';

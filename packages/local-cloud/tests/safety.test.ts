@@ -1,12 +1,14 @@
 /**
  * The local cloud is safe to run on a laptop on a shared network and beside a browser: every socket it listens on
- * is on loopback; every server answers only loopback Host names (DNS rebinding); the edge refuses web pages (Origin).
+ * is on loopback; every server answers only loopback Host names (DNS rebinding); the edge refuses web pages (Origin);
+ * the operator endpoints `/_local/*` need this run's token and JSON.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCloud, type LocalCloud } from '../src/index.ts';
+import { controlHeaders, startLocalCloud, type LocalCloud } from '../src/index.ts';
+import { banner } from '../src/cli.ts';
 import { hostRefusal, isAllowedHost } from '../src/edge/guard.ts';
 import { rawRequest } from './helpers/raw-http.ts';
 import { listeningSockets, type ListeningSocket } from './helpers/sockets.ts';
@@ -114,5 +116,42 @@ describe('Local cloud: safe on a shared network', () => {
       expect(answer.status).toBe(403);
       expect(answer.json).toEqual({ error: 'OriginNotAllowed', message: expect.stringContaining('send no Origin') });
     }
+  });
+
+  it('writes this run\'s token to <dataDir>/edge/token, readable by its owner only, and the banner shows how to send it', async () => {
+    // Act
+    const text = await readFile(cloud.tokenFile, 'utf8');
+    const mode = (await stat(cloud.tokenFile)).mode & 0o777;
+
+    // Assess: 256 random bits, base64url.
+    expect(cloud.tokenFile).toBe(join(dataDir, 'edge', 'token'));
+    expect(text.trim()).toBe(cloud.token);
+    expect(cloud.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(mode).toBe(0o600);
+    expect(banner(cloud, 'local')).toContain(`curl -s -H "x-local-token: $(cat '${cloud.tokenFile}')" ${cloud.edgeUrl}/_local/stats`);
+  });
+
+  it('refuses /_local/* without this run\'s token (403), a POST without a JSON content type (415), and serves them with both', async () => {
+    // Act
+    const noToken = await rawRequest(`${cloud.edgeUrl}/_local/stats`);
+    const wrongToken = await rawRequest(`${cloud.edgeUrl}/_local/faults`, { headers: { 'x-local-token': 'x'.repeat(43) } });
+    const textPlain = await rawRequest(`${cloud.edgeUrl}/_local/faults`, {
+      method: 'POST',
+      headers: { 'x-local-token': cloud.token, 'content-type': 'text/plain' },
+      body: '{"duplicateDelivery":true}',
+    });
+    const invokeNoToken = await rawRequest(`${cloud.edgeUrl}/_local/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"functionName":"fixture-local-http"}' });
+    const stats = await fetch(`${cloud.edgeUrl}/_local/stats`, { headers: controlHeaders(cloud.token) });
+    const faults = await fetch(`${cloud.edgeUrl}/_local/faults`, { method: 'POST', headers: controlHeaders(cloud.token), body: '{}' });
+
+    // Assess
+    for (const refused of [noToken, wrongToken, invokeNoToken]) {
+      expect(refused.status).toBe(403);
+      expect(refused.json).toEqual({ error: 'LocalTokenRequired', message: expect.stringContaining(`it is in ${cloud.tokenFile}`) });
+    }
+    expect([textPlain.status, textPlain.json]).toEqual([415, { error: 'UnsupportedMediaType', message: expect.stringContaining('content-type: application/json') }]);
+    expect(cloud.stats().functions['fixture-local-http']?.invocations ?? 0).toBe(0);
+    expect([stats.status, faults.status]).toEqual([200, 200]);
+    expect(await faults.json()).toEqual({ faults: '', duplicateDelivery: false });
   });
 });

@@ -14,9 +14,13 @@
  * - `POST /_local/invoke` `{"functionName": "...", "event": {...}}`: a synchronous invocation, like Lambda's
  *   Invoke API (which the edge does not emulate); `npm run dlq -- redrive` uses it to re-invoke a stream consumer.
  *
+ * Every `/_local/*` request carries this run's token (`x-local-token`, edge/token.ts) and every POST
+ * `content-type: application/json`; edge/guard.ts refuses the others before they reach this file.
+ *
  * @example
- * curl -s -XPOST localhost:4566/_local/faults -d '{"chargeOrder":{"failureRate":0.2},"duplicateDelivery":true}'
- * curl -s 'localhost:4566/_local/failures?messageId=5ce3462c-c5df-42e1-866b-3423e3741a48'
+ * T="x-local-token: $(cat .local/edge/token)"
+ * curl -s -H "$T" -H 'content-type: application/json' localhost:4566/_local/faults -d '{"chargeOrder":{"failureRate":0.2},"duplicateDelivery":true}'
+ * curl -s -H "$T" 'localhost:4566/_local/failures?messageId=5ce3462c-c5df-42e1-866b-3423e3741a48'
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from './proxy.ts';

@@ -20,7 +20,7 @@ import { isStatsRequest, s3OperationOf, type LocalStats } from './stats.ts';
 import type { SqsMessageMoves } from './sqs-message-moves.ts';
 import { SQS_QUERY_ACTIONS, createSqsQuery } from './sqs-query.ts';
 import type { DynamoDbExtension } from './dynamodb-call.ts';
-import { edgeRefusal, sendRefusal } from './guard.ts';
+import { edgeRefusal, sendRefusal, type ControlToken } from './guard.ts';
 
 type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'cloudformation' | 'unsupported';
 
@@ -56,6 +56,8 @@ interface EdgeOptions {
   sqsDeadLetters?: SqsMessageMoves;
   /** DynamoDB operations dynalite lacks, answered in-process (transactions, TTL). */
   dynamodbExtensions?: DynamoDbExtension[];
+  /** This run's token of `/_local/*` (edge/token.ts). */
+  controlToken: ControlToken;
 }
 
 interface Edge {
@@ -370,8 +372,8 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
   }
 
   const dispatch: RequestListener = (req, res) => {
-    // Host allow-list and no Origin (guard.ts), before any routing.
-    const refusal = edgeRefusal(req, port);
+    // Host allow-list, no Origin, the token of /_local/* (guard.ts), before any routing.
+    const refusal = edgeRefusal(req, port, options.controlToken);
     if (refusal !== undefined) return sendRefusal(res, refusal);
     route(req, res).catch((error: unknown) => {
       // A client that went away (aborted long poll, stopping poller) is not an edge failure.

@@ -9,6 +9,9 @@
  * - **No `Origin`** on the edge and `/_local/*`: browsers send `Origin` with every cross-origin request and every
  *   POST (Fetch standard, "origin header"); the AWS SDKs and the AWS CLI never do. A request carrying one answers
  *   403, so no web page can publish, read a queue or switch faults, whatever its content type.
+ * - **`/_local/*` need this run's token** (edge/token.ts) in `x-local-token` (403 without it: another user of the
+ *   machine cannot switch faults or invoke functions) and, but for GET and HEAD, `content-type: application/json`
+ *   (415 otherwise).
  *
  * Refusals are JSON `{ "error": <code>, "message": <what and why> }`, with `x-amzn-errortype` for the AWS SDKs.
  *
@@ -16,7 +19,9 @@
  * const refusal = hostRefusal(req.headers.host, { port: 4566, subdomains: true }) ?? originRefusal(req.headers);
  * if (refusal !== undefined) return sendRefusal(res, refusal);
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { TOKEN_HEADER, TOKEN_VARIABLE } from './token.ts';
 
 interface Refusal {
   statusCode: number;
@@ -107,10 +112,49 @@ function internalRefusal(req: IncomingMessage): Refusal | undefined {
   return hostRefusal(req.headers.host, { subdomains: true }) ?? originRefusal(req.headers);
 }
 
-/** The edge's rule: its loopback names (virtual-hosted S3 included) on its port, no `Origin`. */
-function edgeRefusal(req: IncomingMessage, port: number): Refusal | undefined {
-  return hostRefusal(req.headers.host, { port, subdomains: true }) ?? originRefusal(req.headers);
+/** The token `/_local/*` requests must carry, and where its owner finds it (for the message). */
+interface ControlToken {
+  token: string;
+  file: string;
 }
 
-export { edgeRefusal, guardServer, hostRefusal, internalRefusal, isAllowedHost, originRefusal, sendRefusal };
-export type { HostRule, Refusal };
+/** The media type `application/json`, any case, with or without parameters; not `application/json-patch+json`. */
+const JSON_MEDIA_TYPE = /^application\/json[ \t]*(;|$)/i;
+
+function sameToken(given: string | string[] | undefined, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** 403 without this run's token, 415 for a body that is not JSON: `/_local/*` only (see the file comment). */
+function controlRefusal(req: IncomingMessage, control: ControlToken): Refusal | undefined {
+  const url = req.url ?? '/';
+  const path = URL.canParse(url, 'http://edge') ? new URL(url, 'http://edge').pathname : url;
+  if (!path.startsWith('/_local/')) return undefined;
+  if (!sameToken(req.headers[TOKEN_HEADER], control.token)) {
+    return {
+      statusCode: 403,
+      error: 'LocalTokenRequired',
+      message: `${path} needs this run's token in the ${TOKEN_HEADER} header: it is in ${control.file} (or set ${TOKEN_VARIABLE}), e.g. curl -H "${TOKEN_HEADER}: $(cat ${control.file})" ...`,
+    };
+  }
+  const method = req.method ?? 'GET';
+  if (method !== 'GET' && method !== 'HEAD' && !JSON_MEDIA_TYPE.test(req.headers['content-type'] ?? '')) {
+    return {
+      statusCode: 415,
+      error: 'UnsupportedMediaType',
+      message: `${method} ${path} takes content-type: application/json (got ${JSON.stringify(req.headers['content-type'] ?? '(none)')})`,
+    };
+  }
+  return undefined;
+}
+
+/** The edge's rule: its loopback names (virtual-hosted S3 included) on its port, no `Origin`, `/_local/*` with the token. */
+function edgeRefusal(req: IncomingMessage, port: number, control: ControlToken): Refusal | undefined {
+  return hostRefusal(req.headers.host, { port, subdomains: true }) ?? originRefusal(req.headers) ?? controlRefusal(req, control);
+}
+
+export { controlRefusal, edgeRefusal, guardServer, hostRefusal, internalRefusal, isAllowedHost, originRefusal, sendRefusal };
+export type { ControlToken, HostRule, Refusal };

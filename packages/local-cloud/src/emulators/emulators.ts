@@ -15,6 +15,7 @@ import { StackRegistry } from '../edge/cloudformation.ts';
 import { LocalControl } from '../edge/control.ts';
 import { startEdge } from '../edge/edge.ts';
 import { serveInProcess } from '../edge/in-process-clients.ts';
+import { createLocalToken } from '../edge/token.ts';
 import { LocalStats } from '../edge/stats.ts';
 import type { Edge } from '../edge/edge.ts';
 import { lockDataDir } from './data-lock.ts';
@@ -69,6 +70,9 @@ interface Emulators {
   control: LocalControl;
   stats: LocalStats;
   stacks: StackRegistry;
+  /** This run's token of `/_local/*` (header `x-local-token`), also in `tokenFile` (mode 0600). */
+  token: string;
+  tokenFile: string;
   /** Closes everything, flushes state; idempotent. */
   stop(): Promise<void>;
 }
@@ -114,6 +118,14 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   const control = options.control ?? new LocalControl();
   const stats = options.stats ?? new LocalStats();
   const stacks = options.stacks ?? new StackRegistry();
+  // A new token each run, written only once the directory is ours (locked).
+  let controlToken: { token: string; file: string };
+  try {
+    controlToken = createLocalToken(dataDir);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 
   const started: RunningEmulator[] = [];
   const upstreams: Upstream[] = [];
@@ -192,6 +204,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       control,
       stats,
       stacks,
+      controlToken,
     });
     if (options.inProcessClients !== false) {
       // The edge, and the emulators the local cloud's own parts call directly (Firehose reads kinesalite, the S3
@@ -214,6 +227,8 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     control,
     stats,
     stacks,
+    token: controlToken.token,
+    tokenFile: controlToken.file,
     stop: () => {
       stopping ??= stopAll().then(() => log('[emulators] stopped'));
       return stopping;
