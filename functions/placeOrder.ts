@@ -39,12 +39,16 @@ const idempotentPlace = (): ((request: PlaceRequest) => Promise<Accepted>) => {
 const decodeBody = (event: APIGatewayProxyEventV2): string =>
   event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : (event.body ?? '');
 
-/** POST /orders: validate at the edge, publish OrderPlaced, answer 202. Invalid input publishes nothing. */
+/**
+ * POST /orders: validate at the edge, publish OrderPlaced, answer 202. Invalid input publishes nothing. The body must
+ * say it is JSON: without a content type (what a cross-site form or `fetch` with a bare string body cannot avoid
+ * sending as `text/plain`, or omits) it is a 415 like any other type.
+ */
 const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2> => {
   const headers = event.headers ?? {};
   const contentType = headers['content-type'];
-  if (contentType !== undefined && !JSON_MEDIA_TYPE.test(contentType)) {
-    return problem(415, 'Unsupported content type', [{ field: 'content-type', message: 'must be application/json' }]);
+  if (contentType === undefined || !JSON_MEDIA_TYPE.test(contentType)) {
+    return problem(415, 'Unsupported content type', [{ field: 'content-type', message: contentType === undefined ? 'is required: application/json' : 'must be application/json' }]);
   }
   const body = decodeBody(event);
   if (Buffer.byteLength(body) > SNS_MAX_MESSAGE_BYTES) {

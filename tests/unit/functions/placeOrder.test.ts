@@ -178,6 +178,20 @@ describe('Function: placeOrder', () => {
     expect(snsMock).not.toHaveReceivedAnyCommand();
   });
 
+  it('answers 415 naming content-type when the request has none, and publishes nothing', async () => {
+    // Prepare
+    const event = httpEvent('place-order-physical');
+    delete event.headers['content-type'];
+
+    // Act
+    const response = await place(event);
+
+    // Assess
+    expect(response.statusCode).toBe(415);
+    expect(bodyOf(response)).toEqual({ error: 'Unsupported content type', fields: [{ field: 'content-type', message: 'is required: application/json' }] });
+    expect(snsMock).not.toHaveReceivedAnyCommand();
+  });
+
   it('accepts JSON with a charset, and a base64-encoded body (API Gateway encodes some requests)', async () => {
     // Prepare
     const charset = httpEvent('place-order-digital');
