@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The local cloud in the foreground: the `local-cloud` bin, and `npm start` of an application that adds its own
- * pieces through `runCli`'s options. Flags: `--fresh` (wipe the data directory first), `--stage <name>` (default
+ * pieces through `runCli`'s options. Flags: `--fresh` (start from empty state: once the data directory is locked, remove the local cloud's own
+ * subfolders of it, in a directory marked as its own only), `--stage <name>` (default
  * local), `--data-dir <path>` (default `.local`, or LOCAL_DATA_DIR), `--project <dir>` (default the current
  * directory), `--verbose` (list every resource that is not emulated), `--faults '<json>'` (the fault variable for
  * every function), `--duplicate-delivery` (SQS pollers deliver every batch twice). Environment: EDGE_PORT (default
@@ -154,7 +155,7 @@ function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; 
     ...queues,
     '',
     ...notEmulatedLines(cloud, options.verbose === true),
-    ...(options.dataDir ? [`  state in ${options.dataDir} (--fresh wipes it)`] : []),
+    ...(options.dataDir ? [`  state in ${options.dataDir} (--fresh starts it empty)`] : []),
     '  Ctrl-C to stop',
     '',
   ];

@@ -6,10 +6,11 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
-import { LOCK_FILE, isAlive } from './emulators/data-lock.ts';
+import { isAlive } from './emulators/data-lock.ts';
+import { claimDataDir, type DataDirClaim } from './emulators/data-dir.ts';
 import { startEmulators, type Emulators, type EmulatorsOptions } from './emulators/emulators.ts';
 import { HttpApiServer, routesFromTemplate, type HttpRoute } from './event-sources/http-api.ts';
 import { KinesisPoller, readKinesisMapping } from './event-sources/kinesis.ts';
@@ -25,7 +26,10 @@ type StartEmulators = (options: EmulatorsOptions) => Promise<Emulators>;
 
 interface LocalCloudOptions {
   stage?: string;
-  /** Wipe dataDir first. */
+  /**
+   * Remove the local cloud's own subfolders of dataDir first, once it holds the directory's lock, and only in a
+   * directory marked as the local cloud's (emulators/data-dir.ts).
+   */
   fresh?: boolean;
   /** Emulator state and checkpoints (default `.local`, relative to projectDir). */
   dataDir?: string;
@@ -189,14 +193,12 @@ const FAUXQS_DB = join('fauxqs', 'fauxqs.db');
  * delete them any more: their receipt handles died with the pollers. AWS has no counterpart (its pollers do
  * not restart with your laptop); this only shortens a wait. The receive count is kept (the message WAS
  * received: maxReceiveCount still applies). A message some other client (the AWS CLI...) had received is
- * released too. Returns the messages released per queue; nothing when a live process holds the directory.
+ * released too. Returns the messages released per queue. The caller holds the directory's lock
+ * (emulators/data-dir.ts claimDataDir): no other local cloud's pollers are running on it.
  */
 async function releaseInFlightMessages(dataDir: string, warn: (message: string) => void): Promise<Record<string, number>> {
   const path = join(dataDir, FAUXQS_DB);
   if (!existsSync(path)) return {};
-  // The emulators' lock (emulators/data-lock.ts): a live owner means its pollers are running; leave it be.
-  const owner = Number.parseInt(await readFile(join(dataDir, LOCK_FILE), 'utf8').catch(() => ''), 10);
-  if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) return {};
   const { DatabaseSync } = await import('node:sqlite');
   const db = new DatabaseSync(path);
   try {
@@ -293,20 +295,25 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     await unlock?.();
   };
   let template: CfnTemplate;
+  let claim: DataDirClaim | undefined;
   try {
     if (!options.skipPackage) await packageIfStale(projectDir, stage, log);
-    if (options.fresh) await rm(dataDir, { recursive: true, force: true });
-    await mkdir(dataDir, { recursive: true });
+    // The lock first; with fresh, only the local cloud's own subfolders of a directory marked as its own go.
+    claim = claimDataDir(dataDir, { fresh: options.fresh === true });
+    if (claim.wiped.length > 0) log(`--fresh: removed ${claim.wiped.join(', ')} from ${dataDir}`);
     template = await loadTemplate(templatePath);
   } catch (error) {
+    claim?.release();
     await releasePackaging();
     throw error;
   }
+  const dataDirClaim = claim;
   const packaged = packagedServiceAndStage(template);
   const service = packaged.service ?? (await serviceName(projectDir));
   const stackName = options.stackName ?? (service ? `${service}-${packaged.stage ?? stage}` : `local-${stage}`);
 
-  const stops: (() => Promise<void>)[] = [releasePackaging];
+  // Run in reverse: the data directory is released after everything that writes in it stopped.
+  const stops: (() => Promise<void>)[] = [releasePackaging, async () => dataDirClaim.release()];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) {
       try {
@@ -333,6 +340,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     const stacks = new StackRegistry();
     const emulators = await (options.startEmulators ?? startEmulators)({
       dataDir,
+      claimed: dataDirClaim,
       edgePort: options.edgePort ?? 4566,
       region: options.region ?? 'us-east-1',
       accountId: options.accountId ?? '000000000000',

@@ -9,7 +9,6 @@
  * // ...
  * await emulators.stop();
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StackRegistry } from '../edge/cloudformation.ts';
 import { LocalControl } from '../edge/control.ts';
@@ -18,7 +17,7 @@ import { serveInProcess } from '../edge/in-process-clients.ts';
 import { createLocalToken } from '../edge/token.ts';
 import { LocalStats } from '../edge/stats.ts';
 import type { Edge } from '../edge/edge.ts';
-import { lockDataDir } from './data-lock.ts';
+import { STATE_FOLDERS, claimDataDir, type DataDirClaim } from './data-dir.ts';
 import { EmulatorsConfigError, EmulatorsStartError } from '../util/errors.ts';
 import { closeUpstream, createUpstream } from '../edge/proxy.ts';
 import type { Upstream } from '../edge/proxy.ts';
@@ -59,6 +58,10 @@ interface EmulatorsOptions {
    * Clients in other processes (the AWS CLI, a test runner's own process) use the edge's port as always.
    */
   inProcessClients?: boolean;
+  /** Remove the local cloud's subfolders of dataDir first, once it is locked (data-dir.ts). */
+  fresh?: boolean;
+  /** dataDir as the caller already claimed it (claimDataDir): not claimed again, not released by stop(). */
+  claimed?: DataDirClaim;
 }
 
 interface Emulators {
@@ -76,15 +79,6 @@ interface Emulators {
   /** Closes everything, flushes state; idempotent. */
   stop(): Promise<void>;
 }
-
-/** Subfolders of `dataDir`, one per emulator. */
-const STATE_FOLDERS = {
-  fauxqs: 'fauxqs',
-  kinesalite: 'kinesalite',
-  dynalite: 'dynalite',
-  firehose: 'firehose',
-  edge: 'edge',
-} as const;
 
 /** fauxqs hard-codes this account in every ARN and queue URL. */
 const FAUXQS_ACCOUNT_ID = '000000000000';
@@ -112,8 +106,9 @@ function validateOptions(options: EmulatorsOptions): Required<Pick<EmulatorsOpti
 async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   const { dataDir, edgePort, region, accountId } = validateOptions(options);
   const log = options.log ?? ((): void => undefined);
-  mkdirSync(dataDir, { recursive: true });
-  const unlock = lockDataDir(dataDir);
+  // The lock before anything touches the directory; with fresh, only then the wipe (data-dir.ts).
+  const claim = options.claimed ?? claimDataDir(dataDir, { fresh: options.fresh === true });
+  const unlock = options.claimed === undefined ? claim.release : (): void => undefined;
   const state = (folder: keyof typeof STATE_FOLDERS): string => join(dataDir, STATE_FOLDERS[folder]);
   const control = options.control ?? new LocalControl();
   const stats = options.stats ?? new LocalStats();

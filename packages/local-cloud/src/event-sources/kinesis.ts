@@ -25,6 +25,7 @@ import { isRecord } from '../template/template.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
 import { sleep } from './sqs.ts';
 import { writeTextFileAtomicAsync } from '../util/json-file.ts';
+import { CHECKPOINTS_FOLDER } from '../emulators/data-dir.ts';
 
 interface KinesisMapping {
   logicalId: string;
@@ -182,7 +183,7 @@ class KinesisPoller {
       credentials: DUMMY_CREDENTIALS,
       requestHandler: new NodeHttpHandler(),
     });
-    this.checkpointPath = join(options.dataDir, 'event-source-mappings', `${this.mapping.uuid}.json`);
+    this.checkpointPath = join(options.dataDir, CHECKPOINTS_FOLDER, `${this.mapping.uuid}.json`);
     const fn = this.runtime.get(this.mapping.functionName);
     this.roleArn = fn.config.roleArn;
     this.checkpoint = { streamArn: this.mapping.streamArn, functionName: fn.config.name, shards: {} };
