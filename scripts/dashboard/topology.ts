@@ -14,6 +14,7 @@
  * Dead-letter queues (a queue's `RedrivePolicy`, a subscription's `RedrivePolicy`) are not nodes of their own:
  * they are drawn under the queue they protect.
  */
+import { isRecord } from '#lib/domain/validate.ts';
 
 type NodeKind = 'api' | 'function' | 'topic' | 'queue' | 'stream' | 'firehose' | 'bucket' | 'table';
 type EdgeKind = 'invokes' | 'delivers' | 'publishes' | 'sends' | 'writes' | 'reads' | 'onFailure';
@@ -109,10 +110,6 @@ const ROW_GAP = 16;
 const BASE_HEIGHT: Record<NodeKind, number> = { api: 74, function: 60, topic: 46, queue: 62, stream: 46, firehose: 46, bucket: 46, table: 46 };
 const DLQ_HEIGHT = 19;
 const MARGIN = 12;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Every logical id an expression refers to: `Ref`, `Fn::GetAtt`, `${Id}` / `${Id.Attr}` in `Fn::Sub`. */
 function referencedIds(value: unknown, into: Set<string> = new Set()): Set<string> {

@@ -12,6 +12,7 @@
  * retention (beyondRetention); replay its records from the lake (scripts/dlq/README.md).
  */
 import { DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { isRecord } from '#lib/domain/validate.ts';
 import { DlqError } from './errors.ts';
 
 /** The part of an on-failure record the redrive reads. */
@@ -33,8 +34,6 @@ interface StreamRecord {
   data: Uint8Array;
   approximateArrivalTimestamp: Date;
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Reads an on-failure record (SQS message body); undefined when the body is not one.

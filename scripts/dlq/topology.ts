@@ -12,6 +12,7 @@
  *   sequence numbers) to the records it gave up on. Redrive: re-read the records and re-invoke the consumer.
  */
 import type { CfnTemplate } from 'local-cloud';
+import { isRecord } from '#lib/domain/validate.ts';
 
 type DlqKind = 'queue' | 'subscription' | 'stream';
 
@@ -36,7 +37,6 @@ interface DlqInfo {
   sources: DlqSource[];
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The logical id a reference points at: `{ Ref: X }`, `{ 'Fn::GetAtt': [X, 'Arn'] }` or `'X.Arn'`, or a literal ARN

@@ -24,7 +24,8 @@ import { parse as parseYaml } from 'yaml';
 import { type LocalCloud } from 'local-cloud';
 import { startOrderflowCloud } from '../local/cloud.ts';
 import { OBSERVER_AGENT, STATS_PATH, controlHeaders, readLocalToken, type LocalStatsSnapshot } from 'local-cloud';
-import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from 'local-cloud';
+import { TemplateResolver, loadTemplate, type CfnTemplate } from 'local-cloud';
+import { isRecord } from '#lib/domain/validate.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
 const TEMPLATE_PATH = join(PROJECT_DIR, '.serverless', 'cloudformation-template-update-stack.json');

@@ -21,7 +21,7 @@ export type { Emulators, EmulatorsOptions } from './emulators/emulators.ts';
 export type { SqsPoller } from './event-sources/sqs.ts';
 export type { KinesisPoller } from './event-sources/kinesis.ts';
 export type { FunctionConfig, InvokeResult, LambdaErrorPayload, LambdaRuntime } from './runtime/runtime.ts';
-export { TemplateResolver, isRecord, loadTemplate } from './template/template.ts';
+export { TemplateResolver, loadTemplate } from './template/template.ts';
 export type { CfnResource, CfnTemplate } from './template/template.ts';
 export { runCli } from './cli.ts';
 export type { CliOptions } from './cli.ts';
