@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { OrderflowError } from './domain/errors.ts';
 
 /**
@@ -179,7 +180,6 @@ const currentFaults = (text: string | undefined, onInvalidConfig?: (error: Fault
   return config;
 };
 
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Applies this function's FAULTS to one record: waits the added latency, then throws the chosen fault, if any.

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { kinesis } from './clients/kinesis.ts';
 
@@ -24,8 +25,6 @@ interface PutResult {
   failed: number[];
   lastErrorCode?: string;
 }
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const recordBytes = (record: StreamRecord): number => record.data.byteLength + Buffer.byteLength(record.partitionKey);
 
@@ -58,7 +57,7 @@ const chunk = (records: readonly StreamRecord[], indexes: readonly number[]): nu
  * const { failed } = await putRecordsWithRetry('order-stream', events.map((e) => ({ data: encode(e), partitionKey: e.orderId })));
  */
 const putRecordsWithRetry = async (streamName: string, records: readonly StreamRecord[], options: PutOptions = {}): Promise<PutResult> => {
-  const { attempts = 4, baseDelayMs = 100, sleep = defaultSleep } = options;
+  const { attempts = 4, baseDelayMs = 100, sleep = delay } = options;
   let pending = records.map((_, index) => index);
   let lastErrorCode: string | undefined;
   for (let attempt = 1; pending.length > 0 && attempt <= attempts; attempt++) {

@@ -29,6 +29,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const RATE = Number(process.env.BENCH_RATE ?? 10);
@@ -108,8 +109,6 @@ const freePort = (): Promise<number> =>
       server.close(() => done(typeof address === 'object' && address ? address.port : 0));
     });
   });
-
-const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 /** A copy of what `osls package` reads, and links to the code and dependencies that never change during a run. */
 function makeProjectCopy(): string {

@@ -9,6 +9,7 @@
  * Its AWS requests carry the user agent `orderflow-load` (stats.ts OBSERVER_AGENT), so `GET /_local/stats`
  * counts them apart from the application's and they do not inflate "requests per order".
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -209,7 +210,7 @@ class Sampler {
         const started = Date.now();
         await read().catch((error: unknown) => this.options.log?.(`[dashboard] read failed: ${(error as Error).message}`));
         const wait = intervalMs - (Date.now() - started);
-        if (wait > 0 && !this.stopped) await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        if (wait > 0 && !this.stopped) await sleep(wait, undefined, { ref: false });
       }
     };
     this.loops.push(run());

@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostRefusal, sendRefusal, type LocalCloud } from 'local-cloud';
 import { InvocationObserver } from './observer.ts';
 import { Sampler, type DlqSource } from './sampler.ts';
@@ -129,7 +130,7 @@ async function loadTemplate(path: string): Promise<{ Resources: Record<string, {
       return JSON.parse(await readFile(path, 'utf8')) as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
     } catch (error) {
       if (attempt >= 2) throw new DashboardError(`cannot read the compiled template ${path}: ${(error as Error).message}`, { cause: error });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
     }
   }
 }

@@ -2,6 +2,7 @@
  * The DLQ commands (list, peek, redrive, purge) on a StackView: the local cloud or a deployed stage.
  * cli.ts parses the command line and prints; tests call these through `runDlq`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { DlqError, RedriveError, UsageError } from './errors.ts';
@@ -333,7 +334,7 @@ async function redriveStreamFailures(stack: StackView, from: QueueRef, request: 
       done += 1;
       output.out(`  re-invoked ${fnName} with ${records.length} record(s) of ${pointer.shardId} (${pointer.startSequenceNumber}..${pointer.endSequenceNumber})`);
       const perSecond = request.maxPerSecond ?? 0;
-      if (perSecond > 0) await new Promise((resolve) => setTimeout(resolve, 1000 / perSecond));
+      if (perSecond > 0) await sleep(1000 / perSecond);
     } catch (error) {
       failed.push(`${message.MessageId}: ${(error as Error).message}`);
       heldBack.push(message);

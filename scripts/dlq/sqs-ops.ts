@@ -3,6 +3,7 @@
  * where it exists, else a receive → send → delete loop that never deletes what was not sent), purge.
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -35,8 +36,6 @@ interface QueueDepth {
 
 /** SQS batch calls take at most 10 entries (SQS quotas page). */
 const BATCH = 10;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Receives without consuming: each receive hides what it returns for `holdSeconds` (so the next receive returns

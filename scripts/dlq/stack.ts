@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -237,7 +238,7 @@ async function awsStack(options: AwsOptions): Promise<StackView> {
           }
           if (results.status !== 'Running' && results.status !== 'Scheduled') return `Logs Insights query ${String(results.status)} on ${logGroup}:\n${query}`;
           if (Date.now() > deadline) return `Logs Insights query still running after 60 s on ${logGroup}:\n${query}`;
-          await new Promise((resolve) => setTimeout(resolve, 1000));
+          await sleep(1000);
         }
       } catch (error) {
         return `cannot query ${logGroup} (${(error as Error).name}: ${(error as Error).message}); run:\n${query}`;

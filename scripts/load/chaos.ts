@@ -5,6 +5,7 @@
  * exactly once. `checkChaos` is the pure accounting (tests/load/chaos.test.ts); the rest is I/O on the local cloud.
  */
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { controlHeaders } from 'local-cloud';
 import { runDlq } from '../dlq/cli.ts';
@@ -107,8 +108,6 @@ interface ChaosReport {
   duplicated: number;
   failures: string[];
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `POST {edge}/_local/faults` with the edge's token; `{}` switches everything off. */
 async function setFaults(edge: LocalEdge, faults: Record<string, unknown>): Promise<void> {

@@ -5,6 +5,7 @@
  * `maxInFlight` requests wait for an answer at once; an arrival beyond that is not sent and is
  * counted as such, with its intended time.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Arrival } from './arrivals.ts';
 
 interface Clock {
@@ -59,7 +60,7 @@ interface OpenLoopSummary {
 /** The real clock: performance.now() and setTimeout. */
 const realClock: Clock = {
   now: () => performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+  sleep: (ms) => sleep(Math.max(0, ms)),
 };
 
 /**

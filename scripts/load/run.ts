@@ -10,6 +10,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { account, estimateClockOffsetMs, type AcceptedOrder, type Accounting, type TableItem } from './accounting.ts';
 import { generateOrder, isPoisonArrival, type PhaseWindow } from './arrivals.ts';
@@ -64,8 +65,6 @@ class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function timestamp(epochMs: number): string {
   return new Date(epochMs).toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');

@@ -4,6 +4,7 @@
  * event loop of an in-process local cloud, or inline (tests, `--inline-sender`).
  */
 import { Worker } from 'node:worker_threads';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generateOrder, schedule, type PhaseWindow } from './arrivals.ts';
 import { createOrderSender } from './http-sender.ts';
 import { runOpenLoop, type Clock, type OpenLoopSummary, type RequestRecord } from './open-loop.ts';
@@ -32,7 +33,7 @@ interface SenderHooks {
 /** Epoch milliseconds with sub-millisecond precision, comparable across threads. */
 const epochClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+  sleep: (ms) => sleep(Math.max(0, ms)),
 };
 
 /** How often records are handed over (batched: one message per flush, not per request). */

@@ -13,6 +13,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from 'local-cloud';
 import {
   ADDRESS_MAX,
   BODY_LIMIT_BYTES,
@@ -24,7 +25,6 @@ import {
   itemArb,
   startApiCloud,
   validOrderArb,
-  waitUntil,
   type ApiCloud,
   type Expected,
   type Order,
@@ -752,7 +752,7 @@ describe('Order API under hostile input (local cloud, compiled template)', () =>
       // Stored verbatim by recordOrderEvent, and served back by GET.
       for (const { orderId, order } of accepted) {
         let item: Record<string, unknown> | undefined;
-        await waitUntil(async () => (item = await t.orderItem(orderId)) !== undefined && item.placedAt !== undefined, `order ${orderId} in the Orders table`, 30_000);
+        await waitFor(async () => (item = await t.orderItem(orderId)) !== undefined && item.placedAt !== undefined, { what: `order ${orderId} in the Orders table`, timeoutMs: 30_000, intervalMs: 100 });
         const stored = { customerId: item?.customerId, items: item?.items, fulfillment: item?.fulfillment, shippingAddress: item?.shippingAddress };
         expect(stored, orderId).toEqual({ customerId: order.customerId, items: order.items, fulfillment: order.fulfillment, shippingAddress: order.shippingAddress });
         const got = await t.http.send({ path: `/orders/${orderId}` });

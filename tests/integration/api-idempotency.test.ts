@@ -12,6 +12,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from 'local-cloud';
 import {
   FC_SEED,
   badHeaderValue,
@@ -20,7 +21,6 @@ import {
   itemArb,
   startApiCloud,
   validOrderArb,
-  waitUntil,
   type ApiCloud,
   type HttpAnswer,
   type Order,
@@ -124,10 +124,10 @@ describe('Order API: idempotency under hostile retries (local cloud, compiled te
     }
 
     // The order runs to COMPLETED once; a retry after that still answers the first orderId.
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const item = await t.orderItem(orderId);
       return item?.status === 'COMPLETED' && item.invoiceWrites instanceof Set && item.labelWrites instanceof Set;
-    }, `order ${orderId} COMPLETED with its invoice and label recorded`, 30_000);
+    }, { what: `order ${orderId} COMPLETED with its invoice and label recorded`, timeoutMs: 30_000, intervalMs: 100 });
     expect(accepted(await t.http.postOrder(order, { 'idempotency-key': key }), 'retry after completion')).toBe(orderId);
 
     const after = await t.settledSideEffects();

@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, DeleteMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { controlHeaders, lockPackaging, packageIfStale, TEMPLATE_FILE } from 'local-cloud';
+import { controlHeaders, lockPackaging, packageIfStale, TEMPLATE_FILE, waitFor } from 'local-cloud';
 import type { CfnTemplate } from 'local-cloud';
 import { runDlq } from '../../scripts/dlq/cli.ts';
 import type { ListedDlq, PeekedMessage } from '../../scripts/dlq/commands.ts';
-import { digitalOrder, invocationsMentioning, startCloudForTests, uniqueCustomer, waitFor, type CloudUnderTest } from './helpers/cloud.ts';
+import { digitalOrder, invocationsMentioning, startCloudForTests, uniqueCustomer, type CloudUnderTest } from './helpers/cloud.ts';
 
 const PROJECT = join(import.meta.dirname, '..', '..');
 

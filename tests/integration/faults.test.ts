@@ -6,8 +6,8 @@
  * slower than chargeOrder's timeout is given up on by the deadline guard (lib/batch.ts) before the runtime times out.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { digitalOrder, invocationsMentioning, physicalOrder, startCloudForTests, uniqueCustomer, waitFor, type CloudUnderTest } from './helpers/cloud.ts';
-import { controlHeaders, type SqsPoller } from 'local-cloud';
+import { digitalOrder, invocationsMentioning, physicalOrder, startCloudForTests, uniqueCustomer, type CloudUnderTest } from './helpers/cloud.ts';
+import { controlHeaders, waitFor, type SqsPoller } from 'local-cloud';
 
 describe('Local cloud: fault injection', () => {
   let t: CloudUnderTest;

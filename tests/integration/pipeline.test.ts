@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'local-cloud';
 import { importOrderId } from '../../lib/imports.ts';
 import {
   digitalOrder,
@@ -19,7 +20,6 @@ import {
   physicalOrder,
   startCloudForTests,
   uniqueCustomer,
-  waitFor,
   type CloudUnderTest,
   type Invocation,
   type LakeLine,

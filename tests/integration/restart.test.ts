@@ -7,9 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientsFor, freePort, physicalOrder, uniqueCustomer, waitFor } from './helpers/cloud.ts';
+import { waitFor } from 'local-cloud';
+import { clientsFor, freePort, physicalOrder, uniqueCustomer } from './helpers/cloud.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
 
@@ -68,7 +70,7 @@ describe('Local cloud: kill -9 mid-flow and restart on the same data directory',
   afterAll(async () => {
     if (child && child.process.exitCode === null) {
       child.process.kill('SIGTERM');
-      await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      await Promise.race([child.exited, sleep(5000)]);
       if (child.process.exitCode === null) child.process.kill('SIGKILL');
     }
     await rm(dataDir, { recursive: true, force: true });
@@ -90,7 +92,7 @@ describe('Local cloud: kill -9 mid-flow and restart on the same data directory',
       for (let round = 0; posting && round < 12; round += 1) {
         const answers = await Promise.all(Array.from({ length: 5 }, () => post(apiUrl, physicalOrder(uniqueCustomer('restart')))));
         for (const answer of answers) if (answer.status === 202 && answer.orderId) accepted.push(answer.orderId);
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        await sleep(250);
       }
     })();
     await waitFor(async () => {

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedSchedule } from '../../scripts/load/arrivals.ts';
 import { realClock, runOpenLoop, type Clock, type RequestRecord, type SendOutcome } from '../../scripts/load/open-loop.ts';
@@ -44,14 +45,14 @@ describe('Load open loop: sends on schedule whatever the answers', () => {
       },
       onRecord: (record) => records.push(record),
     });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
 
     // Assess: all 100 sent on schedule while none has been answered yet.
     expect(sentAt).toEqual(Array.from({ length: 100 }, (_, i) => i * 10));
     expect(records).toHaveLength(0);
     clock.advance(5000);
     release({ status: 202, orderId: 'x' });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
     expect(records).toHaveLength(99);
     expect(records.every((r) => r.sentMs === r.intendedMs)).toBe(true);
     expect(records[0]).toMatchObject({ intendedMs: 0, sentMs: 0, respondedMs: 5990, status: 202 });
@@ -71,7 +72,7 @@ describe('Load open loop: sends on schedule whatever the answers', () => {
       send: () => new Promise((resolve) => answers.push(resolve)),
       onRecord: (record) => records.push(record),
     });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
     for (const answer of answers) answer({ status: 202, orderId: 'o' });
     const summary = await run;
 

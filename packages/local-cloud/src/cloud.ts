@@ -21,6 +21,7 @@ import { StackRegistry } from './edge/cloudformation.ts';
 import { LocalControl, type FailureRecord, type FaultInjection } from './edge/control.ts';
 import { LocalStats, type LocalStatsSnapshot } from './edge/stats.ts';
 import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from './template/template.ts';
+import { sleep } from './util/wait.ts';
 
 type StartEmulators = (options: EmulatorsOptions) => Promise<Emulators>;
 
@@ -170,7 +171,7 @@ async function lockPackaging(projectDir: string, log: (line: string) => void): P
     const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
     if (!Number.isInteger(owner) || !isAlive(owner)) {
       // Stale (its process is gone) or being written this instant: a second look tells them apart.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       const again = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
       if (again === owner || !Number.isInteger(again) || !isAlive(again)) await rm(file, { force: true });
       continue;
@@ -178,7 +179,7 @@ async function lockPackaging(projectDir: string, log: (line: string) => void): P
     if (Date.now() > deadline) throw new LocalCloudError(`another process (${owner}) has been packaging ${projectDir} for ${PACKAGE_LOCK_TIMEOUT_MS / 1000} s (lock ${file})`);
     if (!reported) log(`waiting for process ${owner} to finish packaging or loading the bundles (lock ${file})`);
     reported = true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 

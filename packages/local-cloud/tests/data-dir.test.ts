@@ -10,10 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MARKER_FILE, OWN_FOLDERS, claimDataDir } from '../src/emulators/data-dir.ts';
 import { LOCK_FILE, isAlive, isOwnerAlive, lockDataDir, parseOwner, processStartTime } from '../src/emulators/data-lock.ts';
 import { writeTextFileAtomic, writeTextFileAtomicAsync } from '../src/util/json-file.ts';
-import { eventually as poll } from './helpers/emulators.ts';
-
-/** Polls a synchronous probe (a /proc read that may throw) until it answers a value, for at most 5 s. */
-const eventually = <T>(probe: () => T | undefined): Promise<T> => poll(async () => probe(), { timeoutMs: 5000, intervalMs: 20 });
+import { waitFor } from '../src/util/wait.ts';
 
 describe('json-file: durable writes', () => {
   let dir: string;
@@ -64,7 +61,7 @@ describe('data-lock: one local cloud per data directory', () => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(child);
     const pid = child.pid as number;
-    const startTime = await eventually(() => processStartTime(pid));
+    const startTime = await waitFor(() => processStartTime(pid), { what: 'the process start time', timeoutMs: 5000, intervalMs: 20 });
     return { child, pid, startTime };
   };
 
@@ -81,7 +78,7 @@ describe('data-lock: one local cloud per data directory', () => {
       whileAlive = error;
     }
     owner.child.kill('SIGKILL');
-    await eventually(() => (isAlive(owner.pid) ? undefined : true));
+    await waitFor(() => !isAlive(owner.pid), { what: 'the owner to exit', timeoutMs: 5000, intervalMs: 20 });
     const release = lockDataDir(dir);
 
     // Assess
@@ -96,7 +93,7 @@ describe('data-lock: one local cloud per data directory', () => {
     const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(parent);
     const zombie = Number((await new Promise<Buffer>((resolve) => parent.stdout?.once('data', resolve))).toString().trim());
-    const startTime = await eventually(() => (readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z ') ? processStartTime(zombie) : undefined));
+    const startTime = await waitFor(() => (readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z ') ? processStartTime(zombie) : undefined), { what: 'a zombie process', timeoutMs: 5000, intervalMs: 20 });
     await lockedBy({ pid: zombie, startTime });
 
     // Act

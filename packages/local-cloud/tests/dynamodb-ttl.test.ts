@@ -13,7 +13,8 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientConfig, eventually, startTestCloud } from './helpers/emulators.ts';
+import { waitFor } from '../src/util/wait.ts';
+import { clientConfig, startTestCloud } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 describe('DynamoDB TTL at the edge', () => {
@@ -81,7 +82,7 @@ describe('DynamoDB TTL at the edge', () => {
     for (const [pk, attributes] of items) await dynamodb.send(new PutItemCommand({ TableName: name, Item: { pk: { S: pk }, ...attributes } }));
     // Assess: 'soon' is there before its time and gone after it; 'past' goes too
     expect(await exists(name, 'soon')).toBe(true);
-    await eventually(async () => (!(await exists(name, 'past')) && !(await exists(name, 'soon')) ? true : undefined), { timeoutMs: 15_000, what: 'expired items deleted' });
+    await waitFor(async () => (!(await exists(name, 'past')) && !(await exists(name, 'soon')) ? true : undefined), { timeoutMs: 15_000, what: 'expired items deleted' });
     for (const pk of ['future', 'string', 'none', 'ancient']) expect(await exists(name, pk), pk).toBe(true);
   });
 

@@ -30,14 +30,12 @@ import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from 
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
-  DeleteMessageCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyRequest, virtualHostBucket } from '../src/edge/edge.ts';
 import {
@@ -51,28 +49,12 @@ import {
   withConfigurationIds,
 } from '../src/fidelity/s3-notifications.ts';
 import type { NotificationConfiguration, S3EventRecord } from '../src/fidelity/s3-notifications.ts';
-import { clientConfig, startTestCloud, untilActive } from './helpers/emulators.ts';
+import { sleep, waitFor } from '../src/util/wait.ts';
+import { clientConfig, drain, startTestCloud, untilActive } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
-
-/** Receives and deletes until `count` messages arrived or the deadline passed (a FIFO receive may stop short of `count`). */
-async function drain(sqs: SQSClient, queueUrl: string, count: number, timeoutMs = 5_000): Promise<Message[]> {
-  const received: Message[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (received.length < count && Date.now() < deadline) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
-    );
-    for (const message of Messages) {
-      received.push(message);
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
-    }
-    if (Messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return received;
-}
 
 /** Asserts the queue stays empty for `windowMs`. */
 async function expectEmpty(sqs: SQSClient, queueUrl: string, windowMs = 300): Promise<void> {
@@ -277,7 +259,7 @@ describe('emulators through the AWS SDK', () => {
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'aborted-poll' }));
     const controller = new AbortController();
     const aborted = sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 }), { abortSignal: controller.signal }).catch((error: Error) => error.name);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     controller.abort();
     expect(await aborted).toBe('AbortError');
     // Act

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExecutionSlots, type ExecutionSlotsOptions } from '../src/runtime/execution-slots.ts';
-import { eventually } from './helpers/emulators.ts';
+import { waitFor } from '../src/util/wait.ts';
 
 describe('execution slots', () => {
   const opened: ExecutionSlots[] = [];
@@ -30,7 +30,7 @@ describe('execution slots', () => {
     first();
     first(); // a second release of the same slot changes nothing
     // Assess
-    await eventually(async () => (order.length === 1 ? true : undefined));
+    await waitFor(() => order.length === 1, { what: 'one admission' });
     expect(slots.snapshot()).toMatchObject({ running: 2, waiting: { interactive: 0, background: 0 } });
   });
 
@@ -44,7 +44,7 @@ describe('execution slots', () => {
     ]);
     // Act
     running();
-    await eventually(async () => (order.length === 1 ? true : undefined));
+    await waitFor(() => order.length === 1, { what: 'one admission' });
     // Assess
     expect(order).toEqual(['request']);
   });
@@ -59,7 +59,7 @@ describe('execution slots', () => {
     ]);
     // Act
     running();
-    await eventually(async () => (order.length === 1 ? true : undefined));
+    await waitFor(() => order.length === 1, { what: 'one admission' });
     // Assess
     expect(order).toEqual(['batch']);
   });
@@ -78,7 +78,7 @@ describe('execution slots', () => {
     running();
     await request;
     // Assess
-    await eventually(async () => (pollerWoken ? true : undefined));
+    await waitFor(() => pollerWoken, { what: 'the poller to wake' });
     expect(slots.busy).toBe(false);
   });
 
@@ -100,7 +100,7 @@ describe('execution slots', () => {
     // Prepare
     const slots = slotsOf({ initial: 16, min: 2, targetLagMs: 20, intervalMs: 50 });
     // Act: block the loop for 120 ms until an adjustment has seen it
-    const shrunk = await eventually(
+    const shrunk = await waitFor(
       async () => {
         const until = Date.now() + 120;
         while (Date.now() < until);

@@ -33,36 +33,20 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, PublishBatchCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyFauxqsPatches } from '../src/fidelity/fauxqs-patches.ts';
 import { createKeyLocks } from '../src/util/key-locks.ts';
+import { sleep } from '../src/util/wait.ts';
 import { evaluateWritePreconditions } from '../src/fidelity/s3-conditional.ts';
 import { createSnsFifoDedup } from '../src/fidelity/sns-fifo-dedup.ts';
 import type { BufferedResponse } from '../src/edge/proxy.ts';
-import { clientConfig, startTestCloud } from './helpers/emulators.ts';
+import { clientConfig, drain, startTestCloud } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 const ACCOUNT = '000000000000';
 const REGION = 'us-east-1';
-
-/** Receives and deletes until `count` messages arrived or `timeoutMs` passed (a FIFO group stays held until its batch is deleted). */
-async function drain(sqs: SQSClient, queueUrl: string, count: number, timeoutMs = 3_000): Promise<Message[]> {
-  const received: Message[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (received.length < count && Date.now() < deadline) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
-    );
-    for (const message of Messages) {
-      received.push(message);
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
-    }
-    if (Messages.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return received;
-}
 
 /** Everything that arrives within `windowMs`, expecting at least `atLeast` (then waits the rest of the window for extras). */
 async function collect(sqs: SQSClient, queueUrl: string, atLeast: number, windowMs = 400): Promise<Message[]> {
@@ -137,7 +121,7 @@ describe('emulator fidelity (pure parts)', () => {
     const order: string[] = [];
     const task = (name: string, ms: number) => async (): Promise<void> => {
       order.push(`start ${name}`);
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      await sleep(ms);
       order.push(`end ${name}`);
     };
     await Promise.all([locks.run('k', task('a', 30)), locks.run('k', task('b', 1)), locks.run('other', task('c', 1))]);

@@ -20,7 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateErrorPrefix, evaluatePrefix, formatTimestamp, objectSuffix, validatePrefixes } from '../src/firehose/keys.ts';
 import type { ObjectWriter } from '../src/firehose/delivery.ts';
 import { createFirehoseService } from '../src/firehose/service.ts';
-import { clientConfig, eventually, startTestCloud, untilActive } from './helpers/emulators.ts';
+import { sleep, waitFor } from '../src/util/wait.ts';
+import { clientConfig, startTestCloud, untilActive } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 const ACCOUNT = '000000000000';
@@ -103,7 +104,7 @@ describe('Firehose error output (injected S3 writer)', () => {
       });
       // Act
       await service.handle('PutRecord', { DeliveryStreamName: 'failing', Record: { Data: Buffer.from('{"a":1}').toString('base64') } });
-      const [object] = await eventually(async () => (written.length > 0 ? written : undefined), { what: 'the error object' });
+      const [object] = await waitFor(async () => (written.length > 0 ? written : undefined), { what: 'the error object' });
       // Assess
       expect(attempts).toBe(4); // 3 attempts at the object, 1 at its error object
       expect(object?.key).toMatch(new RegExp(`^errors/processing-failed/${new Date().getUTCFullYear()}/failing-1-`));
@@ -143,7 +144,7 @@ describe('Firehose through the edge', () => {
 
   /** Waits until the objects under `prefix` hold `count` lines. */
   async function linesUnder(prefix: string, count: number, timeoutMs = 10_000): Promise<{ keys: string[]; lines: string[] }> {
-    return eventually(
+    return waitFor(
       async () => {
         const found = await objects(prefix);
         const lines = found.flatMap((object) => object.text.split('\n').filter((line) => line !== ''));
@@ -290,7 +291,7 @@ describe('Firehose through the edge', () => {
     const { lines } = await linesUnder('slow/', 2);
     expect(lines.sort()).toEqual(['a', 'b']);
     // The Kinesis checkpoints held: nothing delivered twice.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await sleep(1_000);
     expect((await linesUnder('raw/', 500)).lines).toHaveLength(500);
     await firehose.send(new DeleteDeliveryStreamCommand({ DeliveryStreamName: 'slow-lake' }));
     expect((await firehose.send(new ListDeliveryStreamsCommand({}))).DeliveryStreamNames).toEqual(['direct-lake', 'order-lake']);

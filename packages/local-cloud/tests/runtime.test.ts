@@ -11,6 +11,7 @@ import { startLocalCloud, type LocalCloud } from '../src/index.ts';
 import { interpretKinesisResponse, readKinesisMapping, type KinesisEventRecord } from '../src/event-sources/kinesis.ts';
 import { extendFailuresPerGroup, failedRecords, type SqsRecord } from '../src/event-sources/sqs.ts';
 import { FunctionLoadError, LambdaRuntime, type FunctionConfig, type InvokeResult } from '../src/runtime/runtime.ts';
+import { waitFor } from '../src/util/wait.ts';
 
 const FIXTURE_DIR = join(import.meta.dirname, 'fixtures', 'service');
 
@@ -23,17 +24,6 @@ interface Fixture {
 }
 
 const fixture = (): Fixture => ((globalThis as { __localCloudFixture?: Fixture }).__localCloudFixture ??= {});
-
-/** Polls until `check` returns a value (not undefined/false), or fails after the deadline. */
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('Local cloud: runtime, pollers and HTTP API on the fixture template', () => {
   let cloud: LocalCloud;
@@ -108,20 +98,20 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
 
     // Assess: the failed message lands in the DLQ after being received maxReceiveCount (2) times.
-    const dead = await eventually('message 3 in the DLQ', async () => {
+    const dead = await waitFor(async () => {
       const messages = await receiveAll(dlqUrl);
       return messages.find((m) => JSON.parse(m.Body ?? '{}').id === 3);
-    });
+    }, { what: 'message 3 in the DLQ', timeoutMs: 15_000 });
     expect(dead).toBeDefined();
     const calls = fixture().partial ?? [];
     const byId = (id: number): number[] => calls.filter((c) => c.id === id).map((c) => c.receiveCount);
     expect(byId(3)).toEqual([1, 2]);
     for (const id of [1, 2, 4, 5]) expect(byId(id)).toEqual([1]);
     expect(byId(99)).toEqual([]);
-    const attributes = await eventually('the work queue to drain', async () => {
+    const attributes = await waitFor(async () => {
       const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
       return out.Attributes?.ApproximateNumberOfMessages === '0' && out.Attributes.ApproximateNumberOfMessagesNotVisible === '0' ? out.Attributes : undefined;
-    });
+    }, { what: 'the work queue to drain', timeoutMs: 15_000 });
     expect(attributes).toBeDefined();
 
     // The record and the context have Lambda's shape.
@@ -164,7 +154,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     expect(elapsed).toBeLessThan(1450);
     expect(logs.some((line) => line.startsWith('[fixture-local-slow]') && line.includes('Task timed out after 1.00 seconds'))).toBe(true);
     // The handler's code runs on (it cannot be killed), but its result went nowhere.
-    await eventually('the late handler to finish', () => fixture().slow?.finished === 1);
+    await waitFor(() => fixture().slow?.finished === 1, { what: 'the late handler to finish', timeoutMs: 15_000 });
     const next = await cloud.runtime.invoke('fixture-local-slow', { sleepMs: 10 });
     expect(next).toMatchObject({ ok: true, payload: { slept: 10 } });
   });
@@ -180,7 +170,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
 
     // Assess
-    const done = await eventually('six messages processed', () => ((fixture().fifo?.done.length ?? 0) >= 6 ? fixture().fifo?.done : undefined));
+    const done = await waitFor(() => ((fixture().fifo?.done.length ?? 0) >= 6 ? fixture().fifo?.done : undefined), { what: 'six messages processed', timeoutMs: 15_000 });
     const inGroup = (list: { group: string; seq: number }[], group: string): number[] => list.filter((e) => e.group === group).map((e) => e.seq);
     expect(inGroup(done, 'g1')).toEqual([1, 2, 3]);
     expect(inGroup(done, 'g2')).toEqual([1, 2, 3]);
@@ -262,10 +252,10 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     kinesis.destroy();
 
     // Assess: every healthy record processed once, in order per partition key and per shard.
-    const processed = await eventually('23 healthy records processed', () => {
+    const processed = await waitFor(() => {
       const list = fixture().stream?.processed ?? [];
       return list.length >= 23 ? list : undefined;
-    });
+    }, { what: '23 healthy records processed', timeoutMs: 15_000 });
     expect(put.FailedRecordCount).toBe(0);
     expect(processed.map((p) => p.seq).sort((a, b) => a - b)).toEqual(records.filter((r) => !r.poison).map((r) => r.seq));
     for (const pk of ['p0', 'p1', 'p2', 'p3']) {
@@ -281,10 +271,10 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
 
     // The poison record was isolated by bisecting and discarded after 1 retry (2 invocations) to the on-failure queue.
     const poisonSequence = put.Records?.[9]?.SequenceNumber;
-    const failure = await eventually('the on-failure record', async () => {
+    const failure = await waitFor(async () => {
       const messages = await receiveAll(cloud.resources.StreamFailures?.url ?? '');
       return messages[0] ? (JSON.parse(messages[0].Body ?? '{}') as Record<string, unknown>) : undefined;
-    });
+    }, { what: 'the on-failure record', timeoutMs: 15_000 });
     expect(failure).toMatchObject({
       requestContext: { functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:fixture-local-stream', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2 },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
@@ -320,10 +310,10 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     kinesis.destroy();
 
     // Assess
-    const finals = await eventually('final invocations covering the 3 records', () => {
+    const finals = await waitFor(() => {
       const list = (fixture().window?.events ?? []).filter((event) => event.isFinalInvokeForWindow);
       return list.reduce((sum, event) => sum + (event.state.count ?? 0), 0) >= 3 ? list : undefined;
-    });
+    }, { what: 'final invocations covering the 3 records', timeoutMs: 15_000 });
     for (const event of finals) {
       expect(event).toMatchObject({ Records: [], isWindowTerminatedEarly: false, shardId: 'shardId-000000000000', eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/fixture-local-window-stream' });
       expect(Date.parse(event.window.end) - Date.parse(event.window.start)).toBe(1000);
@@ -351,10 +341,10 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     kinesis.destroy();
 
     // Assess
-    const processed = await eventually('the new record', () => {
+    const processed = await waitFor(() => {
       const list = fixture().stream?.processed ?? [];
       return list.some((p) => p.seq === 100) ? list : undefined;
-    });
+    }, { what: 'the new record', timeoutMs: 15_000 });
     expect(processed).toHaveLength(before + 1);
     expect(Object.values(cloud.resources).filter((r) => r.type === 'AWS::SQS::Queue').length).toBeGreaterThan(0);
   });

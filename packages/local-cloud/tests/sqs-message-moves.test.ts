@@ -16,7 +16,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { ListMessageMoveTasksResultEntry, Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientConfig, eventually, startTestCloud } from './helpers/emulators.ts';
+import { waitFor } from '../src/util/wait.ts';
+import { clientConfig, startTestCloud } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 const ARN = 'arn:aws:sqs:us-east-1:000000000000';
@@ -68,7 +69,7 @@ describe('SQS dead-letter APIs at the edge', () => {
 
   async function drain(url: string, count: number): Promise<Message[]> {
     const got: Message[] = [];
-    await eventually(async () => {
+    await waitFor(async () => {
       for (const message of (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }))).Messages ?? []) {
         got.push(message);
         await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: message.ReceiptHandle }));
@@ -81,7 +82,7 @@ describe('SQS dead-letter APIs at the edge', () => {
   const lastTask = async (sourceArn: string): Promise<ListMessageMoveTasksResultEntry | undefined> =>
     (await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn }))).Results?.[0];
   const finished = (sourceArn: string): Promise<ListMessageMoveTasksResultEntry> =>
-    eventually(async () => {
+    waitFor(async () => {
       const task = await lastTask(sourceArn);
       return task !== undefined && task.Status !== 'RUNNING' && task.Status !== 'CANCELLING' ? task : undefined;
     }, { what: `the move task of ${sourceArn} to end` });

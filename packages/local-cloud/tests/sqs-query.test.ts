@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unescapeXml, xmlElements, xmlText } from '../src/util/xml.ts';
-import { clientConfig, eventually, startTestCloud } from './helpers/emulators.ts';
+import { waitFor } from '../src/util/wait.ts';
+import { clientConfig, startTestCloud } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 describe('SQS query protocol at the edge', () => {
@@ -124,13 +125,13 @@ describe('SQS query protocol at the edge', () => {
       body: new URLSearchParams({ Action: 'ReceiveMessage', QueueUrl: queueUrl, WaitTimeSeconds: '5' }).toString(),
       signal: abort.signal,
     }).catch((error: unknown) => error);
-    await eventually(async () => (receives() > before ? true : undefined), { what: 'the long poll at the edge' });
+    await waitFor(async () => (receives() > before ? true : undefined), { what: 'the long poll at the edge' });
     abort.abort();
     await abandoned;
     // Act: a message arrives; the abandoned poll takes it
     await query({ Action: 'SendMessage', QueueUrl: queueUrl, MessageBody: 'for somebody there' });
     // Assess: visible again at once (not after the 30 s visibility timeout)
-    const got = await eventually(async () => {
+    const got = await waitFor(async () => {
       const messages = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }))).Messages ?? [];
       return messages.length > 0 ? messages : undefined;
     }, { timeoutMs: 8_000, what: 'the message given back' });

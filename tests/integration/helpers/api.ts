@@ -25,7 +25,7 @@ import { DynamoDBDocumentClient, GetCommand, ScanCommand as ScanItemsCommand } f
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { type LocalCloud } from 'local-cloud';
+import { waitFor, type LocalCloud } from 'local-cloud';
 import { startOrderflowCloud } from '../../../scripts/local/cloud.ts';
 
 /** The seed of every fast-check run in these files: `FC_SEED=<n> npx vitest run tests/integration/api-*` replays one. */
@@ -161,21 +161,6 @@ function httpClient(baseUrl: string): HttpClient {
       }),
     close: () => agent.destroy(),
   };
-}
-
-async function waitUntil(probe: () => Promise<boolean>, what: string, timeoutMs: number, intervalMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await probe()) return;
-      last = undefined;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 /** Starts the local cloud on the compiled template (packaging it when stale), free ports, a fresh data directory. */
@@ -322,15 +307,13 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
   const waitIdle = async (timeoutMs = 30_000): Promise<void> => {
     // Idle twice in a row, 150 ms apart: a message between two pollers' receives is not missed.
     let idleStreak = 0;
-    await waitUntil(
+    await waitFor(
       async () => {
         const depths = await Promise.all(queueUrls.map(depth));
         idleStreak = running === 0 && depths.every((d) => d === 0) ? idleStreak + 1 : 0;
         return idleStreak >= 2;
       },
-      'the pipeline to go idle (every queue empty, no invocation running)',
-      timeoutMs,
-      150,
+      { what: 'the pipeline to go idle (every queue empty, no invocation running)', timeoutMs, intervalMs: 150 },
     );
   };
 
@@ -497,6 +480,5 @@ export {
   text,
   utf8AsLatin1,
   validOrderArb,
-  waitUntil,
 };
 export type { ApiCloud, Expected, HttpAnswer, HttpClient, HttpSend, Order, SideEffects };

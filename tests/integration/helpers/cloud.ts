@@ -1,12 +1,12 @@
 /**
  * Shared setup for the end-to-end tests on the REAL compiled template: one local cloud per test file
  * (free ports, a temporary data directory), AWS SDK v3 clients pointed at its edge, the order API, a
- * record of every function invocation, and polling with a deadline.
+ * record of every function invocation (polling with a deadline: `waitFor` from 'local-cloud').
  *
  * @example
  * const t = await startCloudForTests('pipeline');
  * const { orderId } = (await t.api.postOrder(physicalOrder('c-1'))).body;
- * const order = await waitFor(async () => { const o = await t.api.getOrder(orderId); return o.body.status === 'COMPLETED' && o.body; }, { timeoutMs: 15_000 });
+ * const order = await waitFor(async () => { const o = await t.api.getOrder(orderId); return o.body.status === 'COMPLETED' && o.body; }, { what: 'the order COMPLETED', timeoutMs: 15_000 });
  * await t.dispose();
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -106,33 +106,6 @@ interface Tap {
 }
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-
-/**
- * Polls `probe` until it returns a value other than undefined/false/null, or throws once `timeoutMs`
- * has passed (naming `what` and the probe's last error or value).
- */
-async function waitFor<T>(
-  probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
-  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false && value !== null) return value;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      const detail = last instanceof Error ? `${last.name}: ${last.message}` : JSON.stringify(last);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'a condition'} (last: ${detail})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
-  }
-}
 
 /** A free TCP port on 127.0.0.1 (for child processes, which cannot report the port they picked as cheaply). */
 function freePort(): Promise<number> {
@@ -371,5 +344,5 @@ function kinesisEvents(event: unknown): { sequenceNumber: string; event: LakeLin
   }));
 }
 
-export { clientsFor, digitalOrder, eventText, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer, waitFor };
+export { clientsFor, digitalOrder, eventText, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer };
 export type { ApiResponse, Clients, CloudUnderTest, Invocation, LakeLine, OrderBody, Tap };

@@ -14,6 +14,7 @@ import { applyFauxqsDlqOriginPatch } from '../fidelity/fauxqs-dlq-origin.ts';
 import { applyFauxqsFifoBatchPatch } from '../fidelity/fauxqs-fifo-batch.ts';
 import { applyFauxqsPatches } from '../fidelity/fauxqs-patches.ts';
 import { guardServer, internalRefusal } from '../edge/guard.ts';
+import { sleep } from '../util/wait.ts';
 
 interface RunningEmulator {
   name: string;
@@ -70,7 +71,7 @@ const DRAIN_TIMEOUT_MS = 3_000;
 async function closeServer(server: Server, active: () => number): Promise<void> {
   server.closeIdleConnections();
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-  while (active() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (active() > 0 && Date.now() < deadline) await sleep(10);
   return new Promise((resolve, reject) => {
     server.close((error) => (error === undefined || error === null ? resolve() : reject(error)));
     server.closeAllConnections();

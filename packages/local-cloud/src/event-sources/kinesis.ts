@@ -22,8 +22,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { DUMMY_CREDENTIALS, type AwsTarget } from '../provision/provision.ts';
 import type { InvokeResult, LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
+import { sleep } from '../util/wait.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
-import { sleep } from './sqs.ts';
 import { writeTextFileAtomicAsync } from '../util/json-file.ts';
 import { CHECKPOINTS_FOLDER } from '../emulators/data-dir.ts';
 

@@ -15,6 +15,7 @@ import type { LocalControl } from '../edge/control.ts';
 import { DUMMY_CREDENTIALS, type AwsTarget } from '../provision/provision.ts';
 import { Semaphore, type InvokeResult, type LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
+import { sleep } from '../util/wait.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
 
 interface SqsMapping {
@@ -325,17 +326,5 @@ class SqsPoller {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-export { DEFAULT_CONCURRENCY, SqsPoller, extendFailuresPerGroup, failedRecords, readMapping as readSqsMapping, sleep, toRecord as toSqsRecord };
+export { DEFAULT_CONCURRENCY, SqsPoller, extendFailuresPerGroup, failedRecords, readMapping as readSqsMapping, toRecord as toSqsRecord };
 export type { SqsMapping, SqsRecord };

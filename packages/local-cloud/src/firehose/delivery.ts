@@ -7,6 +7,7 @@
  */
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { sleep } from '../util/wait.ts';
 import { evaluateErrorPrefix, evaluatePrefix, objectSuffix } from './keys.ts';
 
 const gzipAsync = promisify(gzip);
@@ -71,8 +72,6 @@ class DeliveryError extends Error {
     this.name = 'DeliveryError';
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function withRetries(write: () => Promise<void>, delaysMs: number[]): Promise<number> {
   let attempts = 0;

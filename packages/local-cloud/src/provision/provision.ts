@@ -37,6 +37,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { dependencyOrder, isRecord, referencedResources, type TemplateResolver } from '../template/template.ts';
+import { waitFor } from '../util/wait.ts';
 
 /** Where to create resources: the emulators' edge endpoint. */
 interface AwsTarget {
@@ -200,15 +201,8 @@ function tagList(props: Record<string, unknown>): { Key: string; Value: string }
   return tags.filter(isRecord).map((tag) => ({ Key: String(tag.Key), Value: String(tag.Value) }));
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 20;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 500);
-  }
-}
+/** How a resource's status is polled until ACTIVE: 20 ms doubling to 500 ms, for at most 15 s. */
+const UNTIL_ACTIVE = { timeoutMs: 15_000, intervalMs: 20, maxIntervalMs: 500 } as const;
 
 interface Step {
   logicalId: string;
@@ -440,10 +434,10 @@ const provisionStream: Provisioner = async ({ logicalId, props, resolver, client
     if (!/ResourceInUse/.test(errorName(error))) throw error;
     status = 'exists';
   }
-  await waitFor(`stream ${name}`, async () => {
+  await waitFor(async () => {
     const out = await clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
     return out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
-  });
+  }, { what: `stream ${name} to be ACTIVE`, ...UNTIL_ACTIVE });
   const retention = props.RetentionPeriodHours === undefined ? undefined : Number(props.RetentionPeriodHours);
   if (retention !== undefined && retention > 24) {
     await clients.kinesis
@@ -488,10 +482,10 @@ const provisionTable: Provisioner = async ({ logicalId, props, resolver, clients
     if (!/ResourceInUse/.test(errorName(error))) throw error;
     status = 'exists';
   }
-  await waitFor(`table ${name}`, async () => {
+  await waitFor(async () => {
     const out = await clients.dynamodb.send(new DescribeTableCommand({ TableName: name }));
     return out.Table?.TableStatus === 'ACTIVE';
-  });
+  }, { what: `table ${name} to be ACTIVE`, ...UNTIL_ACTIVE });
   const ttl = isRecord(props.TimeToLiveSpecification) ? props.TimeToLiveSpecification : undefined;
   if (ttl && (ttl.Enabled === true || ttl.Enabled === 'true')) {
     // The edge keeps TTL settings and expires items (edge/dynamodb-ttl.ts). A table that exists already may have it

@@ -1,14 +1,16 @@
 /**
  * Shared setup for the emulator integration tests: emulators on a temporary data directory and a
- * free edge port, SDK client configuration, and polling with a deadline.
+ * free edge port, and SDK client configuration (polling with a deadline: `waitFor`, src/util/wait.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startEmulators } from '../../src/emulators/emulators.ts';
+import { sleep, waitFor } from '../../src/util/wait.ts';
 import type { Emulators, EmulatorsOptions } from '../../src/emulators/emulators.ts';
 
 interface TestCloud {
@@ -54,22 +56,21 @@ function clientConfig(emulators: Emulators): ClientConfig {
   };
 }
 
-/** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
-async function eventually<T>(probe: () => Promise<T | undefined>, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
+/** Receives and deletes until `count` messages arrived or the deadline passed (a FIFO receive gives one message per group per call). */
+async function drain(sqs: SQSClient, queueUrl: string, count: number, timeoutMs = 5_000): Promise<Message[]> {
+  const received: Message[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (received.length < count && Date.now() < deadline) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
+    );
+    for (const message of Messages) {
+      received.push(message);
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
     }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${options.what ?? 'a condition'}`, { cause: lastError });
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+    if (Messages.length === 0) await sleep(50);
   }
+  return received;
 }
 
 /**
@@ -77,17 +78,17 @@ async function eventually<T>(probe: () => Promise<T | undefined>, options: { tim
  * to a resource that is not ACTIVE yet is ResourceNotFoundException: the emulators flip it on their next timer tick.
  */
 async function untilActive(client: DynamoDBClient | KinesisClient, name: string): Promise<void> {
-  await eventually(
+  await waitFor(
     async () => {
       const status =
         client instanceof DynamoDBClient
           ? (await client.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus
           : (await client.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary?.StreamStatus;
-      return status === 'ACTIVE' ? true : undefined;
+      return status === 'ACTIVE';
     },
     { what: `${name} to be ACTIVE` },
   );
 }
 
-export { clientConfig, eventually, startTestCloud, untilActive };
+export { clientConfig, drain, startTestCloud, untilActive };
 export type { ClientConfig, TestCloud };
