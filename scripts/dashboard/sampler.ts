@@ -16,6 +16,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { LocalCloud } from 'local-cloud';
 import { OBSERVER_AGENT, type LocalStatsSnapshot } from 'local-cloud';
+import { localClients } from '../local/clients.ts';
 import type { InvocationObserver } from './observer.ts';
 import type { Topology } from './topology.ts';
 
@@ -147,11 +148,11 @@ class Sampler {
   constructor(options: SamplerOptions) {
     this.options = options;
     const { cloud } = options;
-    const base = { endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, customUserAgent: `${OBSERVER_AGENT}-dashboard` };
-    this.sqs = new SQSClient({ ...base, useQueueUrlAsEndpoint: false });
-    this.s3 = new S3Client({ ...base, forcePathStyle: true });
-    this.dynamodb = new DynamoDBClient(base);
-    this.documents = DynamoDBDocumentClient.from(this.dynamodb);
+    const clients = localClients({ endpoint: cloud.edgeUrl, region: cloud.region }, { customUserAgent: `${OBSERVER_AGENT}-dashboard` });
+    this.sqs = clients.sqs;
+    this.s3 = clients.s3;
+    this.dynamodb = clients.dynamodb;
+    this.documents = clients.documents;
     this.queueIds = options.topology.nodes.filter((node) => node.kind === 'queue' && node.url && !node.failureDestination).map((node) => node.id);
   }
 

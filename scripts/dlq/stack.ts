@@ -11,6 +11,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { controlHeaders, type CfnTemplate } from 'local-cloud';
+import { localClients } from '../local/clients.ts';
 import { DlqError } from './errors.ts';
 
 /** A record's last failure, as the consumer logged it (lib/batch.ts `record failed`) or the local poller saw it. */
@@ -45,7 +46,6 @@ interface StackView {
   destroy(): void;
 }
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const TEMPLATE_FILE = join('.serverless', 'cloudformation-template-update-stack.json');
 
 /** How far back a Logs Insights query looks: a DLQ keeps messages 14 days (messaging.yml). */
@@ -101,9 +101,7 @@ async function localStack(options: LocalOptions): Promise<StackView> {
     throw new DlqError(`no compiled template at ${options.templatePath}: start the local cloud (npm start) or run npx osls package --stage local`);
   }
   const template = JSON.parse(await readFile(options.templatePath, 'utf8')) as CfnTemplate;
-  const base = { endpoint: options.endpoint, region: options.region, credentials: LOCAL_CREDENTIALS };
-  const sqs = new SQSClient({ ...base, useQueueUrlAsEndpoint: false });
-  const kinesis = new KinesisClient({ ...base, requestHandler: new NodeHttpHandler() });
+  const { sqs, kinesis } = localClients({ endpoint: options.endpoint, region: options.region });
   const functionName = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function')?.Properties?.FunctionName;
   const stackName = typeof functionName === 'string' ? functionName.split('-').slice(0, 2).join('-') : 'local';
   const urls = new Map<string, string>();

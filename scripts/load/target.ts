@@ -22,6 +22,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parse as parseYaml } from 'yaml';
 import { type LocalCloud } from 'local-cloud';
+import { localClients } from '../local/clients.ts';
 import { startOrderflowCloud } from '../local/cloud.ts';
 import { OBSERVER_AGENT, STATS_PATH, controlHeaders, readLocalToken, type LocalStatsSnapshot } from 'local-cloud';
 import { TemplateResolver, loadTemplate, type CfnTemplate } from 'local-cloud';
@@ -29,7 +30,6 @@ import { isRecord } from '#lib/domain/validate.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
 const TEMPLATE_PATH = join(PROJECT_DIR, '.serverless', 'cloudformation-template-update-stack.json');
-const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 interface QueueInfo {
   logicalId: string;
@@ -127,13 +127,10 @@ function findLogical(template: CfnTemplate, type: string, preferred: string): st
   return found[0];
 }
 
-function localClients(endpoint: string, region: string): Pick<LoadTarget, 'sqs' | 'dynamodb' | 's3'> {
-  const common = { endpoint, region, credentials: LOCAL_CREDENTIALS, customUserAgent: OBSERVER_AGENT };
-  return {
-    sqs: new SQSClient({ ...common, useQueueUrlAsEndpoint: false }),
-    dynamodb: DynamoDBDocumentClient.from(new DynamoDBClient(common)),
-    s3: new S3Client({ ...common, forcePathStyle: true }),
-  };
+/** The local cloud's clients, as the observer (OBSERVER_AGENT: its requests are counted apart from the application's). */
+function localTargetClients(endpoint: string, region: string): Pick<LoadTarget, 'sqs' | 'dynamodb' | 's3'> {
+  const { sqs, documents, s3 } = localClients({ endpoint, region }, { customUserAgent: OBSERVER_AGENT });
+  return { sqs, dynamodb: documents, s3 };
 }
 
 /** GET with a short timeout; undefined when nothing answers. */
@@ -200,7 +197,7 @@ async function npmStartTarget(found: { edge: LocalEdge; apiUrl: string }, log: (
     queues,
     ordersTable: resolver.identity(findLogical(template, 'AWS::DynamoDB::Table', 'OrdersTable')).ref,
     importsBucket: resolver.identity('ImportsBucket').ref,
-    ...localClients(found.edge.url, region),
+    ...localTargetClients(found.edge.url, region),
     edge: found.edge,
     stats: () => fetchStats(found.edge),
     stop: async () => {},
@@ -223,7 +220,7 @@ async function inProcessTarget(options: TargetOptions): Promise<LoadTarget> {
   const queues = Object.entries(cloud.resources)
     .filter(([, resource]) => resource.type === 'AWS::SQS::Queue' && resource.url)
     .map(([logicalId, resource]) => queueInfo(logicalId, resource.url as string, work));
-  const clients = localClients(cloud.edgeUrl, cloud.region);
+  const clients = localTargetClients(cloud.edgeUrl, cloud.region);
   return {
     kind: 'local-in-process',
     description: `local cloud started in-process (${cloud.stackName}, temporary data directory)`,

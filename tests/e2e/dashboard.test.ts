@@ -18,10 +18,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { controlHeaders, type LocalCloud } from 'local-cloud';
+import { localClients } from '../../scripts/local/clients.ts';
 import { startOrderflowCloud } from '../../scripts/local/cloud.ts';
 import { startDashboard, type Dashboard } from '../../scripts/dashboard/server.ts';
 import { httpClient } from '../integration/helpers/api.ts';
@@ -77,7 +78,7 @@ describe.skipIf(SKIP)(SKIP ? `Dashboard (skipped: ${SKIP_REASON})` : 'Dashboard:
 
   /** The billing queue gives up after one delivery, 3 s after it failed (RedrivePolicy and visibility timeout). */
   const billingGivesUpFast = async (): Promise<void> => {
-    const sqs = new SQSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, useQueueUrlAsEndpoint: false });
+    const { sqs } = localClients({ endpoint: cloud.edgeUrl, region: cloud.region });
     try {
       const QueueUrl = cloud.resources.BillingQueue?.url;
       const current = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['RedrivePolicy'] }))).Attributes?.RedrivePolicy;

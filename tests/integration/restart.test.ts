@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'local-cloud';
-import { clientsFor, freePort, physicalOrder, uniqueCustomer } from './helpers/cloud.ts';
+import { localClients } from '../../scripts/local/clients.ts';
+import { freePort, physicalOrder, uniqueCustomer } from './helpers/cloud.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
 
@@ -120,7 +121,7 @@ describe('Local cloud: kill -9 mid-flow and restart on the same data directory',
     const restartedAt = Date.now();
     expect(killed.signalCode).toBe('SIGKILL');
     expect(before.length).toBeGreaterThanOrEqual(15);
-    const { sqs } = clientsFor(`http://127.0.0.1:${edgePort}`, 'us-east-1');
+    const { sqs } = localClients({ endpoint: `http://127.0.0.1:${edgePort}`, region: 'us-east-1' });
     const billing = (await sqs.send(new ListQueuesCommand({}))).QueueUrls?.find((url) => url.endsWith('-billing'));
     const attributes = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: billing, AttributeNames: ['VisibilityTimeout'] }));
     sqs.destroy();

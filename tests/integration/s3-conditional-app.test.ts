@@ -6,8 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startEmulators, type Emulators } from 'local-cloud';
+import { LOCAL_CREDENTIALS, startEmulators, type Emulators } from 'local-cloud';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localClients } from '../../scripts/local/clients.ts';
 
 describe('lib/aws/s3.ts on the local cloud', () => {
   let dataDir: string;
@@ -17,7 +18,7 @@ describe('lib/aws/s3.ts on the local cloud', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'orderflow-s3-conditional-'));
     emulators = await startEmulators({ dataDir, edgePort: 0 });
-    s3 = new S3Client({ endpoint: emulators.endpoint, region: emulators.region, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    ({ s3 } = localClients(emulators));
   });
 
   afterAll(async () => {
@@ -31,7 +32,7 @@ describe('lib/aws/s3.ts on the local cloud', () => {
     const bucket = `documents-${Date.now()}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const saved = { ...process.env };
-    Object.assign(process.env, { AWS_ENDPOINT_URL: emulators.endpoint, AWS_REGION: emulators.region, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+    Object.assign(process.env, { AWS_ENDPOINT_URL: emulators.endpoint, AWS_REGION: emulators.region, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
     try {
       const { putObjectIfAbsent } = await import('#lib/aws/s3.ts');
       // Act

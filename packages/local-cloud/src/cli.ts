@@ -12,6 +12,7 @@
 import { isAbsolute, relative } from 'node:path';
 import { notEmulatedSummary, startLocalCloud, type LocalCloud, type LocalCloudOptions } from './cloud.ts';
 import { TOKEN_HEADER, TOKEN_VARIABLE } from './edge/token.ts';
+import { LOCAL_CREDENTIALS } from './util/clients.ts';
 
 interface StartArguments {
   fresh: boolean;
@@ -144,7 +145,7 @@ function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; 
     '  Point the AWS CLI and SDKs at it:',
     `    export AWS_ENDPOINT_URL=${cloud.edgeUrl}`,
     `    export AWS_REGION=${cloud.region} AWS_DEFAULT_REGION=${cloud.region}`,
-    '    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test',
+    `    export AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
     '',
     ...controlLines(cloud),
     '',

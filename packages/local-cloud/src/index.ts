@@ -23,6 +23,7 @@ export type { KinesisPoller } from './event-sources/kinesis.ts';
 export type { FunctionConfig, InvokeResult, LambdaErrorPayload, LambdaRuntime } from './runtime/runtime.ts';
 export { TemplateResolver, loadTemplate } from './template/template.ts';
 export type { CfnResource, CfnTemplate } from './template/template.ts';
+export { LOCAL_CREDENTIALS } from './util/clients.ts';
 export { WaitTimeoutError, waitFor } from './util/wait.ts';
 export type { WaitForOptions } from './util/wait.ts';
 export { runCli } from './cli.ts';

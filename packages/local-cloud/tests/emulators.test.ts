@@ -49,7 +49,7 @@ import {
   withConfigurationIds,
 } from '../src/fidelity/s3-notifications.ts';
 import type { NotificationConfiguration, S3EventRecord } from '../src/fidelity/s3-notifications.ts';
-import { sleep, waitFor } from '../src/util/wait.ts';
+import { sleep } from '../src/util/wait.ts';
 import { clientConfig, drain, startTestCloud, untilActive } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 

@@ -5,13 +5,13 @@ import { DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynam
 import { PutRecordsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { deflateRawSync } from 'node:zlib';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../src/index.ts';
 import { interpretKinesisResponse, readKinesisMapping, type KinesisEventRecord } from '../src/event-sources/kinesis.ts';
 import { extendFailuresPerGroup, failedRecords, type SqsRecord } from '../src/event-sources/sqs.ts';
 import { FunctionLoadError, LambdaRuntime, type FunctionConfig, type InvokeResult } from '../src/runtime/runtime.ts';
 import { waitFor } from '../src/util/wait.ts';
+import { clientConfig } from './helpers/emulators.ts';
 
 const FIXTURE_DIR = join(import.meta.dirname, 'fixtures', 'service');
 
@@ -42,7 +42,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
       apiPort: 0,
       log: (line) => logs.push(line),
     });
-    sqs = new SQSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, useQueueUrlAsEndpoint: false });
+    sqs = new SQSClient({ ...clientConfig({ endpoint: cloud.edgeUrl, region: cloud.region }), useQueueUrlAsEndpoint: false });
   });
 
   afterAll(async () => {
@@ -242,7 +242,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
 
   it('Kinesis mapping: per-shard order, bisect isolates a poison record, which goes to the on-failure queue after its retries', async () => {
     // Prepare
-    const kinesis = new KinesisClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, requestHandler: new NodeHttpHandler() });
+    const kinesis = new KinesisClient(clientConfig({ endpoint: cloud.edgeUrl, region: cloud.region }));
     const records = Array.from({ length: 24 }, (_, seq) => ({ seq, pk: `p${seq % 4}`, poison: seq === 9 }));
 
     // Act
@@ -303,7 +303,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
   });
   it('Kinesis tumbling windows: state carries across invocations, then a final invocation closes each window', async () => {
     // Prepare
-    const kinesis = new KinesisClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, requestHandler: new NodeHttpHandler() });
+    const kinesis = new KinesisClient(clientConfig({ endpoint: cloud.edgeUrl, region: cloud.region }));
 
     // Act: the mapping starts at LATEST, so these are the only records it sees.
     await kinesis.send(new PutRecordsCommand({ StreamName: 'fixture-local-window-stream', Records: [1, 2, 3].map((n) => ({ PartitionKey: 'k', Data: Buffer.from(String(n)) })) }));
@@ -336,7 +336,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
 
     // Act
     cloud = await startLocalCloud({ skipPackage: true, templatePath: join(FIXTURE_DIR, 'template.json'), bundleDirs: [FIXTURE_DIR], dataDir, edgePort: 0, apiPort: 0, log: (line) => logs.push(line) });
-    const kinesis = new KinesisClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, requestHandler: new NodeHttpHandler() });
+    const kinesis = new KinesisClient(clientConfig({ endpoint: cloud.edgeUrl, region: cloud.region }));
     await kinesis.send(new PutRecordsCommand({ StreamName: 'fixture-local-stream', Records: [{ PartitionKey: 'p0', Data: Buffer.from(JSON.stringify({ seq: 100, pk: 'p0' })) }] }));
     kinesis.destroy();
 

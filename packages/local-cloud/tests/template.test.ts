@@ -6,11 +6,11 @@ import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kin
 import { ListSubscriptionsByTopicCommand, GetSubscriptionAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulators, type Emulators } from '../src/emulators/emulators.ts';
 import { provision, type ProvisionResult } from '../src/provision/provision.ts';
 import { TemplateResolver, dependencyOrder, generatedName, loadTemplate, type CfnTemplate } from '../src/template/template.ts';
+import { clientConfig } from './helpers/emulators.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'service', 'template.json');
 const context = { stackName: 'fixture-local', region: 'us-east-1', accountId: '000000000000', queueUrlBase: 'http://127.0.0.1:4566' };
@@ -164,12 +164,6 @@ describe('Local cloud: provisioning the fixture template', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const clientConfig = (): { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } } => ({
-    endpoint: emulators.endpoint,
-    region: emulators.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-
   it('creates every supported resource, then finds them all on a second run', () => {
     const created = Object.values(first.resources).filter((r) => r.status === 'created').map((r) => r.logicalId).sort();
     const found = Object.values(second.resources).filter((r) => r.status === 'exists').map((r) => r.logicalId).sort();
@@ -198,7 +192,7 @@ describe('Local cloud: provisioning the fixture template', () => {
   });
 
   it('creates queues with their CloudFormation attributes (redrive policy, FIFO settings)', async () => {
-    const sqs = new SQSClient({ ...clientConfig(), useQueueUrlAsEndpoint: false });
+    const sqs = new SQSClient({ ...clientConfig(emulators), useQueueUrlAsEndpoint: false });
 
     const work = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: first.resources.WorkQueue?.url, AttributeNames: ['All'] }));
     const ordered = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: first.resources.OrderedQueue?.url, AttributeNames: ['All'] }));
@@ -212,7 +206,7 @@ describe('Local cloud: provisioning the fixture template', () => {
   });
 
   it('subscribes with raw delivery, filter policy and redrive policy', async () => {
-    const sns = new SNSClient(clientConfig());
+    const sns = new SNSClient(clientConfig(emulators));
 
     const list = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: first.resources.EventsTopic?.physicalId }));
     const attributes = await sns.send(new GetSubscriptionAttributesCommand({ SubscriptionArn: list.Subscriptions?.[0]?.SubscriptionArn }));
@@ -225,7 +219,7 @@ describe('Local cloud: provisioning the fixture template', () => {
   });
 
   it('configures bucket notifications through the edge, in the S3 API shape', async () => {
-    const s3 = new S3Client({ ...clientConfig(), forcePathStyle: true });
+    const s3 = new S3Client({ ...clientConfig(emulators), forcePathStyle: true });
 
     const config = await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'fixture-local-documents-000000000000' }));
     s3.destroy();
@@ -240,8 +234,8 @@ describe('Local cloud: provisioning the fixture template', () => {
   });
 
   it('creates streams with their shard count and tables with their indexes', async () => {
-    const kinesis = new KinesisClient({ ...clientConfig(), requestHandler: new NodeHttpHandler() });
-    const dynamodb = new DynamoDBClient(clientConfig());
+    const kinesis = new KinesisClient(clientConfig(emulators));
+    const dynamodb = new DynamoDBClient(clientConfig(emulators));
 
     const stream = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'fixture-local-stream' }));
     const onDemand = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: first.resources.OnDemandStream?.physicalId }));

@@ -16,16 +16,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand as ScanItemsCommand } from '@aws-sdk/lib-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
+import { GetCommand, ScanCommand as ScanItemsCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { waitFor, type LocalCloud } from 'local-cloud';
+import { localClients } from '../../../scripts/local/clients.ts';
 import { startOrderflowCloud } from '../../../scripts/local/cloud.ts';
 
 /** The seed of every fast-check run in these files: `FC_SEED=<n> npx vitest run tests/integration/api-*` replays one. */
@@ -110,7 +110,6 @@ interface ApiCloud {
   dispose(): Promise<void>;
 }
 
-const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 const isSqsEvent = (event: unknown): boolean => (event as { Records?: { eventSource?: string }[] } | undefined)?.Records?.[0]?.eventSource === 'aws:sqs';
 
@@ -190,13 +189,8 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
     }
   };
 
-  const base = { endpoint: cloud.edgeUrl, region: cloud.region, credentials: CREDENTIALS };
-  const sqs = new SQSClient({ ...base, useQueueUrlAsEndpoint: false });
-  const sns = new SNSClient(base);
-  const dynamodb = new DynamoDBClient(base);
-  const documents = DynamoDBDocumentClient.from(dynamodb);
-  const kinesis = new KinesisClient({ ...base, requestHandler: new NodeHttpHandler() });
-  const s3 = new S3Client({ ...base, forcePathStyle: true });
+  const clients = localClients({ endpoint: cloud.edgeUrl, region: cloud.region });
+  const { sqs, sns, dynamodb, documents, kinesis, s3 } = clients;
 
   const resource = (logicalId: string): { physicalId: string; url?: string; arn?: string } => {
     const found = cloud.resources[logicalId];
@@ -347,7 +341,7 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
     },
     async dispose() {
       http.close();
-      for (const client of [sqs, sns, dynamodb, kinesis, s3]) client.destroy();
+      clients.destroy();
       await cloud.stop();
       await rm(dataDir, { recursive: true, force: true });
     },

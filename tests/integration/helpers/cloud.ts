@@ -14,14 +14,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { type LocalCloud, type LocalCloudOptions } from 'local-cloud';
+import { localClients, type LocalClients } from '../../../scripts/local/clients.ts';
 import { startOrderflowCloud } from '../../../scripts/local/cloud.ts';
 import type { InvokeResult } from 'local-cloud';
 
@@ -55,15 +53,6 @@ interface LakeLine {
   event: { type: string; orderId: string; eventId: string; occurredAt: string; [key: string]: unknown };
 }
 
-interface Clients {
-  sqs: SQSClient;
-  sns: SNSClient;
-  s3: S3Client;
-  kinesis: KinesisClient;
-  dynamodb: DynamoDBClient;
-  documents: DynamoDBDocumentClient;
-}
-
 interface CloudUnderTest {
   cloud: LocalCloud;
   dataDir: string;
@@ -71,7 +60,7 @@ interface CloudUnderTest {
   logs: string[];
   /** Every invocation, in the order they started. */
   invocations: Invocation[];
-  clients: Clients;
+  clients: LocalClients;
   /** Physical names, from the stack outputs. */
   names: { ordersTable: string; documentsBucket: string; importsBucket: string; lakeBucket: string; topicArn: string; streamName: string };
   api: {
@@ -105,8 +94,6 @@ interface Tap {
   drain(): Promise<Message[]>;
 }
 
-const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-
 /** A free TCP port on 127.0.0.1 (for child processes, which cannot report the port they picked as cheaply). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -118,20 +105,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** SDK clients as a deployed application would build them, plus the endpoint (path-style S3, HTTP/1.1 Kinesis). */
-function clientsFor(endpoint: string, region: string): Clients {
-  const base = { endpoint, region, credentials: CREDENTIALS };
-  const dynamodb = new DynamoDBClient(base);
-  return {
-    sqs: new SQSClient({ ...base, useQueueUrlAsEndpoint: false }),
-    sns: new SNSClient(base),
-    s3: new S3Client({ ...base, forcePathStyle: true }),
-    kinesis: new KinesisClient({ ...base, requestHandler: new NodeHttpHandler() }),
-    dynamodb,
-    documents: DynamoDBDocumentClient.from(dynamodb),
-  };
 }
 
 const ADDRESS = { name: 'Ada', line1: '1 Main St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' };
@@ -189,7 +162,7 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
     return result;
   };
 
-  const clients = clientsFor(cloud.edgeUrl, cloud.region);
+  const clients = localClients({ endpoint: cloud.edgeUrl, region: cloud.region });
   const output = (key: string): string => {
     const value = cloud.outputs[key];
     if (!value) throw new Error(`stack output ${key} missing (outputs: ${Object.keys(cloud.outputs).join(', ')})`);
@@ -315,7 +288,7 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
     },
     tail: (count = 60) => logs.slice(-count).map((line) => line.slice(0, 400)).join('\n'),
     async dispose() {
-      for (const client of Object.values(clients) as { destroy(): void }[]) client.destroy();
+      clients.destroy();
       await cloud.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
@@ -344,5 +317,5 @@ function kinesisEvents(event: unknown): { sequenceNumber: string; event: LakeLin
   }));
 }
 
-export { clientsFor, digitalOrder, eventText, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer };
-export type { ApiResponse, Clients, CloudUnderTest, Invocation, LakeLine, OrderBody, Tap };
+export { digitalOrder, eventText, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer };
+export type { ApiResponse, CloudUnderTest, Invocation, LakeLine, OrderBody, Tap };

@@ -4,8 +4,7 @@
  *
  * @example
  * const emulators = await startEmulators({ dataDir: '.local', log: console.log });
- * const sqs = new SQSClient({ endpoint: emulators.endpoint, region: emulators.region,
- *   credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+ * const sqs = new SQSClient({ endpoint: emulators.endpoint, region: emulators.region, credentials: LOCAL_CREDENTIALS });
  * // ...
  * await emulators.stop();
  */

@@ -18,10 +18,10 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { DUMMY_CREDENTIALS, type AwsTarget } from '../provision/provision.ts';
+import type { AwsTarget } from '../provision/provision.ts';
 import type { InvokeResult, LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
+import { localClientConfig } from '../util/clients.ts';
 import { sleep } from '../util/wait.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
 import { writeTextFileAtomicAsync } from '../util/json-file.ts';
@@ -176,13 +176,7 @@ class KinesisPoller {
     this.runtime = options.runtime;
     this.target = options.target;
     this.log = options.log ?? (() => {});
-    // HTTP/1.1: the SDK's default HTTP/2 handler fails against kinesalite (the package README, Known quirks).
-    this.kinesis = new KinesisClient({
-      endpoint: this.target.endpoint,
-      region: this.target.region,
-      credentials: DUMMY_CREDENTIALS,
-      requestHandler: new NodeHttpHandler(),
-    });
+    this.kinesis = new KinesisClient(localClientConfig(this.target.endpoint, this.target.region));
     this.checkpointPath = join(options.dataDir, CHECKPOINTS_FOLDER, `${this.mapping.uuid}.json`);
     const fn = this.runtime.get(this.mapping.functionName);
     this.roleArn = fn.config.roleArn;
@@ -513,10 +507,9 @@ class KinesisPoller {
   }
 
   private async sendToDestination(arn: string, body: string): Promise<void> {
-    const base = { endpoint: this.target.endpoint, region: this.target.region, credentials: DUMMY_CREDENTIALS };
     const [, , service, , account, name] = arn.split(':');
     if (service === 'sqs') {
-      const sqs = new SQSClient({ ...base, useQueueUrlAsEndpoint: false });
+      const sqs = new SQSClient(localClientConfig(this.target.endpoint, this.target.region));
       try {
         const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))).QueueUrl;
         const fifo = name?.endsWith('.fifo');
@@ -525,7 +518,7 @@ class KinesisPoller {
         sqs.destroy();
       }
     } else if (service === 'sns') {
-      const sns = new SNSClient(base);
+      const sns = new SNSClient(localClientConfig(this.target.endpoint, this.target.region));
       try {
         await sns.send(new PublishCommand({ TopicArn: arn, Message: body }));
       } finally {

@@ -12,9 +12,10 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import type { LocalControl } from '../edge/control.ts';
-import { DUMMY_CREDENTIALS, type AwsTarget } from '../provision/provision.ts';
+import type { AwsTarget } from '../provision/provision.ts';
 import { Semaphore, type InvokeResult, type LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
+import { localClientConfig } from '../util/clients.ts';
 import { sleep } from '../util/wait.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
 
@@ -175,7 +176,7 @@ class SqsPoller {
     this.target = options.target;
     if (options.control) this.control = options.control;
     this.log = options.log ?? (() => {});
-    this.sqs = new SQSClient({ endpoint: this.target.endpoint, region: this.target.region, credentials: DUMMY_CREDENTIALS, useQueueUrlAsEndpoint: false });
+    this.sqs = new SQSClient(localClientConfig(this.target.endpoint, this.target.region));
     this.fifo = this.mapping.queueArn.endsWith('.fifo');
     const fn = this.runtime.get(this.mapping.functionName);
     const reserved = fn.config.reservedConcurrency;

@@ -370,7 +370,7 @@ function createFirehoseService(options: FirehoseServiceOptions): FirehoseService
       endpoints = next;
       kinesis = new KinesisClient(localClientConfig(next.kinesis, options.region));
       if (writer === undefined) {
-        const client = new S3Client({ ...localClientConfig(next.s3, options.region), forcePathStyle: true });
+        const client = new S3Client(localClientConfig(next.s3, options.region));
         s3 = client;
         writer = {
           put: async (bucket, key, body) => {

@@ -35,8 +35,8 @@ import {
   SubscribeCommand,
 } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { dependencyOrder, isRecord, referencedResources, type TemplateResolver } from '../template/template.ts';
+import { localClientConfig, type LocalClientConfig } from '../util/clients.ts';
 import { waitFor } from '../util/wait.ts';
 
 /** Where to create resources: the emulators' edge endpoint. */
@@ -110,8 +110,6 @@ const NOT_EMULATED_TYPES = new Set([
   'AWS::SecretsManager::Secret',
 ]);
 
-const DUMMY_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-
 /** SQS queue attributes CloudFormation accepts, mapped to the API's string attributes. */
 const QUEUE_ATTRIBUTES = [
   'ContentBasedDeduplication',
@@ -157,16 +155,14 @@ interface Clients {
 }
 
 function createClients(target: AwsTarget): Clients {
-  const base = { endpoint: target.endpoint, region: target.region, credentials: DUMMY_CREDENTIALS, maxAttempts: 2 };
+  const config = (): LocalClientConfig => localClientConfig(target.endpoint, target.region, { maxAttempts: 2 });
   return {
-    // Queue URLs from the emulator carry a host of their own: always talk to the edge endpoint.
-    sqs: new SQSClient({ ...base, useQueueUrlAsEndpoint: false }),
-    sns: new SNSClient(base),
-    s3: new S3Client({ ...base, forcePathStyle: true }),
-    // HTTP/1.1: the SDK's default HTTP/2 handler fails against kinesalite (the package README, Known quirks).
-    kinesis: new KinesisClient({ ...base, requestHandler: new NodeHttpHandler() }),
-    dynamodb: new DynamoDBClient(base),
-    firehose: new FirehoseClient(base),
+    sqs: new SQSClient(config()),
+    sns: new SNSClient(config()),
+    s3: new S3Client(config()),
+    kinesis: new KinesisClient(config()),
+    dynamodb: new DynamoDBClient(config()),
+    firehose: new FirehoseClient(config()),
   };
 }
 
@@ -604,5 +600,5 @@ async function provision(
   return { resources, notEmulated, warnings };
 }
 
-export { DUMMY_CREDENTIALS, NOT_EMULATED_TYPES, ProvisionError, RUNTIME_TYPES, createClients, destroyClients, notificationConfiguration, provision };
+export { NOT_EMULATED_TYPES, ProvisionError, RUNTIME_TYPES, createClients, destroyClients, notificationConfiguration, provision };
 export type { AwsTarget, Clients, ProvisionResult, ProvisionedResource };

@@ -1,8 +1,8 @@
 /**
- * Configuration for the AWS SDK clients the emulator layer uses internally (S3 notifications,
- * Firehose). Explicit endpoint and credentials, so nothing is read from the environment or
- * `~/.aws`; HTTP/1.1 everywhere (the SDK's HTTP/2 default fails against the emulators on large
- * Kinesis batches, see the package README, "Known quirks").
+ * The package's one SDK client factory, for the clients it talks to its own emulators with (provisioning, event
+ * sources, S3 notifications, Firehose). Explicit endpoint and credentials, so nothing is read from the environment
+ * or `~/.aws`; HTTP/1.1 everywhere (the SDK's HTTP/2 default fails against the emulators on large Kinesis batches,
+ * see the package README, "Known quirks").
  */
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -12,18 +12,34 @@ interface LocalClientConfig {
   credentials: { accessKeyId: string; secretAccessKey: string };
   requestHandler: NodeHttpHandler;
   maxAttempts: number;
+  /** Queue URLs from fauxqs carry a host of their own: an SQS client always talks to `endpoint`. */
+  useQueueUrlAsEndpoint: false;
+  /** Bucket names in the path: no `<bucket>.127.0.0.1` host to resolve. */
+  forcePathStyle: true;
 }
 
-/** Dummy credentials: no emulator validates signatures. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+/**
+ * The one dummy credential pair: no emulator validates signatures. The functions get it in their environment
+ * (runtime.ts) and `local-cloud` prints it for the AWS CLI; applications' tools and tests use it too (index.ts).
+ */
+const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
 
-function localClientConfig(endpoint: string, region: string): LocalClientConfig {
+/**
+ * The configuration of any SDK v3 client of the local cloud (the SQS- and S3-only settings are ignored by the
+ * others).
+ *
+ * @example
+ * const sqs = new SQSClient(localClientConfig(target.endpoint, target.region));
+ */
+function localClientConfig(endpoint: string, region: string, options: { maxAttempts?: number } = {}): LocalClientConfig {
   return {
     endpoint,
     region,
     credentials: { ...LOCAL_CREDENTIALS },
     requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000 }),
-    maxAttempts: 3,
+    maxAttempts: options.maxAttempts ?? 3,
+    useQueueUrlAsEndpoint: false,
+    forcePathStyle: true,
   };
 }
 

@@ -10,6 +10,7 @@ import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kin
 import { DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startEmulators } from '../../src/emulators/emulators.ts';
+import { LOCAL_CREDENTIALS } from '../../src/util/clients.ts';
 import { sleep, waitFor } from '../../src/util/wait.ts';
 import type { Emulators, EmulatorsOptions } from '../../src/emulators/emulators.ts';
 
@@ -46,14 +47,13 @@ async function startTestCloud(name: string, options: Pick<EmulatorsOptions, 'inP
   return cloud;
 }
 
-/** Only what a deployed client would set, plus the endpoint; HTTP/1.1 (see the package README, "Known quirks"). */
-function clientConfig(emulators: Emulators): ClientConfig {
-  return {
-    endpoint: emulators.endpoint,
-    region: emulators.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    requestHandler: new NodeHttpHandler(),
-  };
+/**
+ * Only what a deployed client would set, plus the endpoint and the dummy credentials; HTTP/1.1 (see the package
+ * README, "Known quirks"). Not src/util/clients.ts's: the tests must see what a client without its
+ * `forcePathStyle` and `useQueueUrlAsEndpoint` meets.
+ */
+function clientConfig(target: { endpoint: string; region: string }): ClientConfig {
+  return { endpoint: target.endpoint, region: target.region, credentials: { ...LOCAL_CREDENTIALS }, requestHandler: new NodeHttpHandler() };
 }
 
 /** Receives and deletes until `count` messages arrived or the deadline passed (a FIFO receive gives one message per group per call). */
