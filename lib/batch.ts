@@ -118,5 +118,5 @@ const processSqsBatch = async (
   return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), { context });
 };
 
-export type { AroundRecord, Deadline, RecordHandler };
-export { DEADLINE_MARGIN_MS, DeadlineReachedError, processSqsBatch, loggedRecordHandler, withDeadline };
+export type { AroundRecord, RecordHandler };
+export { DEADLINE_MARGIN_MS, DeadlineReachedError, processSqsBatch };

@@ -75,5 +75,5 @@ const chargeOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, pay }: 
   return charged;
 };
 
-export type { ChargeRequest, Charge, ChargePayment, ChargeOptions };
+export type { ChargePayment };
 export { simulatedPayment, invoiceKeyFor, chargeOrder };

@@ -203,12 +203,10 @@ const injectFaults = async (record: { customerId?: string; body?: string }, opti
   if (decision.error) throw decision.error;
 };
 
-export type { FaultDecision, FaultsConfig, FunctionFaults, InjectOptions };
+
 export {
   FaultsConfigError,
   InjectedFaultError,
-  MAX_LATENCY_MS,
-  POISON_PREFIX,
   PoisonOrderError,
   customerIdOf,
   decideFault,

@@ -226,5 +226,4 @@ const importEvents = (source: { bucket: string; key: string; eTag: string }, lin
 /** Where the report of an import's rejected lines goes (outside the `.ndjson` suffix filter: no re-trigger). */
 const rejectedReportKey = (key: string): string => `rejected/${key}.json`;
 
-export type { ImportIo, ImportLine, ImportOutcome, RejectedLine, ParsedImport };
-export { CHECKPOINT_EVERY_LINES, ImportTooLargeError, importFileVersion, judgeImportLine, ndjsonLines, parseImport, importOrderId, importEvents, rejectedReportKey };
+export { ImportTooLargeError, importFileVersion, ndjsonLines, parseImport, importOrderId, importEvents, rejectedReportKey };

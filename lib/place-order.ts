@@ -74,5 +74,5 @@ const acceptOrder = async (input: OrderInput, options: AcceptOptions): Promise<A
   return { orderId, status: 'PLACED' };
 };
 
-export type { Accepted, AcceptOptions };
+export type { Accepted };
 export { OrderTooLargeError, orderPlacedEvent, keyedOrderId, acceptOrder };

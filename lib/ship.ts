@@ -62,5 +62,5 @@ const shipOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, reviewQue
   return shipped;
 };
 
-export type { ShipOptions };
+
 export { labelKeyFor, trackingNumberFor, shipOrder };

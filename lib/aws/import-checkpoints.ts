@@ -68,4 +68,4 @@ const saveImportCheckpoint = async (table: string, source: ImportSource, checkpo
 };
 
 export type { ImportCheckpoint, ImportSource };
-export { checkpointId, readImportCheckpoint, saveImportCheckpoint };
+export { readImportCheckpoint, saveImportCheckpoint };

@@ -82,5 +82,5 @@ const putRecordsWithRetry = async (streamName: string, records: readonly StreamR
   return { failed: pending, ...(lastErrorCode ? { lastErrorCode } : {}) };
 };
 
-export type { StreamRecord, PutOptions, PutResult };
+export type { StreamRecord };
 export { MAX_RECORDS_PER_REQUEST, MAX_BYTES_PER_REQUEST, putRecordsWithRetry };

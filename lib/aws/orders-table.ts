@@ -206,5 +206,5 @@ const getOrderView = async (tableName: string, orderId: string): Promise<OrderVi
   return { ...rest, status: deriveStatus(steps), timeline: timeline(steps), invoiceWrites: invoiceWrites?.size ?? 0, labelWrites: labelWrites?.size ?? 0 };
 };
 
-export type { OrderItemRecord, OrderView };
+
 export { recordEvent, markOnce, recordDocumentNotice, getOrderView };

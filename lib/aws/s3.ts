@@ -75,4 +75,4 @@ const putObject = async (bucket: string, key: string, body: string, contentType 
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
 };
 
-export { ObjectChangedError, putObjectIfAbsent, getObjectText, openObjectVersion, putObject, quotedETag };
+export { ObjectChangedError, putObjectIfAbsent, getObjectText, openObjectVersion, putObject };

@@ -97,5 +97,5 @@ const retryInProgressSooner = async <T>(options: RetryInProgressOptions, work: (
   }
 };
 
-export type { HeartbeatOptions, RetryInProgressOptions };
+
 export { withVisibilityHeartbeat, retryInProgressSooner };

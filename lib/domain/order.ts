@@ -160,5 +160,5 @@ const placeOrder = (input: OrderInput, { orderId, now }: { orderId: string; now:
   placedAt: now.toISOString(),
 });
 
-export type { Fulfillment, OrderRules, OrderItem, ShippingAddress, OrderInput, PlacedOrder };
+export type { Fulfillment, OrderItem, ShippingAddress, OrderInput, PlacedOrder };
 export { FULFILLMENTS, LIMITS, orderIssues, parseOrderInput, orderTotalCents, placeOrder };

@@ -127,5 +127,5 @@ const checkOneOf = <T extends string>(value: unknown, path: string, allowed: rea
   return false;
 };
 
-export type { Issues, StringRule };
+export type { Issues };
 export { NonCanonicalNumber, parseJsonText, isRecord, checkKnownKeys, checkString, checkInteger, checkOneOf, join };

@@ -1,4 +1,4 @@
-import { InvalidEventError, type FieldError } from '../domain/errors.ts';
+import { InvalidEventError } from '../domain/errors.ts';
 import { FULFILLMENTS, orderIssues, type Fulfillment, type PlacedOrder } from '../domain/order.ts';
 import { checkInteger, checkOneOf, checkString, isRecord, type Issues } from '../domain/validate.ts';
 
@@ -148,5 +148,5 @@ const parseOrderPlaced = (body: string): OrderPlacedEvent => {
 
 const isOrderId = (value: string): boolean => value.length <= 64 && ORDER_ID.test(value);
 
-export type { OrderEventType, EventMeta, OrderPlacedEvent, OrderChargedEvent, OrderShippedEvent, OrderEvent, ReviewRequest, FieldError };
+export type { OrderPlacedEvent, OrderChargedEvent, OrderShippedEvent, OrderEvent, ReviewRequest };
 export { EVENT_TYPES, eventIdFor, parseOrderEvent, parseOrderPlaced, parseReviewRequest, isOrderId };

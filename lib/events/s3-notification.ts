@@ -59,5 +59,5 @@ const parseS3Notification = (body: string): S3ObjectCreated[] => {
   });
 };
 
-export type { S3ObjectCreated };
+
 export { parseS3Notification };

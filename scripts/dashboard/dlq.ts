@@ -84,4 +84,4 @@ function dlqActionsFor(cloud: LocalCloud, options: { projectDir?: string; templa
   };
 }
 
-export { describeBody, dlqActionsFor };
+export { dlqActionsFor };

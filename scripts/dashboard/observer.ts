@@ -169,4 +169,4 @@ class InvocationObserver {
 }
 
 export { InvocationObserver };
-export type { ObserverCounters, PlacedOrder };
+

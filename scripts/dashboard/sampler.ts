@@ -453,4 +453,4 @@ function round(value: number): number {
 }
 
 export { Sampler };
-export type { DlqMessageRow, DlqSource, FunctionSample, HistoryPoint, OrderRow, QueueDepth, SamplerOptions, Snapshot };
+export type { DlqMessageRow, DlqSource };

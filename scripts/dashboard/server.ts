@@ -326,5 +326,5 @@ async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   };
 }
 
-export { DEFAULT_PORT as DEFAULT_DASHBOARD_PORT, DashboardError, listReports, startDashboard };
-export type { Dashboard, DashboardOptions, DlqActions };
+export { startDashboard };
+export type { Dashboard, DlqActions };

@@ -461,5 +461,5 @@ function layout(stackName: string, nodes: TopologyNode[], edges: TopologyEdge[])
   return { stackName, nodes: sorted, edges, width, height: height + MARGIN };
 }
 
-export { buildTopology, filterLabel, referencedIds, shortLabel };
-export type { DeadLetterQueue, EdgeKind, NodeKind, Topology, TopologyEdge, TopologyInput, TopologyNode };
+export { buildTopology };
+export type { Topology };

@@ -362,5 +362,5 @@ async function purge(stack: StackView, wanted: string, confirm: (question: strin
   return purged;
 }
 
-export { listDlqs, peekQueue, printList, printPeek, purge, redrive, resolveQueue, resolveTarget, unwrapSnsEnvelope };
-export type { ListedDlq, Output, PeekedMessage, RedriveRequest };
+export { listDlqs, peekQueue, printList, printPeek, purge, redrive };
+export type { ListedDlq, PeekedMessage };

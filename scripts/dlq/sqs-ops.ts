@@ -307,5 +307,5 @@ async function purgeQueue(sqs: SQSClient, queueUrl: string): Promise<number> {
   }
 }
 
-export { keepAsIs, peekMessages, purgeQueue, queueArn, queueDepth, redriveByCopy, redriveByMoveTask, redriveDeduplicationId, release };
-export type { QueueDepth, QueueRef, RedriveOptions, Transform };
+export { keepAsIs, peekMessages, purgeQueue, queueArn, queueDepth, redriveByCopy, redriveByMoveTask, release };
+export type { QueueRef, Transform };

@@ -266,5 +266,5 @@ async function awsStack(options: AwsOptions): Promise<StackView> {
   };
 }
 
-export { TEMPLATE_FILE, awsStack, functionNameFromArn, insightsQuery, localStack, serviceName };
-export type { AwsOptions, FailureInfo, InvokeOutcome, LocalOptions, StackView };
+export { TEMPLATE_FILE, awsStack, functionNameFromArn, localStack, serviceName };
+export type { FailureInfo, StackView };

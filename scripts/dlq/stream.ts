@@ -171,4 +171,4 @@ function beyondRetention(pointer: KinesisFailurePointer, retentionHours: number,
 }
 
 export { beyondRetention, streamRetentionHours, kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf };
-export type { KinesisFailurePointer, StreamRecord };
+export type { KinesisFailurePointer };

@@ -162,5 +162,5 @@ function findQueue<T extends { logicalId: string; queueName?: string }>(queues: 
   return found.find((q) => physicalName(q) === wanted || q.logicalId === wanted) ?? (found.length === 1 ? found[0] : undefined);
 }
 
-export { dlqsOf, findQueue, queuesOf, referencedId };
-export type { DlqInfo, DlqKind, DlqSource };
+export { dlqsOf, findQueue, queuesOf };
+export type { DlqInfo, DlqSource };

@@ -176,5 +176,5 @@ function account(accepted: readonly AcceptedOrder[], tableItems: Iterable<TableI
   };
 }
 
-export { account, completionTime, estimateClockOffsetMs, median, writes };
-export type { AcceptedOrder, Accounting, Duplicate, TableItem, WriteCount };
+export { account, completionTime, estimateClockOffsetMs, writes };
+export type { AcceptedOrder, Accounting, TableItem };

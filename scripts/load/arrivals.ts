@@ -138,5 +138,5 @@ function generateOrder(mix: OrderMix, seq: number): GeneratedOrder {
   return { fulfillment, body };
 }
 
-export { arrivalOffset, expectedArrivals, fixedSchedule, generateOrder, isPoisonArrival, prng, schedule };
-export type { Arrival, GeneratedOrder, PhaseWindow, ScheduleControl };
+export { arrivalOffset, expectedArrivals, fixedSchedule, generateOrder, isPoisonArrival, schedule };
+export type { Arrival, PhaseWindow };

@@ -241,5 +241,5 @@ function finish(report: ChaosReport): ChaosReport {
   return report;
 }
 
-export { POISON_DLQ, applyLocalQueues, checkChaos, dlqContents, runChaosPhase, setFaults, workBacklog };
-export type { ChaosCheck, ChaosOrder, ChaosReport };
+export { POISON_DLQ, applyLocalQueues, checkChaos, runChaosPhase, setFaults };
+export type { ChaosOrder, ChaosReport };

@@ -71,4 +71,4 @@ function createOrderSender(apiUrl: string, options: { maxSockets: number; timeou
 }
 
 export { createOrderSender };
-export type { OrderSender };
+

@@ -182,5 +182,5 @@ function statsDelta(before: LocalStatsSnapshot, after: LocalStatsSnapshot): {
   return { aws, functions };
 }
 
-export { Sampler, sampleQueues, scanOrders, statsDelta };
-export type { MemorySample, QueueDepth, QueueSample };
+export { Sampler, scanOrders, statsDelta };
+export type { MemorySample, QueueSample };

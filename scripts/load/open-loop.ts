@@ -115,4 +115,4 @@ async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopSummary> {
 }
 
 export { realClock, runOpenLoop };
-export type { Clock, OpenLoopOptions, OpenLoopSummary, RequestRecord, SendOutcome };
+export type { Clock, OpenLoopSummary, RequestRecord, SendOutcome };

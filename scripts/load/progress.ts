@@ -80,4 +80,4 @@ function createProgress(stream: NodeJS.WriteStream, options: { intervalMs?: numb
 }
 
 export { createProgress };
-export type { Progress, ProgressState };
+export type { Progress };

@@ -515,5 +515,5 @@ function buildReport(input: ReportInput): LoadReport {
   };
 }
 
-export { AIMS, NOT_ON_AWS, REPORT_SCHEMA, buildReport, completionRate, queuesDrainedAt };
-export type { Aim, FunctionReport, LoadReport, ReportInput };
+export { NOT_ON_AWS, REPORT_SCHEMA, buildReport, queuesDrainedAt };
+export type { LoadReport, ReportInput };

@@ -319,5 +319,5 @@ async function listScenarios(): Promise<string[]> {
   return (await readdir(SCENARIO_DIR)).filter((file) => /\.ya?ml$/.test(file)).map((file) => file.replace(/\.ya?ml$/, '')).sort();
 }
 
-export { LIMITS as SCENARIO_LIMITS, SCENARIO_DIR, ScenarioError, ScenarioNotFoundError, listScenarios, loadScenario, parseScenario, parseScenarioText };
-export type { ChaosSettings, OrderMix, Phase, PhaseType, Scenario };
+export { ScenarioError, ScenarioNotFoundError, listScenarios, loadScenario, parseScenario, parseScenarioText };
+export type { ChaosSettings, OrderMix, Phase, Scenario };

@@ -125,5 +125,5 @@ function startSender(config: SenderConfig, hooks: Pick<SenderHooks, 'onRecords' 
   };
 }
 
-export { epochClock, runSender, startSender };
-export type { ParentMessage, SenderConfig, SenderHandle, SenderHooks, WorkerMessage };
+export { runSender, startSender };
+export type { ParentMessage, SenderConfig, WorkerMessage };

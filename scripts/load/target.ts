@@ -326,5 +326,5 @@ async function resolveTarget(options: TargetOptions): Promise<LoadTarget> {
 }
 
 export type { LocalEdge };
-export { TargetError, detectNpmStart, fetchStats, resolveTarget, roleByName, workQueuesOf };
-export type { LoadTarget, QueueInfo, TargetKind, TargetOptions };
+export { TargetError, resolveTarget };
+export type { LoadTarget, QueueInfo, TargetKind };

@@ -558,7 +558,6 @@ export {
   conditionValues,
   deadLetterQueueIds,
   deadLetterQueues,
-  eventSourceMappings,
   functionRoleId,
   isFifoQueue,
   isTlsOnlyDeny,
@@ -574,9 +573,8 @@ export {
   resourcesOfType,
   roleStatements,
   servicePrincipals,
-  shortName,
   sqsMappings,
   targetId,
   workQueueIds,
 };
-export type { Cfn, CfnResource, DeadLetterQueue, Mapping, PackagingResult, PolicySource, Stage, Statement, Template };
+export type { Cfn, Statement, Template };

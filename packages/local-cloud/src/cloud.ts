@@ -469,5 +469,5 @@ async function serviceName(projectDir: string): Promise<string | undefined> {
   }
 }
 
-export { LocalCloudError, PackageError, TEMPLATE_FILE, groupNotEmulated, lockPackaging, notEmulatedSummary, packageIfStale, releaseInFlightMessages, packagedServiceAndStage, serviceName, startLocalCloud };
-export type { Emulators, EmulatorsOptions, LocalCloud, LocalCloudOptions, LocalResource, RecordFailure, StartEmulators };
+export { LocalCloudError, PackageError, TEMPLATE_FILE, lockPackaging, notEmulatedSummary, packageIfStale, startLocalCloud };
+export type { LocalCloud, LocalCloudOptions, LocalResource, RecordFailure };

@@ -462,7 +462,6 @@ export {
   ADDRESS_MAX,
   BODY_LIMIT_BYTES,
   FC_SEED,
-  addressArb,
   badHeaderValue,
   baseOrderArb,
   customerIdArb,
@@ -471,8 +470,6 @@ export {
   httpClient,
   itemArb,
   startApiCloud,
-  text,
-  utf8AsLatin1,
   validOrderArb,
 };
-export type { ApiCloud, Expected, HttpAnswer, HttpClient, HttpSend, Order, SideEffects };
+export type { ApiCloud, Expected, HttpAnswer, Order, SideEffects };

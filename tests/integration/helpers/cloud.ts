@@ -317,5 +317,5 @@ function kinesisEvents(event: unknown): { sequenceNumber: string; event: LakeLin
   }));
 }
 
-export { digitalOrder, eventText, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer };
-export type { ApiResponse, CloudUnderTest, Invocation, LakeLine, OrderBody, Tap };
+export { digitalOrder, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer };
+export type { CloudUnderTest, Invocation, LakeLine, Tap };

@@ -79,4 +79,4 @@ const withValueAt = (value: unknown, path: string, replacement: unknown): unknow
   return copy;
 };
 
-export { CONTROL_CHARS, text, personText, customerId, sku, orderId, orderItem, shippingAddress, orderInput, isoDate, orderEvent, withValueAt };
+export { text, orderItem, orderInput, isoDate, orderEvent, withValueAt };

@@ -202,5 +202,5 @@ const fakeIdempotencyTable = (mock: AwsClientStub<DynamoDBClient>): FakeIdempote
   return { items, records: () => [...items.values()].map((item) => unmarshall(item)) };
 };
 
-export type { FakeOrdersTable, FakeIdempotencyTable, OrderItem };
-export { fakeOrdersTable, fakeIdempotencyTable, conditionFailed, validationError };
+export type { FakeOrdersTable, FakeIdempotencyTable };
+export { fakeOrdersTable, fakeIdempotencyTable };

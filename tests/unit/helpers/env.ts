@@ -43,4 +43,4 @@ const stubDeployedEnv = (functionName: string): void => {
   vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', `orderflow-dev-${functionName}`);
 };
 
-export { ACCOUNT, REGION, DEPLOYED, stubDeployedEnv };
+export { DEPLOYED, stubDeployedEnv };

@@ -52,4 +52,4 @@ const redelivery = (record: SQSRecord): SQSRecord => {
 /** The parsed JSON body of a record. */
 const bodyOf = <T = Record<string, unknown>>(record: SQSRecord): T => JSON.parse(record.body) as T;
 
-export { loadEvent, httpEvent, sqsRecords, kinesisWindowEvent, batchOf, firstRecord, asNewMessage, redelivery, bodyOf };
+export { httpEvent, sqsRecords, kinesisWindowEvent, batchOf, firstRecord, asNewMessage, redelivery, bodyOf };

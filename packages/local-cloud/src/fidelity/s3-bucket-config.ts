@@ -147,4 +147,4 @@ function createBucketConfigStore(directory: string): BucketConfigStore {
 }
 
 export { SUBRESOURCES, createBucketConfigStore };
-export type { BucketConfigStore, SubresourceRule };
+

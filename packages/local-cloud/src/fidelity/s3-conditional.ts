@@ -101,5 +101,5 @@ function preconditionFailureXml(failure: PreconditionFailure, resource: string, 
   ].join('');
 }
 
-export { etagMatches, evaluateWritePreconditions, normalizeEtag, preconditionFailureXml, writePreconditions };
-export type { CurrentObject, PreconditionFailure, WritePreconditions };
+export { evaluateWritePreconditions, preconditionFailureXml, writePreconditions };
+

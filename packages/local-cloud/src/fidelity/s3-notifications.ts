@@ -418,13 +418,10 @@ function buildS3TestEvent(input: { bucket: string; time: Date; requestId: string
 
 export {
   buildS3Event,
-  buildS3EventRecord,
   buildS3TestEvent,
   createSequencer,
   emptyNotificationConfiguration,
   encodeS3EventKey,
-  eventMatches,
-  keyMatchesFilter,
   matchingTargets,
   parseNotificationConfigurationXml,
   serializeNotificationConfigurationXml,
@@ -432,15 +429,8 @@ export {
   withConfigurationIds,
 };
 export type {
-  LambdaFunctionConfiguration,
   NotificationConfiguration,
   NotificationTarget,
-  QueueConfiguration,
-  S3EventInput,
   S3EventName,
   S3EventRecord,
-  S3FilterRule,
-  S3NotificationFilter,
-  S3TestEvent,
-  TopicConfiguration,
 };

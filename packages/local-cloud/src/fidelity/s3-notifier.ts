@@ -62,5 +62,5 @@ function createS3Notifier(options: S3NotifierOptions): S3Notifier {
   };
 }
 
-export { createS3Notifier, queueUrlFromArn };
-export type { S3Notifier, S3NotifierOptions };
+export { createS3Notifier };
+export type { S3Notifier };

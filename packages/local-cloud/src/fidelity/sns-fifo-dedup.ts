@@ -369,5 +369,5 @@ function createSnsFifoDedup(options: SnsFifoDedupOptions): SnsFifoDedup {
   };
 }
 
-export { DEDUPLICATION_INTERVAL_MS, createSnsFifoDedup, deduplicationKey };
-export type { ForwardQuery, SnsFifoDedup, SnsFifoDedupOptions };
+export { createSnsFifoDedup };
+export type { SnsFifoDedup };

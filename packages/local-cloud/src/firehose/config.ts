@@ -184,4 +184,4 @@ export {
   requireString,
   settingsOf,
 };
-export type { DeliveryStreamDefinition, DeliveryStreamType, Json };
+export type { DeliveryStreamDefinition, Json };

@@ -230,5 +230,5 @@ function createDeliveryBuffer(options: DeliveryBufferOptions): DeliveryBuffer {
   };
 }
 
-export { DeliveryError, createDeliveryBuffer, withRetries };
-export type { BufferedRecord, DeliveryBuffer, DeliveryBufferOptions, DeliverySettings, ObjectWriter, RetryPolicy };
+export { createDeliveryBuffer };
+export type { BufferedRecord, DeliveryBuffer, DeliverySettings, ObjectWriter, RetryPolicy };

@@ -235,5 +235,5 @@ function objectSuffix(input: { streamName: string; version: string; time: Date; 
   return `${input.streamName}-${input.version}-${stamp}-${input.uuid ?? randomUUID()}${input.extension}`;
 }
 
-export { evaluateErrorPrefix, evaluatePrefix, formatTimestamp, objectSuffix, parsePrefix, validatePrefixes };
-export type { ErrorOutputType, KeyContext };
+export { evaluateErrorPrefix, evaluatePrefix, formatTimestamp, objectSuffix, validatePrefixes };
+

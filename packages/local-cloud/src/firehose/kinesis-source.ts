@@ -167,4 +167,4 @@ function startKinesisSource(options: KinesisSourceOptions): KinesisSource {
 }
 
 export { startKinesisSource };
-export type { KinesisSource, KinesisSourceOptions };
+export type { KinesisSource };

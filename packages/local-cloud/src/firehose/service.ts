@@ -393,4 +393,4 @@ function journalLine(record: BufferedRecord): string {
 }
 
 export { createFirehoseService };
-export type { FirehoseEndpoints, FirehoseService, FirehoseServiceOptions };
+export type { FirehoseService };

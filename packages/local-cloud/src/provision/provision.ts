@@ -600,5 +600,5 @@ async function provision(
   return { resources, notEmulated, warnings };
 }
 
-export { NOT_EMULATED_TYPES, ProvisionError, RUNTIME_TYPES, createClients, destroyClients, notificationConfiguration, provision };
-export type { AwsTarget, Clients, ProvisionResult, ProvisionedResource };
+export { provision };
+export type { AwsTarget, ProvisionResult };

@@ -636,17 +636,11 @@ function dependencyOrder(template: CfnTemplate): string[] {
 }
 
 export {
-  IntrinsicError,
-  NO_VALUE,
-  TemplateError,
-  TemplateLoadError,
   TemplateResolver,
   dependencyOrder,
   generatedName,
   isRecord,
   loadTemplate,
   referencedResources,
-  stableSuffix,
-  stableUuid,
 };
-export type { CfnOutput, CfnParameter, CfnResource, CfnTemplate, ResourceIdentity, StackContext };
+export type { CfnResource, CfnTemplate };

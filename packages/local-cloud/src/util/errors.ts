@@ -40,4 +40,4 @@ class AwsApiError extends EmulatorsError {
   }
 }
 
-export { AwsApiError, EmulatorsConfigError, EmulatorsError, EmulatorsStartError };
+export { AwsApiError, EmulatorsConfigError, EmulatorsStartError };

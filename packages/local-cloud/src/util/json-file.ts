@@ -79,4 +79,4 @@ function removeFile(path: string): void {
   rmSync(path, { force: true });
 }
 
-export { ensureParentDirectory, fsyncDirectory, readJsonFile, removeFile, writeJsonFileAtomic, writeTextFileAtomic, writeTextFileAtomicAsync };
+export { ensureParentDirectory, readJsonFile, removeFile, writeJsonFileAtomic, writeTextFileAtomic, writeTextFileAtomicAsync };

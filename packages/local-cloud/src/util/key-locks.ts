@@ -39,4 +39,4 @@ function createKeyLocks(): KeyLocks {
 }
 
 export { createKeyLocks };
-export type { KeyLocks };
+

@@ -91,4 +91,4 @@ async function untilActive(client: DynamoDBClient | KinesisClient, name: string)
 }
 
 export { clientConfig, drain, startTestCloud, untilActive };
-export type { ClientConfig, TestCloud };
+export type { TestCloud };

@@ -37,4 +37,3 @@ function rawRequest(url: string, options: { method?: string; headers?: Record<st
 }
 
 export { rawRequest };
-export type { RawAnswer };

@@ -52,5 +52,5 @@ function listeningSockets(): ListeningSocket[] {
   return sockets;
 }
 
-export { decodeAddress, listeningSockets };
+export { listeningSockets };
 export type { ListeningSocket };
