@@ -12,6 +12,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { LocalStatsSnapshot } from 'local-cloud';
 import { account, estimateClockOffsetMs, type AcceptedOrder, type Accounting, type TableItem } from './accounting.ts';
 import { generateOrder, isPoisonArrival, type PhaseWindow } from './arrivals.ts';
 import { applyLocalQueues, POISON_DLQ, runChaosPhase, setFaults, type ChaosOrder, type ChaosReport } from './chaos.ts';
@@ -113,13 +114,67 @@ async function waitForCompletion(args: {
   return last;
 }
 
-/**
- * Runs one scenario and writes its report.
- *
- * @example
- * const { report, exitCode } = await runLoad({ scenario: 'steady', inProcess: true });
- */
-async function runLoad(options: RunOptions): Promise<RunResult> {
+/** What the setup phase gives the others: the scenario, where the report goes, and the target. */
+interface RunContext {
+  options: RunOptions;
+  log: (line: string) => void;
+  scenario: Scenario;
+  reportsDir: string;
+  baseName: string;
+  runId: string;
+  command: string;
+  target: LoadTarget;
+  progress: Progress;
+  /** The in-process cloud's log file, when there is one. */
+  cloudLog?: WriteStream;
+}
+
+/** What the drive phase records and the drain and report phases read. */
+interface RunState {
+  records: RequestRecord[];
+  accepted: Map<string, AcceptedOrder>;
+  /** The phase each accepted order was answered in. */
+  acceptedPhase: Map<string, number>;
+  /** Accepted poison orders (orders.poisonShare): left out of the drain; the chaos phase accounts for them. */
+  poisonIds: Set<string>;
+  phases: PhaseWindow[];
+  /** The run's Orders items, as last scanned. */
+  itemsById: Map<string, TableItem>;
+  notSent: number;
+  errors: number;
+  completedSeen?: number;
+  senderSummary?: OpenLoopSummary;
+  importInfo?: LoadReport['import'];
+}
+
+/** Which Orders items belong to the run, and the orders it expects to complete. */
+interface Workload {
+  keep: (item: TableItem) => boolean;
+  expectedOrders: () => AcceptedOrder[];
+}
+
+/** What is read when the arrivals start, to be compared with the end. */
+interface RunStart {
+  startEpochMs: number;
+  sampler: Sampler;
+  statsBefore: LocalStatsSnapshot | undefined;
+  loadAverageAtStart: number[];
+}
+
+interface PlacedDespiteError {
+  count: number;
+  completed: number;
+  completionEpochMs: number[];
+}
+
+interface Drained {
+  scan: { pages: number; scanned: number; ms: number; items: TableItem[] };
+  deadlineEpochMs: number;
+  endEpochMs: number;
+}
+
+/** Setup: the scenario, the report's name, the target (resolved or started) and the progress line. */
+async function setupRun(options: RunOptions): Promise<RunContext> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const scenario = typeof options.scenario === 'string' ? await loadScenario(options.scenario) : options.scenario;
   const reportsDir = options.reportsDir ?? join(PROJECT_DIR, 'reports');
@@ -144,322 +199,404 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
       ...(cloudLog ? { cloudLog: (line: string) => void (keepCloudLine(line) && cloudLog?.write(`${line}\n`)) } : {}),
     }));
   const progress: Progress = options.progress === null ? { update: () => {}, log, done: () => {} } : createProgress(options.progress ?? process.stderr);
+  return { options, log, scenario, reportsDir, baseName, runId, command, target, progress, ...(cloudLog ? { cloudLog } : {}) };
+}
+
+/** Setup, chaos scenarios: local-only queue settings and the faults on; `cleanups` puts both back. */
+async function startChaos(ctx: RunContext, cleanups: (() => Promise<void>)[]): Promise<ChaosReport | undefined> {
+  const { scenario, target, log } = ctx;
+  if (!scenario.chaos) return undefined;
+  const edge = target.edge;
+  if (edge === undefined) throw new TargetError(`scenario ${scenario.name} switches faults with POST /_local/faults: it runs on the local cloud only (leave --stage out)`);
+  const chaosReport: ChaosReport = { faults: scenario.chaos.faults, dlqDepths: {}, redriven: {}, redriveCommands: [], completedAfterRedriveMs: null, lost: 0, duplicated: 0, failures: [] };
+  if (scenario.chaos.localQueues) {
+    const applied = await applyLocalQueues(target, scenario.chaos.localQueues);
+    cleanups.push(applied.restore);
+    chaosReport.localQueues = { ...scenario.chaos.localQueues, queues: applied.queues };
+    log(`chaos: local-only queue settings on ${applied.queues.length} work queues: VisibilityTimeout ${scenario.chaos.localQueues.visibilityTimeoutSeconds} s, maxReceiveCount ${scenario.chaos.localQueues.maxReceiveCount} (put back at the end)`);
+  }
+  cleanups.unshift(() => setFaults(edge, {}));
+  await setFaults(edge, scenario.chaos.faults);
+  log(`chaos: faults on: ${JSON.stringify(scenario.chaos.faults)}`);
+  return chaosReport;
+}
+
+/** Setup: the counters before, and the sampler started just ahead of the first arrival. */
+async function startMeasuring(target: LoadTarget): Promise<RunStart> {
+  const loadAverageAtStart = loadavg();
+  const statsBefore = await target.stats();
+  const startEpochMs = Date.now() + 300;
+  const sampler = new Sampler(target, startEpochMs, SAMPLE_INTERVAL_MS);
+  sampler.start();
+  return { startEpochMs, sampler, statsBefore, loadAverageAtStart };
+}
+
+function emptyState(): RunState {
+  return { records: [], accepted: new Map(), acceptedPhase: new Map(), poisonIds: new Set(), phases: [], itemsById: new Map(), notSent: 0, errors: 0 };
+}
+
+/** The progress line's counters common to the drive and drain phases. */
+function progressCounters(state: RunState, sampler: Sampler): Pick<Parameters<Progress['update']>[0], 'notSent' | 'errors' | 'backlog' | 'dlq' | 'completed'> {
+  return {
+    notSent: state.notSent,
+    errors: state.errors,
+    ...(sampler.latest ? { backlog: sampler.latest.backlog, dlq: sampler.latest.dlq } : {}),
+    ...(state.completedSeen === undefined ? {} : { completed: state.completedSeen }),
+  };
+}
+
+/** Drive, API scenarios: one sender's answers into the run's state. */
+function recordAnswers(state: RunState, batch: RequestRecord[], startEpochMs: number, poisonShare: number): void {
+  for (const r of batch) {
+    state.records.push(r);
+    if (r.notSent) {
+      state.notSent += 1;
+      continue;
+    }
+    if (r.status === 202 && r.orderId) {
+      state.accepted.set(r.orderId, { orderId: r.orderId, sentEpochMs: startEpochMs + (r.sentMs as number), acceptedEpochMs: startEpochMs + (r.respondedMs as number) });
+      state.acceptedPhase.set(r.orderId, r.phase);
+      if (isPoisonArrival(r.seq, poisonShare)) state.poisonIds.add(r.orderId);
+    } else if (r.status === 0 || (r.status ?? 0) >= 500) state.errors += 1;
+  }
+}
+
+/**
+ * Drive, API scenarios: an until-drained phase ends once no work queue has a message waiting (2 samples in a row)
+ * and every order accepted up to the end of the last spike has COMPLETED (table scan).
+ */
+function endPhasesWhenDrained(ctx: RunContext, state: RunState, sampler: Sampler, drained: (phase: number) => void): void {
+  const { scenario, target, progress } = ctx;
+  let drainRequested = -1;
+  let scanning = false;
+  let lastDrainScan = 0;
+  sampler.onSample((sample) => {
+    const current = state.phases.length;
+    const phase = scenario.phases[current];
+    if (!phase?.untilDrained || drainRequested === current || scanning) return;
+    const previous = sampler.queues.at(-2);
+    if (sample.waiting !== 0 || previous?.waiting !== 0 || Date.now() - lastDrainScan < SCAN_GAP_MS) return;
+    const lastSpike = state.phases.filter((window) => window.type === 'spike').at(-1)?.phase ?? current - 1;
+    const mustComplete = [...state.accepted.keys()].filter((id) => (state.acceptedPhase.get(id) ?? 0) <= lastSpike);
+    scanning = true;
+    lastDrainScan = Date.now();
+    scanOrders(target, (item) => state.accepted.has(item.orderId))
+      .then(({ items }) => {
+        for (const item of items) state.itemsById.set(item.orderId, item);
+        state.completedSeen = items.filter((item) => item.status === 'COMPLETED').length;
+        if (mustComplete.every((id) => state.itemsById.get(id)?.status === 'COMPLETED')) {
+          drainRequested = current;
+          drained(current);
+        }
+      })
+      .catch((error: unknown) => progress.log(`scan failed: ${(error as Error).message}`))
+      .finally(() => (scanning = false));
+  });
+}
+
+/** Drive, API scenarios: the open-loop sender through every phase. */
+async function driveApi(ctx: RunContext, state: RunState, start: RunStart): Promise<Workload> {
+  const { scenario, target, progress, options, runId, log } = ctx;
+  const { startEpochMs, sampler } = start;
+  const poisonShare = scenario.orders.poisonShare ?? 0;
+  const sender = startSender(
+    {
+      apiUrl: target.apiUrl,
+      phases: scenario.phases,
+      mix: scenario.orders,
+      maxInFlight: scenario.limits.maxInFlight,
+      requestTimeoutMs: scenario.limits.requestTimeoutMs,
+      runId,
+      startEpochMs,
+    },
+    {
+      onRecords: (batch) => recordAnswers(state, batch, startEpochMs, poisonShare),
+      onPhaseEnd: (window) => {
+        state.phases.push(window);
+        progress.log(`phase ${window.phase + 1} (${window.type}) ended at ${(window.endMs / 1000).toFixed(1)} s: ${window.arrivals} arrivals${window.endedByDrain ? ', backlog drained' : ''}`);
+      },
+    },
+    { inline: options.inlineSender ?? false },
+  );
+  options.signal?.addEventListener('abort', () => sender.abort(), { once: true });
+  endPhasesWhenDrained(ctx, state, sampler, (phase) => sender.drained(phase));
+  const progressPhase = (): string => {
+    const current = state.phases.length;
+    const phase = scenario.phases[current];
+    return phase ? `${phase.type} ${current + 1}/${scenario.phases.length}${phase.untilDrained ? ' (until drained)' : ''}` : 'draining';
+  };
+  const total = scenario.phases.reduce((sum, phase) => sum + phase.durationMs, 0);
+  const ticker = setInterval(() => {
+    progress.update({
+      elapsedMs: Date.now() - startEpochMs,
+      phase: progressPhase(),
+      fraction: Math.min(1, (Date.now() - startEpochMs) / total),
+      offered: state.records.length,
+      accepted: state.accepted.size,
+      ...progressCounters(state, sampler),
+    });
+  }, 250);
+  let summary: OpenLoopSummary;
+  try {
+    summary = await sender.done;
+  } finally {
+    clearInterval(ticker);
+  }
+  state.senderSummary = summary;
+  log(`arrivals done: ${summary.offered} offered, ${summary.sent} sent, ${summary.notSent} not sent, ${state.accepted.size} accepted`);
+  // The run's orders, including those placed although their request got a 5xx or no answer (placeOrder timed
+  // out after publishing): every request carries X-Correlation-Id load-<runId>-<seq>, stored on the item.
+  const runPrefix = `load-${runId}-`;
+  return {
+    keep: (item) => state.accepted.has(item.orderId) || (typeof item.correlationId === 'string' && item.correlationId.startsWith(runPrefix)),
+    expectedOrders: () => [...state.accepted.values()].filter((order) => !state.poisonIds.has(order.orderId)),
+  };
+}
+
+/** Drive, bulk-import scenarios: one NDJSON upload to the imports bucket. */
+async function driveImport(ctx: RunContext, state: RunState, start: RunStart): Promise<Workload> {
+  const { scenario, target, runId, log } = ctx;
+  const { startEpochMs } = start;
+  const body = importFile(scenario);
+  const key = `load/${scenario.name}-${runId}.ndjson`;
+  const uploadStarted = Date.now();
+  await target.s3.send(new PutObjectCommand({ Bucket: target.importsBucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }));
+  const uploadedAt = Date.now();
+  state.importInfo = { key, bytes: Buffer.byteLength(body), uploadMs: uploadedAt - startEpochMs, orders: scenario.importOrders };
+  state.phases.push({ phase: 0, type: 'spike', startMs: uploadStarted - startEpochMs, endMs: uploadedAt - startEpochMs, arrivals: scenario.importOrders, endedByDrain: false });
+  log(`uploaded s3://${target.importsBucket}/${key} (${scenario.importOrders} orders, ${(state.importInfo.bytes / 1024 / 1024).toFixed(1)} MiB) in ${uploadedAt - uploadStarted} ms`);
+  const prefix = `import:${key}:`;
+  return {
+    keep: (item) => typeof item.correlationId === 'string' && item.correlationId.startsWith(prefix),
+    // One expected order per line; a line the table never heard of keeps a placeholder id (it is lost).
+    expectedOrders: () => {
+      const byLine = new Map<number, TableItem>();
+      for (const item of state.itemsById.values()) byLine.set(Number((item.correlationId ?? '').slice(prefix.length)), item);
+      return Array.from({ length: scenario.importOrders }, (_, index) => ({
+        orderId: byLine.get(index + 1)?.orderId ?? `missing-line-${index + 1}`,
+        sentEpochMs: uploadStarted,
+        acceptedEpochMs: uploadedAt,
+      }));
+    },
+  };
+}
+
+/** Drain: wait until every expected order has completed and the work queues are empty, or the deadline. */
+async function drain(ctx: RunContext, state: RunState, workload: Workload, start: RunStart): Promise<Drained> {
+  const { scenario, target, progress, options } = ctx;
+  const { startEpochMs, sampler } = start;
+  const lastArrivalEpochMs = startEpochMs + Math.max(0, ...state.phases.map((window) => window.endMs));
+  const deadlineEpochMs = lastArrivalEpochMs + scenario.drain.deadlineMs;
+  progress.log(`waiting for completion (at most ${Math.round((deadlineEpochMs - Date.now()) / 1000)} s)...`);
+  const drainTicker = setInterval(() => {
+    progress.update({
+      elapsedMs: Date.now() - startEpochMs,
+      phase: 'draining',
+      offered: scenario.kind === 'api' ? state.records.length : scenario.importOrders,
+      accepted: scenario.kind === 'api' ? state.accepted.size : scenario.importOrders,
+      ...progressCounters(state, sampler),
+    });
+  }, 250);
+  let scan: Drained['scan'];
+  try {
+    scan = await waitForCompletion({
+      target,
+      sampler,
+      deadlineEpochMs,
+      keep: workload.keep,
+      complete: (items) => {
+        const byId = new Map(items.map((item) => [item.orderId, item]));
+        return workload.expectedOrders().every((order) => byId.get(order.orderId)?.status === 'COMPLETED');
+      },
+      onScan: (items) => {
+        for (const item of items) state.itemsById.set(item.orderId, item);
+        state.completedSeen = workload.expectedOrders().filter((order) => state.itemsById.get(order.orderId)?.status === 'COMPLETED').length;
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } finally {
+    clearInterval(drainTicker);
+  }
+  // Two more samples so the queue chart shows the end.
+  await sleep(SAMPLE_INTERVAL_MS * 1.2);
+  sampler.stop();
+  progress.done();
+  return { scan, deadlineEpochMs, endEpochMs: Date.now() };
+}
+
+/** Report: orders of this run the API did not answer 202 for, that the pipeline placed anyway. */
+function placedDespiteErrors(state: RunState, clockOffsetMs: number): PlacedDespiteError {
+  const placed: PlacedDespiteError = { count: 0, completed: 0, completionEpochMs: [] };
+  for (const item of state.itemsById.values()) {
+    if (state.accepted.has(item.orderId)) continue;
+    placed.count += 1;
+    if (item.status !== 'COMPLETED') continue;
+    placed.completed += 1;
+    const at = Date.parse(item.completedAt ?? '');
+    if (Number.isFinite(at)) placed.completionEpochMs.push(at - clockOffsetMs);
+  }
+  return placed;
+}
+
+/** Report: the same completion times the accounting used, per order (for the drain measure). */
+function completionTimes(orders: AcceptedOrder[], itemsById: Map<string, TableItem>, clockOffsetMs: number): Map<string, number> {
+  const completionByOrder = new Map<string, number>();
+  for (const order of orders) {
+    const item = itemsById.get(order.orderId);
+    if (item?.status !== 'COMPLETED') continue;
+    const at = Date.parse(item.completedAt ?? '') || Math.max(Date.parse(item.chargedAt ?? '') || 0, Date.parse(item.shippedAt ?? '') || 0);
+    if (at > 0) completionByOrder.set(order.orderId, at - clockOffsetMs);
+  }
+  return completionByOrder;
+}
+
+/** Report: the orders the drain measure starts from (API: accepted up to the end of the last spike). */
+function acceptedBeforeDrain(scenario: Scenario, state: RunState, orders: AcceptedOrder[]): Set<string> {
+  if (scenario.kind !== 'api') return new Set(orders.map((o) => o.orderId));
+  const lastSpike = state.phases.filter((window) => window.type === 'spike').at(-1);
+  if (!lastSpike) return new Set(state.accepted.keys());
+  return new Set([...state.accepted.keys()].filter((id) => (state.acceptedPhase.get(id) ?? 0) <= lastSpike.phase));
+}
+
+/** Report: what a reader of the figures should know about how they were taken. */
+function contextNotes(ctx: RunContext, state: RunState, start: RunStart, accounting: Accounting): string[] {
+  const { target, scenario } = ctx;
+  const { sampler, statsBefore, loadAverageAtStart } = start;
   const notes: string[] = [];
+  if (target.kind === 'local-in-process') {
+    notes.push(
+      `The local cloud ran in this process; the load generator ran in a worker thread of the same process, so the peak RSS includes it (RSS was ${Math.round((statsBefore?.memory.rssBytes ?? 0) / 1024 ** 2)} MiB when the run started, cloud ready and idle).`,
+    );
+  }
+  const busiest = Math.max(...loadAverageAtStart.slice(0, 1), ...loadavg().slice(0, 1));
+  if (target.kind !== 'aws' && busiest > availableParallelism()) {
+    notes.push(`The machine was busy with other work: 1-minute load average ${busiest.toFixed(1)} on ${availableParallelism()} CPUs; local figures are pessimistic.`);
+  }
+  if (target.kind === 'local-npm-start') notes.push('Target: a running npm start; its counters are shared with anything else that used it during the run.');
+  if (target.kind === 'aws') notes.push('AWS requests per order, function counters and memory are local-only figures (n/a on AWS): read them from CloudWatch for a deployed stage.');
+  if (accounting.completionTimeSource === 'steps' || accounting.completionTimeSource === 'mixed') {
+    notes.push('Some Orders items carry no completedAt: their completion time is the later of chargedAt and shippedAt (the events\' times).');
+  }
+  if (accounting.duplicated === undefined) notes.push('Duplicated side effects were not measured: no Orders item carries invoiceWrites / labelWrites (notifyCustomer counts them once that change lands).');
+  if (sampler.failures > 0) notes.push(`${sampler.failures} queue sample(s) failed (last: ${sampler.lastError}).`);
+  if ((state.senderSummary?.notSent ?? 0) > 0) notes.push(`${state.senderSummary?.notSent} arrival(s) were not sent: ${scenario.limits.maxInFlight} requests were already waiting for an answer (limits.maxInFlight).`);
+  if (scenario.kind === 'bulk-import') notes.push('Bulk import: "accepted" is every line of the file; API latency does not apply; order-to-COMPLETED is measured from the end of the upload.');
+  return notes;
+}
+
+/** Report: the accounting of every expected order and the figures of the run. */
+async function buildRunReport(ctx: RunContext, state: RunState, workload: Workload, start: RunStart, drained: Drained): Promise<LoadReport> {
+  const { scenario, target, options, runId, command } = ctx;
+  const { startEpochMs, sampler, statsBefore, loadAverageAtStart } = start;
+  const notes: string[] = [];
+  if (options.signal?.aborted) notes.push('Interrupted (Ctrl-C): arrivals stopped early and the drain was cut short; orders still in the pipeline count as lost.');
+  const orders = workload.expectedOrders();
+  const isAws = target.kind === 'aws';
+  const clockOffsetMs = scenario.kind === 'api' ? estimateClockOffsetMs(orders, state.itemsById) : undefined;
+  const appliedOffsetMs = isAws ? (clockOffsetMs ?? 0) : 0;
+  const placedDespiteError = scenario.kind === 'api' ? placedDespiteErrors(state, appliedOffsetMs) : { count: 0, completed: 0, completionEpochMs: [] };
+  if (placedDespiteError.count > 0) {
+    notes.push(
+      `${placedDespiteError.count} order(s) got a 5xx or no answer and were placed anyway (placeOrder published OrderPlaced, then timed out); ${placedDespiteError.completed} of them completed. A client that retries without an Idempotency-Key would place them twice. Requests and CPU per order count them as orders.`,
+    );
+  }
+  const accounting: Accounting = account(orders, state.itemsById.values(), { deadlineEpochMs: drained.deadlineEpochMs, clockOffsetMs: appliedOffsetMs });
+  const statsAfter = await target.stats();
+  notes.push(...contextNotes(ctx, state, start, accounting));
+  return buildReport({
+    scenario,
+    runId,
+    command,
+    startEpochMs,
+    endEpochMs: drained.endEpochMs,
+    target: { kind: target.kind, description: target.description, apiUrl: target.apiUrl, region: target.region, stage: target.stage, stackName: target.stackName },
+    records: state.records,
+    phases: state.phases,
+    sender: state.senderSummary,
+    accounting,
+    clockOffsetMs,
+    clockOffsetApplied: isAws,
+    acceptedBeforeDrainFrom: acceptedBeforeDrain(scenario, state, orders),
+    completionByOrder: completionTimes(orders, state.itemsById, appliedOffsetMs),
+    queues: target.queues,
+    queueSamples: sampler.queues,
+    samplesFailed: sampler.failures,
+    sampleIntervalMs: SAMPLE_INTERVAL_MS,
+    memorySamples: sampler.memory,
+    placedDespiteError,
+    peakRssBytes: statsAfter?.memory.peakRssBytes,
+    cpuMs: statsBefore?.cpu && statsAfter?.cpu ? statsAfter.cpu.userMs + statsAfter.cpu.systemMs - statsBefore.cpu.userMs - statsBefore.cpu.systemMs : undefined,
+    loadAverage: { start: loadAverageAtStart, end: loadavg() },
+    statsDelta: statsBefore && statsAfter ? statsDelta(statsBefore, statsAfter) : undefined,
+    ...(state.importInfo ? { importInfo: state.importInfo } : {}),
+    scan: { pages: drained.scan.pages, itemsScanned: drained.scan.scanned, ms: drained.scan.ms },
+    drainDeadlineMs: scenario.drain.deadlineMs,
+    notes,
+  });
+}
+
+/** Report, chaos scenarios: the DLQ phase (poison orders dead-lettered, faults off, redrive) into the report. */
+async function reportChaos(ctx: RunContext, state: RunState, workload: Workload, report: LoadReport, chaosReport: ChaosReport): Promise<void> {
+  const { scenario, target, runId, log } = ctx;
+  if (!scenario.chaos) return;
+  if (state.poisonIds.size > 0) report.notes.push(`${state.poisonIds.size} poison order(s) are left out of accepted/completed/lost above: the chaos section accounts for them (${POISON_DLQ}, redrive).`);
+  const poisonShare = scenario.orders.poisonShare ?? 0;
+  const runPrefix = `load-${runId}-`;
+  const chaosOrders = (): ChaosOrder[] => {
+    const out = new Map<string, ChaosOrder>();
+    for (const id of state.accepted.keys()) out.set(id, { orderId: id, poison: state.poisonIds.has(id) });
+    // Orders placed although their request got a 5xx or no answer: poison or not from the seq in their correlation id.
+    for (const item of state.itemsById.values()) {
+      if (out.has(item.orderId) || !item.correlationId?.startsWith(runPrefix)) continue;
+      out.set(item.orderId, { orderId: item.orderId, poison: isPoisonArrival(Number(item.correlationId.slice(runPrefix.length)), poisonShare) });
+    }
+    return [...out.values()];
+  };
+  const scanRun = async (): Promise<TableItem[]> => {
+    const { items } = await scanOrders(target, workload.keep);
+    for (const item of items) state.itemsById.set(item.orderId, item);
+    return items;
+  };
+  try {
+    report.chaos = await runChaosPhase({ target, settings: scenario.chaos, orders: chaosOrders, scan: scanRun, log, report: chaosReport });
+  } catch (error) {
+    chaosReport.failures.push(`the DLQ phase failed: ${(error as Error).message}`);
+    report.chaos = chaosReport;
+  }
+  if (report.chaos.failures.length > 0) report.verdict = { pass: false, failures: [...report.verdict.failures, ...report.chaos.failures.map((f) => `chaos ${f}`)] };
+}
+
+/** Report: `<scenario>-<timestamp>.json` and `.html` in the reports directory. */
+async function writeRunReport(ctx: RunContext, report: LoadReport): Promise<RunResult> {
+  const jsonPath = join(ctx.reportsDir, `${ctx.baseName}.json`);
+  const htmlPath = join(ctx.reportsDir, `${ctx.baseName}.html`);
+  await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(htmlPath, renderHtml(report));
+  return { report, jsonPath, htmlPath, exitCode: report.verdict.pass ? 0 : 1 };
+}
+
+/**
+ * Runs one scenario and writes its report, in four phases: setup (target, chaos switches, counters), drive (the
+ * arrivals), drain (until every expected order completed or the deadline), report.
+ *
+ * @example
+ * const { report, exitCode } = await runLoad({ scenario: 'steady', inProcess: true });
+ */
+async function runLoad(options: RunOptions): Promise<RunResult> {
+  const ctx = await setupRun(options);
+  const { scenario, target, log, progress, cloudLog } = ctx;
   /** Run at the end whatever happens (chaos: faults off, queue settings back). */
   const cleanups: (() => Promise<void>)[] = [];
   try {
     log(`scenario ${scenario.name}: ${scenario.description || scenario.file} -> ${target.description}`);
-    let chaosReport: ChaosReport | undefined;
-    if (scenario.chaos) {
-      const edge = target.edge;
-      if (edge === undefined) throw new TargetError(`scenario ${scenario.name} switches faults with POST /_local/faults: it runs on the local cloud only (leave --stage out)`);
-      chaosReport = { faults: scenario.chaos.faults, dlqDepths: {}, redriven: {}, redriveCommands: [], completedAfterRedriveMs: null, lost: 0, duplicated: 0, failures: [] };
-      if (scenario.chaos.localQueues) {
-        const applied = await applyLocalQueues(target, scenario.chaos.localQueues);
-        cleanups.push(applied.restore);
-        chaosReport.localQueues = { ...scenario.chaos.localQueues, queues: applied.queues };
-        log(`chaos: local-only queue settings on ${applied.queues.length} work queues: VisibilityTimeout ${scenario.chaos.localQueues.visibilityTimeoutSeconds} s, maxReceiveCount ${scenario.chaos.localQueues.maxReceiveCount} (put back at the end)`);
-      }
-      cleanups.unshift(() => setFaults(edge, {}));
-      await setFaults(edge, scenario.chaos.faults);
-      log(`chaos: faults on: ${JSON.stringify(scenario.chaos.faults)}`);
-    }
-    const loadAverageAtStart = loadavg();
-    const statsBefore = await target.stats();
-    const startEpochMs = Date.now() + 300;
-    const sampler = new Sampler(target, startEpochMs, SAMPLE_INTERVAL_MS);
-    sampler.start();
-
-    const records: RequestRecord[] = [];
-    const accepted = new Map<string, AcceptedOrder>();
-    const acceptedPhase = new Map<string, number>();
-    /** Accepted poison orders (orders.poisonShare): left out of the drain; the chaos phase accounts for them. */
-    const poisonIds = new Set<string>();
-    const poisonShare = scenario.orders.poisonShare ?? 0;
-    const phases: PhaseWindow[] = [];
-    let notSent = 0;
-    let errors = 0;
-    let completedSeen: number | undefined;
-    let senderSummary: OpenLoopSummary | undefined;
-    let importInfo: LoadReport['import'];
-    let keep: (item: TableItem) => boolean;
-    let expectedOrders: () => AcceptedOrder[];
-    const itemsById = new Map<string, TableItem>();
-    const progressPhase = (): string => {
-      const current = phases.length;
-      const phase = scenario.phases[current];
-      return phase ? `${phase.type} ${current + 1}/${scenario.phases.length}${phase.untilDrained ? ' (until drained)' : ''}` : 'draining';
-    };
-
-    if (scenario.kind === 'api') {
-      let drainRequested = -1;
-      let scanning = false;
-      let lastDrainScan = 0;
-      const sender = startSender(
-        {
-          apiUrl: target.apiUrl,
-          phases: scenario.phases,
-          mix: scenario.orders,
-          maxInFlight: scenario.limits.maxInFlight,
-          requestTimeoutMs: scenario.limits.requestTimeoutMs,
-          runId,
-          startEpochMs,
-        },
-        {
-          onRecords: (batch) => {
-            for (const r of batch) {
-              records.push(r);
-              if (r.notSent) {
-                notSent += 1;
-                continue;
-              }
-              if (r.status === 202 && r.orderId) {
-                accepted.set(r.orderId, { orderId: r.orderId, sentEpochMs: startEpochMs + (r.sentMs as number), acceptedEpochMs: startEpochMs + (r.respondedMs as number) });
-                acceptedPhase.set(r.orderId, r.phase);
-                if (isPoisonArrival(r.seq, poisonShare)) poisonIds.add(r.orderId);
-              } else if (r.status === 0 || (r.status ?? 0) >= 500) errors += 1;
-            }
-          },
-          onPhaseEnd: (window) => {
-            phases.push(window);
-            progress.log(`phase ${window.phase + 1} (${window.type}) ended at ${(window.endMs / 1000).toFixed(1)} s: ${window.arrivals} arrivals${window.endedByDrain ? ', backlog drained' : ''}`);
-          },
-        },
-        { inline: options.inlineSender ?? false },
-      );
-      options.signal?.addEventListener('abort', () => sender.abort(), { once: true });
-      // An until-drained phase ends once no work queue has a message waiting (2 samples in a row) and every
-      // order accepted up to the end of the last spike has COMPLETED (table scan).
-      sampler.onSample((sample) => {
-        const current = phases.length;
-        const phase = scenario.phases[current];
-        if (!phase?.untilDrained || drainRequested === current || scanning) return;
-        const previous = sampler.queues.at(-2);
-        if (sample.waiting !== 0 || previous?.waiting !== 0 || Date.now() - lastDrainScan < SCAN_GAP_MS) return;
-        const lastSpike = phases.filter((window) => window.type === 'spike').at(-1)?.phase ?? current - 1;
-        const mustComplete = [...accepted.keys()].filter((id) => (acceptedPhase.get(id) ?? 0) <= lastSpike);
-        scanning = true;
-        lastDrainScan = Date.now();
-        scanOrders(target, (item) => accepted.has(item.orderId))
-          .then(({ items }) => {
-            for (const item of items) itemsById.set(item.orderId, item);
-            completedSeen = items.filter((item) => item.status === 'COMPLETED').length;
-            if (mustComplete.every((id) => itemsById.get(id)?.status === 'COMPLETED')) {
-              drainRequested = current;
-              sender.drained(current);
-            }
-          })
-          .catch((error: unknown) => progress.log(`scan failed: ${(error as Error).message}`))
-          .finally(() => (scanning = false));
-      });
-      const ticker = setInterval(() => {
-        const total = scenario.phases.reduce((sum, phase) => sum + phase.durationMs, 0);
-        progress.update({
-          elapsedMs: Date.now() - startEpochMs,
-          phase: progressPhase(),
-          fraction: Math.min(1, (Date.now() - startEpochMs) / total),
-          offered: records.length,
-          accepted: accepted.size,
-          notSent,
-          errors,
-          ...(sampler.latest ? { backlog: sampler.latest.backlog, dlq: sampler.latest.dlq } : {}),
-          ...(completedSeen === undefined ? {} : { completed: completedSeen }),
-        });
-      }, 250);
-      try {
-        senderSummary = await sender.done;
-      } finally {
-        clearInterval(ticker);
-      }
-      // The run's orders, including those placed although their request got a 5xx or no answer (placeOrder timed
-      // out after publishing): every request carries X-Correlation-Id load-<runId>-<seq>, stored on the item.
-      const runPrefix = `load-${runId}-`;
-      keep = (item) => accepted.has(item.orderId) || (typeof item.correlationId === 'string' && item.correlationId.startsWith(runPrefix));
-      expectedOrders = () => [...accepted.values()].filter((order) => !poisonIds.has(order.orderId));
-      log(`arrivals done: ${senderSummary.offered} offered, ${senderSummary.sent} sent, ${senderSummary.notSent} not sent, ${accepted.size} accepted`);
-    } else {
-      const body = importFile(scenario);
-      const key = `load/${scenario.name}-${runId}.ndjson`;
-      const uploadStarted = Date.now();
-      await target.s3.send(new PutObjectCommand({ Bucket: target.importsBucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }));
-      const uploadedAt = Date.now();
-      importInfo = { key, bytes: Buffer.byteLength(body), uploadMs: uploadedAt - startEpochMs, orders: scenario.importOrders };
-      phases.push({ phase: 0, type: 'spike', startMs: uploadStarted - startEpochMs, endMs: uploadedAt - startEpochMs, arrivals: scenario.importOrders, endedByDrain: false });
-      log(`uploaded s3://${target.importsBucket}/${key} (${scenario.importOrders} orders, ${(importInfo.bytes / 1024 / 1024).toFixed(1)} MiB) in ${uploadedAt - uploadStarted} ms`);
-      const prefix = `import:${key}:`;
-      keep = (item) => typeof item.correlationId === 'string' && item.correlationId.startsWith(prefix);
-      // One expected order per line; a line the table never heard of keeps a placeholder id (it is lost).
-      expectedOrders = () => {
-        const byLine = new Map<number, TableItem>();
-        for (const item of itemsById.values()) byLine.set(Number((item.correlationId ?? '').slice(prefix.length)), item);
-        return Array.from({ length: scenario.importOrders }, (_, index) => ({
-          orderId: byLine.get(index + 1)?.orderId ?? `missing-line-${index + 1}`,
-          sentEpochMs: uploadStarted,
-          acceptedEpochMs: uploadedAt,
-        }));
-      };
-    }
-
-    // Drain: wait until every accepted order has completed and the work queues are empty, or the deadline.
-    const lastArrivalEpochMs = startEpochMs + Math.max(0, ...phases.map((window) => window.endMs));
-    const deadlineEpochMs = lastArrivalEpochMs + scenario.drain.deadlineMs;
-    progress.log(`waiting for completion (at most ${Math.round((deadlineEpochMs - Date.now()) / 1000)} s)...`);
-    const drainTicker = setInterval(() => {
-      progress.update({
-        elapsedMs: Date.now() - startEpochMs,
-        phase: 'draining',
-        offered: scenario.kind === 'api' ? records.length : scenario.importOrders,
-        accepted: scenario.kind === 'api' ? accepted.size : scenario.importOrders,
-        notSent,
-        errors,
-        ...(sampler.latest ? { backlog: sampler.latest.backlog, dlq: sampler.latest.dlq } : {}),
-        ...(completedSeen === undefined ? {} : { completed: completedSeen }),
-      });
-    }, 250);
-    let scan: { pages: number; scanned: number; ms: number; items: TableItem[] };
-    try {
-      scan = await waitForCompletion({
-        target,
-        sampler,
-        deadlineEpochMs,
-        keep,
-        complete: (items) => {
-          const byId = new Map(items.map((item) => [item.orderId, item]));
-          return expectedOrders().every((order) => byId.get(order.orderId)?.status === 'COMPLETED');
-        },
-        onScan: (items) => {
-          for (const item of items) itemsById.set(item.orderId, item);
-          completedSeen = expectedOrders().filter((order) => itemsById.get(order.orderId)?.status === 'COMPLETED').length;
-        },
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-    } finally {
-      clearInterval(drainTicker);
-    }
-    // Two more samples so the queue chart shows the end.
-    await sleep(SAMPLE_INTERVAL_MS * 1.2);
-    sampler.stop();
-    progress.done();
-    const endEpochMs = Date.now();
-
-    if (options.signal?.aborted) notes.push('Interrupted (Ctrl-C): arrivals stopped early and the drain was cut short; orders still in the pipeline count as lost.');
-    const orders = expectedOrders();
-    const isAws = target.kind === 'aws';
-    const clockOffsetMs = scenario.kind === 'api' ? estimateClockOffsetMs(orders, itemsById) : undefined;
-    // Orders of this run the API did not answer 202 for, that the pipeline placed anyway.
-    const placedDespiteError = { count: 0, completed: 0, completionEpochMs: [] as number[] };
-    if (scenario.kind === 'api') {
-      for (const item of itemsById.values()) {
-        if (accepted.has(item.orderId)) continue;
-        placedDespiteError.count += 1;
-        if (item.status !== 'COMPLETED') continue;
-        placedDespiteError.completed += 1;
-        const at = Date.parse(item.completedAt ?? '');
-        if (Number.isFinite(at)) placedDespiteError.completionEpochMs.push(at - (target.kind === 'aws' ? (clockOffsetMs ?? 0) : 0));
-      }
-      if (placedDespiteError.count > 0) {
-        notes.push(
-          `${placedDespiteError.count} order(s) got a 5xx or no answer and were placed anyway (placeOrder published OrderPlaced, then timed out); ${placedDespiteError.completed} of them completed. A client that retries without an Idempotency-Key would place them twice. Requests and CPU per order count them as orders.`,
-        );
-      }
-    }
-    const accounting: Accounting = account(orders, itemsById.values(), { deadlineEpochMs, clockOffsetMs: isAws ? (clockOffsetMs ?? 0) : 0 });
-    const completionByOrder = new Map<string, number>();
-    {
-      // The same completion times the accounting used, per order (for the drain measure).
-      for (const order of orders) {
-        const item = itemsById.get(order.orderId);
-        if (item?.status !== 'COMPLETED') continue;
-        const at = Date.parse(item.completedAt ?? '') || Math.max(Date.parse(item.chargedAt ?? '') || 0, Date.parse(item.shippedAt ?? '') || 0);
-        if (at > 0) completionByOrder.set(order.orderId, at - (isAws ? (clockOffsetMs ?? 0) : 0));
-      }
-    }
-    const lastSpike = phases.filter((window) => window.type === 'spike').at(-1);
-    const acceptedBeforeDrainFrom =
-      scenario.kind === 'api' && lastSpike ? new Set([...accepted.keys()].filter((id) => (acceptedPhase.get(id) ?? 0) <= lastSpike.phase)) : scenario.kind === 'api' ? new Set(accepted.keys()) : new Set(orders.map((o) => o.orderId));
-
-    const statsAfter = await target.stats();
-    const delta = statsBefore && statsAfter ? statsDelta(statsBefore, statsAfter) : undefined;
-    if (target.kind === 'local-in-process') {
-      notes.push(
-        `The local cloud ran in this process; the load generator ran in a worker thread of the same process, so the peak RSS includes it (RSS was ${Math.round((statsBefore?.memory.rssBytes ?? 0) / 1024 ** 2)} MiB when the run started, cloud ready and idle).`,
-      );
-    }
-    const busiest = Math.max(...loadAverageAtStart.slice(0, 1), ...loadavg().slice(0, 1));
-    if (target.kind !== 'aws' && busiest > availableParallelism()) {
-      notes.push(`The machine was busy with other work: 1-minute load average ${busiest.toFixed(1)} on ${availableParallelism()} CPUs; local figures are pessimistic.`);
-    }
-    if (target.kind === 'local-npm-start') notes.push('Target: a running npm start; its counters are shared with anything else that used it during the run.');
-    if (isAws) notes.push('AWS requests per order, function counters and memory are local-only figures (n/a on AWS): read them from CloudWatch for a deployed stage.');
-    if (accounting.completionTimeSource === 'steps' || accounting.completionTimeSource === 'mixed') {
-      notes.push('Some Orders items carry no completedAt: their completion time is the later of chargedAt and shippedAt (the events\' times).');
-    }
-    if (accounting.duplicated === undefined) notes.push('Duplicated side effects were not measured: no Orders item carries invoiceWrites / labelWrites (notifyCustomer counts them once that change lands).');
-    if (sampler.failures > 0) notes.push(`${sampler.failures} queue sample(s) failed (last: ${sampler.lastError}).`);
-    if ((senderSummary?.notSent ?? 0) > 0) notes.push(`${senderSummary?.notSent} arrival(s) were not sent: ${scenario.limits.maxInFlight} requests were already waiting for an answer (limits.maxInFlight).`);
-    if (scenario.kind === 'bulk-import') notes.push('Bulk import: "accepted" is every line of the file; API latency does not apply; order-to-COMPLETED is measured from the end of the upload.');
-
-    const report = buildReport({
-      scenario,
-      runId,
-      command,
-      startEpochMs,
-      endEpochMs,
-      target: { kind: target.kind, description: target.description, apiUrl: target.apiUrl, region: target.region, stage: target.stage, stackName: target.stackName },
-      records,
-      phases,
-      sender: senderSummary,
-      accounting,
-      clockOffsetMs,
-      clockOffsetApplied: isAws,
-      acceptedBeforeDrainFrom,
-      completionByOrder,
-      queues: target.queues,
-      queueSamples: sampler.queues,
-      samplesFailed: sampler.failures,
-      sampleIntervalMs: SAMPLE_INTERVAL_MS,
-      memorySamples: sampler.memory,
-      placedDespiteError,
-      peakRssBytes: statsAfter?.memory.peakRssBytes,
-      cpuMs: statsBefore?.cpu && statsAfter?.cpu ? statsAfter.cpu.userMs + statsAfter.cpu.systemMs - statsBefore.cpu.userMs - statsBefore.cpu.systemMs : undefined,
-      loadAverage: { start: loadAverageAtStart, end: loadavg() },
-      statsDelta: delta,
-      ...(importInfo ? { importInfo } : {}),
-      scan: { pages: scan.pages, itemsScanned: scan.scanned, ms: scan.ms },
-      drainDeadlineMs: scenario.drain.deadlineMs,
-      notes,
-    });
-    if (scenario.chaos && chaosReport) {
-      if (poisonIds.size > 0) notes.push(`${poisonIds.size} poison order(s) are left out of accepted/completed/lost above: the chaos section accounts for them (${POISON_DLQ}, redrive).`);
-      const runPrefix = `load-${runId}-`;
-      const chaosOrders = (): ChaosOrder[] => {
-        const out = new Map<string, ChaosOrder>();
-        for (const id of accepted.keys()) out.set(id, { orderId: id, poison: poisonIds.has(id) });
-        // Orders placed although their request got a 5xx or no answer: poison or not from the seq in their correlation id.
-        for (const item of itemsById.values()) {
-          if (out.has(item.orderId) || !item.correlationId?.startsWith(runPrefix)) continue;
-          out.set(item.orderId, { orderId: item.orderId, poison: isPoisonArrival(Number(item.correlationId.slice(runPrefix.length)), poisonShare) });
-        }
-        return [...out.values()];
-      };
-      const scanRun = async (): Promise<TableItem[]> => {
-        const { items } = await scanOrders(target, keep);
-        for (const item of items) itemsById.set(item.orderId, item);
-        return items;
-      };
-      try {
-        report.chaos = await runChaosPhase({ target, settings: scenario.chaos, orders: chaosOrders, scan: scanRun, log, report: chaosReport });
-      } catch (error) {
-        chaosReport.failures.push(`the DLQ phase failed: ${(error as Error).message}`);
-        report.chaos = chaosReport;
-      }
-      if (report.chaos.failures.length > 0) report.verdict = { pass: false, failures: [...report.verdict.failures, ...report.chaos.failures.map((f) => `chaos ${f}`)] };
-    }
-    const jsonPath = join(reportsDir, `${baseName}.json`);
-    const htmlPath = join(reportsDir, `${baseName}.html`);
-    await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-    await writeFile(htmlPath, renderHtml(report));
-    return { report, jsonPath, htmlPath, exitCode: report.verdict.pass ? 0 : 1 };
+    const chaosReport = await startChaos(ctx, cleanups);
+    const start = await startMeasuring(target);
+    const state = emptyState();
+    const workload = scenario.kind === 'api' ? await driveApi(ctx, state, start) : await driveImport(ctx, state, start);
+    const drained = await drain(ctx, state, workload, start);
+    const report = await buildRunReport(ctx, state, workload, start, drained);
+    if (chaosReport) await reportChaos(ctx, state, workload, report, chaosReport);
+    return await writeRunReport(ctx, report);
   } finally {
     progress.done();
     for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log(`cleanup failed: ${(error as Error).message}`));
