@@ -39,8 +39,8 @@ const COMPONENTS: [string, RegExp][] = [
   ['AWS SDK v3 clients (@aws-sdk, @smithy)', /^@(aws-sdk|smithy|aws-crypto)\//],
   ['Powertools, middy (in the functions)', /^@(aws-lambda-powertools|middy)\//],
   ['function code (bundles)', /^function bundles$/],
-  ['local cloud: edge and proxies', /^scripts\/local\/(edge|emulators\/.*)\.ts$/],
-  ['local cloud: runtime, pollers, HTTP API, Firehose', /^scripts\/local\//],
+  ['local cloud: edge, proxies, fidelity shims', /^packages\/local-cloud\/src\/(edge|emulators|fidelity|util)\//],
+  ['local cloud: runtime, pollers, HTTP API, Firehose', /^(packages\/local-cloud\/src\/|scripts\/local\/)/],
   ['load runner', /^scripts\/load\//],
 ];
 
@@ -49,7 +49,7 @@ function owner(url: string): string | undefined {
     const parts = url.split('node_modules/').pop()?.split('/') ?? [];
     return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
   }
-  const project = /\/(scripts\/[^?]+|\.esbuild\/[^?]+)/.exec(url)?.[1];
+  const project = /\/(scripts\/[^?]+|packages\/[^/]+\/src\/[^?]+|\.esbuild\/[^?]+)/.exec(url)?.[1];
   if (project === undefined) return undefined;
   return project.startsWith('.esbuild') ? 'function bundles' : project;
 }
