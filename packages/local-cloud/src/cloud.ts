@@ -68,6 +68,11 @@ interface LocalCloudOptions {
   recordFailureOf?: (functionName: string, line: string) => RecordFailure | undefined;
   /** SQS pollers hand every batch to the function twice (idempotency drill); also `POST /_local/faults`. */
   duplicateDelivery?: boolean;
+  /**
+   * fauxqs, kinesalite and dynalite in a worker thread of their own (emulators/emulator-thread.ts). Default: the
+   * environment variable LOCAL_EMULATORS_THREAD=1, else on the edge's thread.
+   */
+  emulatorsThread?: boolean;
 }
 
 /** A record failure as the application reports it (the local cloud adds the function's name and the scope). */
@@ -349,6 +354,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       control,
       stats,
       stacks,
+      emulatorsThread: options.emulatorsThread ?? process.env.LOCAL_EMULATORS_THREAD === '1',
     });
     stops.push(() => emulators.stop());
     const target: AwsTarget = { endpoint: emulators.endpoint, region: emulators.region, accountId: emulators.accountId };

@@ -72,6 +72,19 @@ describe('AWS SDK clients in the local cloud process', () => {
     expect(connect).toHaveBeenCalled();
   });
 
+  it('reach the emulators in their own thread (emulatorsThread: true) with the same answers, still without a socket', async () => {
+    // Prepare
+    const cloud = await startTestCloud('thread', { emulatorsThread: true });
+    clouds.push(cloud);
+    const connect = vi.spyOn(Socket.prototype, 'connect');
+    // Act
+    const answers = await roundTrips(cloud);
+    // Assess
+    expect(answers).toMatchObject({ item: 'PLACED', body: 'hello', object: 'label for o-1' });
+    expect(answers.sequence).toMatch(/^\d+$/);
+    expect(connect).not.toHaveBeenCalled();
+  });
+
   it('take the socket again once the emulators have stopped', async () => {
     // Prepare
     const cloud = await startTestCloud('stopped');

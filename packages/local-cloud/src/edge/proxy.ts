@@ -17,7 +17,12 @@ interface Upstream {
   agent: Agent;
   /** The emulator's request listener when it runs in this process: requests skip the socket. */
   dispatch?: RequestListener;
+  /** A buffered exchange with the emulator in another thread of this process (emulators/emulator-thread.ts). */
+  call?: InMemoryExchange;
 }
+
+/** A whole request in memory (headers flattened to strings), answered whole. */
+type InMemoryExchange = (request: { method: string; path: string; headers: Record<string, string>; body?: Buffer }) => Promise<BufferedResponse>;
 
 interface UpstreamRequest {
   method: string;
@@ -51,8 +56,8 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-function createUpstream(name: string, host: string, port: number, dispatch?: RequestListener): Upstream {
-  return { name, host, port, agent: new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }), ...(dispatch === undefined ? {} : { dispatch }) };
+function createUpstream(name: string, host: string, port: number, inMemory: { dispatch?: RequestListener; call?: InMemoryExchange } = {}): Upstream {
+  return { name, host, port, agent: new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }), ...inMemory };
 }
 
 /** The client's headers minus hop-by-hop ones, with `overrides` applied (undefined removes). */
@@ -112,24 +117,30 @@ async function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The listener called with an in-memory request (light-my-request, what Fastify's own `inject` uses). */
+function injecting(dispatch: RequestListener): InMemoryExchange {
+  return (request) =>
+    inject(dispatch, {
+      method: request.method as 'GET',
+      url: request.path,
+      headers: request.headers,
+      remoteAddress: '127.0.0.1',
+      ...(request.body === undefined ? {} : { payload: request.body }),
+    }).then((response) => ({ statusCode: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: response.rawPayload }));
+}
+
 /**
- * The request handed to the emulator's listener in memory. `signal` only stops the wait: like a torn-down socket,
- * it does not stop the emulator's own handling (the edge releases what a receive took for a client gone).
+ * The request handed to the emulator in memory. `signal` only stops the wait: like a torn-down socket, it does not
+ * stop the emulator's own handling (the edge releases what a receive took for a client gone).
  */
-async function dispatchInProcess(dispatch: RequestListener, options: UpstreamRequest): Promise<BufferedResponse> {
+async function dispatchInProcess(send: InMemoryExchange, options: UpstreamRequest): Promise<BufferedResponse> {
   const body = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : await readBody(options.body);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.headers)) {
     if (value !== undefined && name !== 'transfer-encoding') headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
   }
   if (body !== undefined) headers['content-length'] = String(body.length);
-  const answered = inject(dispatch, {
-    method: options.method as 'GET',
-    url: options.path,
-    headers,
-    remoteAddress: '127.0.0.1',
-    ...(body === undefined ? {} : { payload: body }),
-  }).then((response) => ({ statusCode: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: response.rawPayload }));
+  const answered = send({ method: options.method, path: options.path, headers, ...(body === undefined ? {} : { body }) });
   const signal = options.signal;
   if (signal === undefined) return answered;
   signal.throwIfAborted();
@@ -140,9 +151,13 @@ async function dispatchInProcess(dispatch: RequestListener, options: UpstreamReq
   });
 }
 
+const inMemoryOf = (upstream: Upstream): InMemoryExchange | undefined =>
+  upstream.call ?? (upstream.dispatch === undefined ? undefined : injecting(upstream.dispatch));
+
 /** Sends a request and reads the whole answer. */
 async function exchange(upstream: Upstream, options: UpstreamRequest, client?: ServerResponse): Promise<BufferedResponse> {
-  if (upstream.dispatch !== undefined) return dispatchInProcess(upstream.dispatch, options);
+  const inMemory = inMemoryOf(upstream);
+  if (inMemory !== undefined) return dispatchInProcess(inMemory, options);
   const response = await openUpstream(upstream, options, client);
   const body = await readBody(response);
   return { statusCode: response.statusCode ?? 502, headers: response.headers, body };
@@ -170,7 +185,8 @@ async function postJson(
 
 /** Streams the client's request to the upstream and the answer back. */
 async function pipeThrough(upstream: Upstream, options: UpstreamRequest, res: ServerResponse): Promise<void> {
-  if (upstream.dispatch !== undefined) return sendBuffered(res, await dispatchInProcess(upstream.dispatch, options), options.method);
+  const inMemory = inMemoryOf(upstream);
+  if (inMemory !== undefined) return sendBuffered(res, await dispatchInProcess(inMemory, options), options.method);
   const response = await openUpstream(upstream, options, res);
   res.writeHead(response.statusCode ?? 502, responseHeaders(response.headers));
   await pipeline(response, res);

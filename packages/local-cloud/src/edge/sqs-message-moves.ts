@@ -51,7 +51,7 @@ interface ReceivedMessage {
 interface SqsMessageMovesOptions {
   sqs: SqsCall;
   /** Source queue ARN of each in-flight message of a queue that was dead-lettered, by receipt handle. */
-  deadLetterSources?: (queueName: string) => Map<string, string>;
+  deadLetterSources?: (queueName: string) => Map<string, string> | Promise<Map<string, string>>;
   now?: () => number;
 }
 
@@ -233,7 +233,7 @@ function createSqsMessageMoves(options: SqsMessageMovesOptions): SqsMessageMoves
         })
       ).Messages ?? []) as ReceivedMessage[];
       if (received.length === 0) break;
-      const origins = options.deadLetterSources?.(sourceName) ?? new Map<string, string>();
+      const origins = (await options.deadLetterSources?.(sourceName)) ?? new Map<string, string>();
       const byDestination = new Map<string, ReceivedMessage[]>();
       for (const message of received) {
         const origin = origins.get(message.ReceiptHandle);

@@ -35,6 +35,7 @@ import type { DynamoDbTtl } from '../edge/dynamodb-ttl.ts';
 import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite } from './servers.ts';
 import type { RunningEmulator } from './servers.ts';
+import { startEmulatorThread, type EmulatorName, type WorkerSettings } from './emulator-thread.ts';
 import { createFirehoseService } from '../firehose/service.ts';
 import type { FirehoseService } from '../firehose/service.ts';
 
@@ -57,6 +58,11 @@ interface EmulatorsOptions {
    * Clients in other processes (the AWS CLI, a test runner's own process) use the edge's port as always.
    */
   inProcessClients?: boolean;
+  /**
+   * fauxqs, kinesalite and dynalite run in a worker thread of their own, beside the edge and the functions
+   * (emulators/emulator-thread.ts); false: on this thread.
+   */
+  emulatorsThread?: boolean;
   /** Remove the local cloud's subfolders of dataDir first, once it is locked (data-dir.ts). */
   fresh?: boolean;
   /** dataDir as the caller already claimed it (claimDataDir): not claimed again, not released by stop(). */
@@ -95,6 +101,41 @@ function validateOptions(options: EmulatorsOptions): Required<Pick<EmulatorsOpti
     throw new EmulatorsConfigError(`accountId must be ${FAUXQS_ACCOUNT_ID}: fauxqs writes that account into every SQS/SNS ARN and queue URL`);
   }
   return { dataDir: options.dataDir, edgePort, region, accountId };
+}
+
+/** An emulator as the edge reaches it: its port, and in memory its request listener or a buffered exchange. */
+type ReachableEmulator = RunningEmulator & { call?: Upstream['call'] };
+
+interface StartedEmulators {
+  fauxqs: ReachableEmulator;
+  kinesalite: ReachableEmulator;
+  dynalite: ReachableEmulator;
+  deadLetterSourcesOf: (queueName: string) => Map<string, string> | Promise<Map<string, string>>;
+}
+
+/** The emulators on this thread; each one started goes into `started` (stopped by stopAll). */
+async function onThisThread(settings: WorkerSettings, log: (line: string) => void, started: RunningEmulator[]): Promise<StartedEmulators> {
+  const [fauxqs, kinesalite, dynalite] = await Promise.all([
+    startFauxqsEmulator(settings.paths.fauxqs, settings.region, log).then((emulator) => (started.push(emulator), emulator)),
+    startKinesalite(settings.paths.kinesalite, settings.region, settings.accountId).then((emulator) => (started.push(emulator), emulator)),
+    startDynalite(settings.paths.dynalite, settings.region, settings.accountId).then((emulator) => (started.push(emulator), emulator)),
+  ]);
+  const inspect = (name: string): InspectedQueue | undefined => fauxqs.server.inspectQueue(name) as InspectedQueue | undefined;
+  return { fauxqs, kinesalite, dynalite, deadLetterSourcesOf: (name) => deadLetterSources(inspect, name) };
+}
+
+/** The emulators in their own thread (emulator-thread.ts); the thread goes into `started`. */
+async function inThread(settings: WorkerSettings, log: (line: string) => void, started: RunningEmulator[]): Promise<StartedEmulators> {
+  const thread = await startEmulatorThread(settings, log);
+  started.push({ name: 'emulators thread', port: 0, stop: () => thread.stop() });
+  const reach = (name: EmulatorName): ReachableEmulator => ({
+    name,
+    port: thread.ports[name],
+    call: thread.call(name),
+    dispatch: thread.listener(name),
+    stop: () => Promise.resolve(),
+  });
+  return { fauxqs: reach('fauxqs'), kinesalite: reach('kinesalite'), dynalite: reach('dynalite'), deadLetterSourcesOf: (name) => thread.deadLetterSources(name) };
 }
 
 /**
@@ -147,16 +188,16 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   }
 
   try {
-    const [fauxqs, kinesalite, dynalite] = await Promise.all([
-      startFauxqsEmulator(state('fauxqs'), region, log).then((emulator) => (started.push(emulator), emulator)),
-      startKinesalite(state('kinesalite'), region, accountId).then((emulator) => (started.push(emulator), emulator)),
-      startDynalite(state('dynalite'), region, accountId).then((emulator) => (started.push(emulator), emulator)),
-    ]);
-    // In-process: the edge calls each emulator's request listener (no loopback hop); the ports stay for the S3
-    // notifier (fauxqs) and Firehose's Kinesis source (kinesalite).
-    const fauxqsUpstream = createUpstream('fauxqs', '127.0.0.1', fauxqs.port, fauxqs.dispatch);
-    const kinesisUpstream = createUpstream('kinesalite', '127.0.0.1', kinesalite.port, kinesalite.dispatch);
-    const dynamodbUpstream = createUpstream('dynalite', '127.0.0.1', dynalite.port, dynalite.dispatch);
+    const { fauxqs, kinesalite, dynalite, deadLetterSourcesOf } = await (options.emulatorsThread === true ? inThread : onThisThread)(
+      { paths: { fauxqs: state('fauxqs'), kinesalite: state('kinesalite'), dynalite: state('dynalite') }, region, accountId },
+      log,
+      started,
+    );
+    // In memory: the edge calls each emulator without a loopback hop; the ports stay for the S3 notifier (fauxqs)
+    // and Firehose's Kinesis source (kinesalite).
+    const fauxqsUpstream = createUpstream('fauxqs', '127.0.0.1', fauxqs.port, fauxqs);
+    const kinesisUpstream = createUpstream('kinesalite', '127.0.0.1', kinesalite.port, kinesalite);
+    const dynamodbUpstream = createUpstream('dynalite', '127.0.0.1', dynalite.port, dynalite);
     upstreams.push(fauxqsUpstream, kinesisUpstream, dynamodbUpstream);
     const fauxqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
     const kinesisEndpoint = `http://127.0.0.1:${kinesalite.port}`;
@@ -166,11 +207,10 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     firehose = firehoseService;
     // SNS FIFO deduplication ids, kept on disk so a restart within the 5-minute interval still deduplicates.
     snsFifo = createSnsFifoDedup({ file: join(state('edge'), 'sns-fifo-dedup.jsonl') });
-    const inspect = (name: string): InspectedQueue | undefined => fauxqs.server.inspectQueue(name) as InspectedQueue | undefined;
     const dynamodb = dynaliteCall(dynamodbUpstream);
     // Expired items are looked for every second (TTL at the edge: dynalite has none).
     dynamodbTtl = createDynamoDbTtl({ dynamodb, file: join(state('edge'), 'dynamodb-ttl.json'), log });
-    sqsDeadLetters = createSqsMessageMoves({ sqs: fauxqsSqsCall(fauxqsUpstream), deadLetterSources: (name) => deadLetterSources(inspect, name) });
+    sqsDeadLetters = createSqsMessageMoves({ sqs: fauxqsSqsCall(fauxqsUpstream), deadLetterSources: deadLetterSourcesOf });
 
     edge = await startEdge({
       port: edgePort,
@@ -203,7 +243,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     if (options.inProcessClients !== false) {
       // The edge, and the emulators the local cloud's own parts call directly (Firehose reads kinesalite, the S3
       // notifier sends to fauxqs).
-      const served = [serveInProcess(edge.port, edge.dispatch), ...started.flatMap((emulator) => (emulator.dispatch ? [serveInProcess(emulator.port, emulator.dispatch)] : []))];
+      const served = [serveInProcess(edge.port, edge.dispatch), ...[fauxqs, kinesalite, dynalite].flatMap((emulator) => (emulator.dispatch ? [serveInProcess(emulator.port, emulator.dispatch)] : []))];
       unserve = () => served.forEach((unregister) => unregister());
     }
     firehoseService.start({ s3: edge.endpoint, kinesis: kinesisEndpoint });

@@ -29,7 +29,7 @@ interface ClientConfig {
   requestHandler: NodeHttpHandler;
 }
 
-async function startTestCloud(name: string, options: Pick<EmulatorsOptions, 'inProcessClients'> = {}): Promise<TestCloud> {
+async function startTestCloud(name: string, options: Pick<EmulatorsOptions, 'inProcessClients' | 'emulatorsThread'> = {}): Promise<TestCloud> {
   const dataDir = await mkdtemp(join(tmpdir(), `orderflow-${name}-`));
   const cloud: TestCloud = {
     dataDir,

@@ -1,0 +1,149 @@
+/**
+ * fauxqs, kinesalite and dynalite in a worker thread of their own (emulator-worker.ts), so their CPU — SQLite,
+ * SNS fan-out, LevelDB, DynamoDB expressions — runs beside the edge, the functions and the pollers instead of on
+ * their event loop. The edge reaches them with messages: a request in memory (method, path, headers, body) and its
+ * answer, with no socket and no HTTP parser. Their ports still listen on 127.0.0.1 for the parts that speak HTTP to
+ * them.
+ *
+ * @example
+ * const thread = await startEmulatorThread({ paths, region: 'us-east-1', accountId: '000000000000' }, console.log);
+ * const answer = await thread.call('dynalite')({ method: 'POST', path: '/', headers, body });
+ * await thread.stop();
+ */
+import type { RequestListener } from 'node:http';
+import { Worker } from 'node:worker_threads';
+import type { BufferedResponse } from '../edge/proxy.ts';
+import { readBody } from '../edge/proxy.ts';
+import { EmulatorsStartError } from '../util/errors.ts';
+
+type EmulatorName = 'fauxqs' | 'kinesalite' | 'dynalite';
+
+interface WorkerSettings {
+  /** State folder of each emulator. */
+  paths: Record<EmulatorName, string>;
+  region: string;
+  accountId: string;
+}
+
+type ThreadRequest =
+  | { kind: 'request'; id: number; target: EmulatorName; method: string; path: string; headers: Record<string, string>; body?: Uint8Array }
+  | { kind: 'dead-letter-sources'; id: number; queueName: string }
+  | { kind: 'stop'; id: number };
+
+type ThreadReply =
+  | { kind: 'log'; line: string }
+  | { kind: 'ready'; ports: Record<EmulatorName, number> }
+  | { kind: 'failed'; message: string }
+  | { kind: 'response'; id: number; statusCode: number; headers: Record<string, string>; body: Uint8Array }
+  | { kind: 'dead-letter-sources'; id: number; sources: Array<[string, string]> }
+  | { kind: 'stopped'; id: number; message?: string }
+  | { kind: 'error'; id: number; message: string };
+
+type Exchange = (request: { method: string; path: string; headers: Record<string, string>; body?: Buffer }) => Promise<BufferedResponse>;
+
+interface EmulatorThread {
+  ports: Record<EmulatorName, number>;
+  /** The buffered exchange with one emulator (an upstream's `call`, edge/proxy.ts). */
+  call(target: EmulatorName): Exchange;
+  /** The same as a request listener, for clients that address the emulator's port (edge/in-process-clients.ts). */
+  listener(target: EmulatorName): RequestListener;
+  /** fauxqs-dlq-origin.ts's deadLetterSources, read in the emulators' thread. */
+  deadLetterSources(queueName: string): Promise<Map<string, string>>;
+  /** Stops the emulators (closing their databases), then the thread. */
+  stop(): Promise<void>;
+}
+
+type Pending = { resolve: (reply: ThreadReply) => void; reject: (error: Error) => void };
+
+async function startEmulatorThread(settings: WorkerSettings, log: (line: string) => void): Promise<EmulatorThread> {
+  const worker = new Worker(new URL('./emulator-worker.ts', import.meta.url), { workerData: settings });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let gone: Error | undefined;
+
+  const ports = await new Promise<Record<EmulatorName, number>>((resolve, reject) => {
+    const onExit = (code: number): void => reject(new EmulatorsStartError(`the emulators' thread exited with code ${code} before it was ready`));
+    worker.once('error', reject);
+    worker.once('exit', onExit);
+    worker.on('message', (reply: ThreadReply) => {
+      if (reply.kind === 'log') return log(reply.line);
+      if (reply.kind === 'ready') {
+        worker.off('error', reject);
+        worker.off('exit', onExit);
+        return resolve(reply.ports);
+      }
+      if (reply.kind === 'failed') {
+        void worker.terminate();
+        return reject(new EmulatorsStartError(`the emulators did not start: ${reply.message}`));
+      }
+      const waiter = pending.get(reply.id);
+      if (waiter === undefined) return;
+      pending.delete(reply.id);
+      if (reply.kind === 'error') waiter.reject(new Error(reply.message));
+      else waiter.resolve(reply);
+    });
+  });
+  const fail = (error: Error): void => {
+    gone = error;
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  };
+  worker.on('error', (error) => fail(error instanceof Error ? error : new Error(String(error))));
+  worker.on('exit', (code) => fail(new Error(`the emulators' thread exited (code ${code})`)));
+
+  type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
+  const ask = (request: Unnumbered<ThreadRequest>): Promise<ThreadReply> => {
+    if (gone !== undefined) return Promise.reject(gone);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...request, id } as ThreadRequest);
+    });
+  };
+
+  const call = (target: EmulatorName): Exchange => async (request) => {
+    const reply = await ask({ kind: 'request', target, ...request, ...(request.body === undefined ? {} : { body: request.body }) });
+    if (reply.kind !== 'response') throw new Error(`unexpected answer ${reply.kind} from the emulators' thread`);
+    return { statusCode: reply.statusCode, headers: reply.headers, body: Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength) };
+  };
+
+  let stopping: Promise<void> | undefined;
+  return {
+    ports,
+    call,
+    listener: (target) => (req, res) => {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined && name !== 'transfer-encoding') headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      readBody(req)
+        .then((body) => call(target)({ method: req.method ?? 'GET', path: req.url ?? '/', headers, ...(body.length > 0 ? { body } : {}) }))
+        .then((answer) => {
+          const out = { ...answer.headers };
+          delete out['transfer-encoding'];
+          res.writeHead(answer.statusCode, { ...out, 'content-length': String(answer.body.length) });
+          res.end(answer.body);
+        })
+        .catch((error: unknown) => {
+          if (res.headersSent) return void res.destroy();
+          res.writeHead(502, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ message: `local emulators: ${(error as Error).message}` }));
+        });
+    },
+    deadLetterSources: async (queueName) => {
+      const reply = await ask({ kind: 'dead-letter-sources', queueName });
+      return new Map(reply.kind === 'dead-letter-sources' ? reply.sources : []);
+    },
+    stop: () => {
+      stopping ??= (async () => {
+        const reply = await ask({ kind: 'stop' }).catch((error: unknown) => ({ kind: 'stopped', id: 0, message: (error as Error).message }) as const);
+        await worker.terminate();
+        if (reply.kind === 'stopped' && reply.message !== undefined) throw new EmulatorsStartError(`an emulator failed to stop cleanly: ${reply.message}`);
+      })();
+      return stopping;
+    },
+  };
+}
+
+export { startEmulatorThread };
+export type { EmulatorName, EmulatorThread, ThreadReply, ThreadRequest, WorkerSettings };
