@@ -57,6 +57,8 @@ class ExecutionSlots {
   private readonly notBusy: Array<() => void> = [];
   private readonly delay: ReturnType<typeof monitorEventLoopDelay>;
   private readonly timer: NodeJS.Timeout;
+  private readonly intervalMs: number;
+  private lastAdjust = Date.now();
 
   constructor(options: ExecutionSlotsOptions = {}) {
     this.min = options.min ?? 4;
@@ -66,7 +68,8 @@ class ExecutionSlots {
     this.promoteAfterMs = options.promoteAfterMs ?? 2000;
     this.delay = monitorEventLoopDelay({ resolution: 10 });
     this.delay.enable();
-    this.timer = setInterval(() => this.adjust(), options.intervalMs ?? 250);
+    this.intervalMs = options.intervalMs ?? 250;
+    this.timer = setInterval(() => this.adjust(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -170,7 +173,12 @@ class ExecutionSlots {
 
   /** Multiplicative decrease when the loop lags, additive increase when invocations wait and it keeps up. */
   private adjust(): void {
-    this.lagMs = this.delay.count > 0 ? this.delay.percentile(99) / 1e6 : 0;
+    // The delay histogram's p99, or this timer's own lateness, whichever is larger: a loop blocked since the last
+    // adjustment shows in both, but the histogram may not have recorded it yet when this timer runs first.
+    const now = Date.now();
+    const late = now - this.lastAdjust - this.intervalMs;
+    this.lastAdjust = now;
+    this.lagMs = Math.max(late, this.delay.count > 0 ? this.delay.percentile(99) / 1e6 : 0);
     this.delay.reset();
     const waiting = this.waiting.interactive.length + this.waiting.background.length;
     if (this.lagMs > this.targetLagMs) this.limit = Math.max(this.min, Math.floor(this.limit * 0.75));
