@@ -37,18 +37,42 @@ const statusesBelow = (next: OrderStatus): OrderStatus[] =>
   (Object.keys(RANK) as OrderStatus[]).filter((status) => RANK[status] < RANK[next]);
 
 interface TimelineEntry {
-  status: 'PLACED' | 'CHARGED' | 'SHIPPED';
+  status: OrderStatus;
   at: string;
 }
 
-/** One entry per step that happened, oldest first. */
-const timeline = ({ placedAt, chargedAt, shippedAt }: OrderSteps): TimelineEntry[] => {
+/**
+ * When the order became COMPLETED: the time of the last step it needed (physical: the later of charged and
+ * shipped; digital: charged), or undefined while a step is missing. Derived from the steps like the status, so a
+ * COMPLETED status always has it (the stored `completedAt` is when the table recorded it, a moment later).
+ *
+ * @example
+ * completedAt({ fulfillment: 'physical', chargedAt: '2026-11-22T10:00:02Z', shippedAt: '2026-11-22T10:00:01Z' }); // '2026-11-22T10:00:02Z'
+ */
+const completedAt = (steps: OrderSteps): string | undefined => {
+  if (deriveStatus(steps) !== 'COMPLETED') return undefined;
+  const needed = steps.fulfillment === 'digital' ? [steps.chargedAt] : [steps.chargedAt, steps.shippedAt];
+  return needed.filter((at): at is string => at !== undefined).sort().at(-1);
+};
+
+/**
+ * One entry per step that happened, oldest first, ending with COMPLETED and its time once the order is complete.
+ *
+ * @example
+ * timeline({ fulfillment: 'digital', placedAt: t0, chargedAt: t1 }); // [PLACED t0, CHARGED t1, COMPLETED t1]
+ */
+const timeline = (steps: OrderSteps): TimelineEntry[] => {
+  const { placedAt, chargedAt, shippedAt } = steps;
   const entries: TimelineEntry[] = [];
   if (placedAt) entries.push({ status: 'PLACED', at: placedAt });
   if (chargedAt) entries.push({ status: 'CHARGED', at: chargedAt });
   if (shippedAt) entries.push({ status: 'SHIPPED', at: shippedAt });
-  return entries.sort((a, b) => a.at.localeCompare(b.at));
+  // Sorted before COMPLETED is added: it shares its time with the step that completed the order and comes after it.
+  entries.sort((a, b) => a.at.localeCompare(b.at));
+  const completed = completedAt(steps);
+  if (completed) entries.push({ status: 'COMPLETED', at: completed });
+  return entries;
 };
 
 export type { OrderStatus, OrderSteps, TimelineEntry };
-export { deriveStatus, statusesBelow, timeline };
+export { completedAt, deriveStatus, statusesBelow, timeline };

@@ -121,11 +121,14 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     const orderId = String(placed.body.orderId);
     expect(placed.headers.get('location')).toBe(`/orders/${orderId}`);
 
-    // COMPLETED, with both steps in its timeline after PLACED.
+    // COMPLETED, with both steps in its timeline after PLACED, ending with COMPLETED at the later of the two.
     const order = await completed(orderId);
     expect(order).toMatchObject({ orderId, customerId, fulfillment: 'physical', totalCents: 2598, status: 'COMPLETED' });
-    expect(order.timeline.map((entry) => entry.status).sort()).toEqual(['CHARGED', 'PLACED', 'SHIPPED']);
+    expect(order.timeline.map((entry) => entry.status).slice(0, 3).sort()).toEqual(['CHARGED', 'PLACED', 'SHIPPED']);
     expect(order.timeline[0]?.status).toBe('PLACED');
+    const stepTimes = order.timeline.filter((entry) => entry.status === 'CHARGED' || entry.status === 'SHIPPED').map((entry) => entry.at);
+    expect(order.timeline.at(-1)).toEqual({ status: 'COMPLETED', at: stepTimes.sort().at(-1) });
+    expect(order.timeline).toHaveLength(4);
 
     // Invoice and label in the documents bucket.
     const invoiceKey = `documents/invoices/${orderId}.json`;
@@ -192,7 +195,8 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     expect(placed.status).toBe(202);
     const orderId = String(placed.body.orderId);
     const order = await completed(orderId);
-    expect(order.timeline.map((entry) => entry.status)).toEqual(['PLACED', 'CHARGED']);
+    expect(order.timeline.map((entry) => entry.status)).toEqual(['PLACED', 'CHARGED', 'COMPLETED']);
+    expect(order.timeline[2]?.at).toBe(order.timeline[1]?.at);
     expect(order.shippedAt).toBeUndefined();
     // The invoice notification has gone through: the pipeline is past the charge, where shipping would run in parallel.
     await orderItemWith(orderId, ['invoiceNotifiedAt']);
@@ -326,13 +330,15 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
       }
     }
 
-    // The order store's timeline is consistent: PLACED first, both steps after it.
+    // The order store's timeline is consistent: PLACED first, both steps after it, COMPLETED last at the later step.
     for (const id of ids) {
       const order = orders.get(id) as Order;
       const at = (s: string): number => Date.parse(order.timeline.find((e) => e.status === s)?.at ?? '');
-      expect(order.timeline.map((e) => e.status).sort()).toEqual(['CHARGED', 'PLACED', 'SHIPPED']);
+      expect(order.timeline.map((e) => e.status).sort()).toEqual(['CHARGED', 'COMPLETED', 'PLACED', 'SHIPPED']);
       expect(at('CHARGED')).toBeGreaterThanOrEqual(at('PLACED'));
       expect(at('SHIPPED')).toBeGreaterThanOrEqual(at('PLACED'));
+      expect(order.timeline.at(-1)?.status).toBe('COMPLETED');
+      expect(at('COMPLETED')).toBe(Math.max(at('CHARGED'), at('SHIPPED')));
     }
 
     // recordOrderEvent (order-store.fifo) got each order's events in the topic's sequence order, one batch per

@@ -79,6 +79,7 @@ describe('Function: getOrder', () => {
         { status: 'PLACED', at: '2026-11-22T10:15:30.412Z' },
         { status: 'SHIPPED', at: '2026-11-22T10:15:31.002Z' },
         { status: 'CHARGED', at: '2026-11-22T10:15:31.087Z' },
+        { status: 'COMPLETED', at: '2026-11-22T10:15:31.087Z' },
       ],
       invoiceWrites: 0,
       labelWrites: 0,
@@ -113,6 +114,7 @@ describe('Function: getOrder', () => {
         { status: 'PLACED', at: '2026-11-22T10:15:30.412Z' },
         { status: 'SHIPPED', at: '2026-11-22T10:15:31.002Z' },
         { status: 'CHARGED', at: '2026-11-22T10:15:31.087Z' },
+        { status: 'COMPLETED', at: '2026-11-22T10:15:31.087Z' },
       ],
       invoiceWrites: 2,
       labelWrites: 1,
@@ -123,7 +125,7 @@ describe('Function: getOrder', () => {
     ['a placed order', { fulfillment: 'physical' }, 'PLACED', ['PLACED']],
     ['a charged physical order', { fulfillment: 'physical', chargedAt: '2026-11-22T10:15:31.087Z' }, 'CHARGED', ['PLACED', 'CHARGED']],
     ['a shipped physical order not yet charged', { fulfillment: 'physical', shippedAt: '2026-11-22T10:15:31.002Z' }, 'SHIPPED', ['PLACED', 'SHIPPED']],
-    ['a charged digital order', { fulfillment: 'digital', chargedAt: '2026-11-22T10:15:31.087Z' }, 'COMPLETED', ['PLACED', 'CHARGED']],
+    ['a charged digital order', { fulfillment: 'digital', chargedAt: '2026-11-22T10:15:31.087Z' }, 'COMPLETED', ['PLACED', 'CHARGED', 'COMPLETED']],
   ])('derives the status of %s', async (_name, steps, status, timeline) => {
     // Prepare
     table.items.set(ORDER_A, { orderId: ORDER_A, placedAt: '2026-11-22T10:15:30.412Z', ...steps });

@@ -349,7 +349,7 @@ describe('Lib: aws/orders-table', () => {
   });
 
   describe('getOrderView', () => {
-    it('answers the order with its derived status and its timeline, oldest step first', async () => {
+    it('answers the order with its derived status and its timeline, oldest step first, ending with COMPLETED', async () => {
       // Prepare: shipping landed before charging, and the stored status lags behind
       table.items.set(ORDER_A, {
         orderId: ORDER_A,
@@ -370,6 +370,7 @@ describe('Lib: aws/orders-table', () => {
         { status: 'PLACED', at: '2026-11-22T10:15:30.412Z' },
         { status: 'SHIPPED', at: '2026-11-22T10:15:31.000Z' },
         { status: 'CHARGED', at: '2026-11-22T10:15:31.544Z' },
+        { status: 'COMPLETED', at: '2026-11-22T10:15:31.544Z' },
       ]);
     });
 

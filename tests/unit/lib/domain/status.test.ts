@@ -1,7 +1,7 @@
 import '../../helpers/env.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deriveStatus, statusesBelow, timeline, type OrderStatus, type OrderSteps } from '#lib/domain/status.ts';
+import { completedAt, deriveStatus, statusesBelow, timeline, type OrderStatus, type OrderSteps } from '#lib/domain/status.ts';
 import { isoDate } from '../../helpers/arbitraries.ts';
 
 const RANK: Record<OrderStatus, number> = { PLACED: 0, CHARGED: 1, SHIPPED: 1, COMPLETED: 2 };
@@ -95,12 +95,48 @@ describe('Lib: domain/status', () => {
           const entries = timeline(steps);
 
           // Assess
-          expect(entries).toHaveLength(order.length);
-          expect(entries.map((entry) => entry.at)).toEqual([...entries.map((entry) => entry.at)].sort());
+          const completed = deriveStatus(steps) === 'COMPLETED';
+          const stepEntries = completed ? entries.slice(0, -1) : entries;
+          expect(stepEntries).toHaveLength(order.length);
+          expect(stepEntries.map((entry) => entry.at)).toEqual([...stepEntries.map((entry) => entry.at)].sort());
           const statusOf: Record<Step, string> = { placedAt: 'PLACED', chargedAt: 'CHARGED', shippedAt: 'SHIPPED' };
-          expect(new Set(entries.map((entry) => entry.status))).toEqual(new Set(order.map((step) => statusOf[step])));
+          expect(new Set(stepEntries.map((entry) => entry.status))).toEqual(new Set(order.map((step) => statusOf[step])));
+          // Ends with COMPLETED exactly when the order is complete, at the time of the last step it needed.
+          expect(entries.filter((entry) => entry.status === 'COMPLETED')).toHaveLength(completed ? 1 : 0);
+          if (completed) {
+            const needed = fulfillment === 'digital' ? [steps.chargedAt] : [steps.chargedAt, steps.shippedAt];
+            expect(entries.at(-1)).toEqual({ status: 'COMPLETED', at: needed.map(String).sort().at(-1) });
+          }
         }),
       );
+    });
+
+    it('ends a physical order with COMPLETED at the later of charged and shipped, whichever landed last', () => {
+      // Prepare
+      const steps: OrderSteps = { fulfillment: 'physical', placedAt: '2026-11-22T10:00:00.000Z', chargedAt: '2026-11-22T10:00:02.000Z', shippedAt: '2026-11-22T10:00:01.000Z' };
+
+      // Act
+      const entries = timeline(steps);
+
+      // Assess
+      expect(entries).toEqual([
+        { status: 'PLACED', at: '2026-11-22T10:00:00.000Z' },
+        { status: 'SHIPPED', at: '2026-11-22T10:00:01.000Z' },
+        { status: 'CHARGED', at: '2026-11-22T10:00:02.000Z' },
+        { status: 'COMPLETED', at: '2026-11-22T10:00:02.000Z' },
+      ]);
+    });
+
+    it('ends a digital order with COMPLETED at its charge, and has no COMPLETED entry before the order is complete', () => {
+      const t0 = '2026-11-22T10:00:00.000Z';
+      const t1 = '2026-11-22T10:00:01.000Z';
+      expect(timeline({ fulfillment: 'digital', placedAt: t0, chargedAt: t1 })).toEqual([
+        { status: 'PLACED', at: t0 },
+        { status: 'CHARGED', at: t1 },
+        { status: 'COMPLETED', at: t1 },
+      ]);
+      expect(timeline({ fulfillment: 'physical', placedAt: t0, chargedAt: t1 }).map((entry) => entry.status)).toEqual(['PLACED', 'CHARGED']);
+      expect(completedAt({ fulfillment: 'physical', placedAt: t0, shippedAt: t1 })).toBeUndefined();
     });
   });
 });
