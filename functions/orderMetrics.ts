@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { KinesisStreamBatchItemFailure, KinesisStreamTumblingWindowEvent } from 'aws-lambda';
+import type { Context, KinesisStreamBatchItemFailure, KinesisStreamTumblingWindowEvent } from 'aws-lambda';
+import { addBatchMetrics } from '#lib/batch.ts';
 import { parseOrderEvent, type OrderEvent } from '#lib/events/order-events.ts';
 import { injectFaults } from '#lib/faults.ts';
 import { EVENT_TYPES, addToWindow, type WindowState } from '#lib/metrics-window.ts';
@@ -17,7 +18,7 @@ interface WindowResponse {
  * "Tumbling windows"). A record that does not parse is reported by sequence number: Lambda retries from it,
  * bisects, and after maximumRetryAttempts sends its pointer to the on-failure queue.
  */
-const orderMetricsHandler = async (event: KinesisStreamTumblingWindowEvent): Promise<WindowResponse> => {
+const orderMetricsHandler = async (event: KinesisStreamTumblingWindowEvent, context: Context): Promise<WindowResponse> => {
   const events: OrderEvent[] = [];
   for (const record of event.Records) {
     try {
@@ -29,10 +30,12 @@ const orderMetricsHandler = async (event: KinesisStreamTumblingWindowEvent): Pro
       const { name, message } = error as Error;
       logger.error('record failed', { sequenceNumber: record.kinesis.sequenceNumber, partitionKey: record.kinesis.partitionKey, errorName: name, errorMessage: message });
       // Lambda resumes from the lowest failed sequence number: report the first failure, keep what came before.
+      addBatchMetrics(context.functionName, event.Records.length, event.Records.length - events.length);
       return { state: addToWindow(event.state as Partial<WindowState>, events), batchItemFailures: [{ itemIdentifier: record.kinesis.sequenceNumber }] };
     }
   }
   const state = addToWindow(event.state as Partial<WindowState>, events);
+  addBatchMetrics(context.functionName, event.Records.length, 0);
   if (event.isFinalInvokeForWindow) {
     for (const type of EVENT_TYPES) metrics.addMetric(`${type}PerWindow`, MetricUnit.Count, state[type]);
     metrics.addMetric('RevenueCentsPerWindow', MetricUnit.Count, state.revenueCents);

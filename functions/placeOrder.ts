@@ -36,6 +36,15 @@ const idempotentPlace = (): ((request: PlaceRequest) => Promise<Accepted>) => {
   return placeIdempotently;
 };
 
+/**
+ * A 4xx answer, counted: `OrdersRejected` beside `OrdersPlaced`, so every invocation publishes a metric and the two
+ * add up to the requests the function answered.
+ */
+const rejected = (...args: Parameters<typeof problem>): APIGatewayProxyResultV2 => {
+  metrics.addMetric('OrdersRejected', MetricUnit.Count, 1);
+  return problem(...args);
+};
+
 const decodeBody = (event: APIGatewayProxyEventV2): string =>
   event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : (event.body ?? '');
 
@@ -48,18 +57,18 @@ const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context
   const headers = event.headers ?? {};
   const contentType = headers['content-type'];
   if (contentType === undefined || !JSON_MEDIA_TYPE.test(contentType)) {
-    return problem(415, 'Unsupported content type', [{ field: 'content-type', message: contentType === undefined ? 'is required: application/json' : 'must be application/json' }]);
+    return rejected(415, 'Unsupported content type', [{ field: 'content-type', message: contentType === undefined ? 'is required: application/json' : 'must be application/json' }]);
   }
   const body = decodeBody(event);
   if (Buffer.byteLength(body) > SNS_MAX_MESSAGE_BYTES) {
-    return problem(413, 'Request body too large', [{ field: '(body)', message: `must be at most ${SNS_MAX_MESSAGE_BYTES} bytes` }]);
+    return rejected(413, 'Request body too large', [{ field: '(body)', message: `must be at most ${SNS_MAX_MESSAGE_BYTES} bytes` }]);
   }
   let value: unknown;
   try {
     // Numbers keep their source text: `1e3` or `-0` is refused naming the field, not read as 1000 or 0.
     value = parseJsonText(body);
   } catch {
-    return problem(400, 'Invalid order', [{ field: '(body)', message: 'is not valid JSON' }]);
+    return rejected(400, 'Invalid order', [{ field: '(body)', message: 'is not valid JSON' }]);
   }
   const fields = orderIssues(value);
   const idempotencyKey = headers['idempotency-key'];
@@ -72,7 +81,7 @@ const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context
   }
   if (fields.length > 0) {
     logger.warn('order rejected', { fields });
-    return problem(400, 'Invalid order', fields);
+    return rejected(400, 'Invalid order', fields);
   }
   // Rebuilt from the schema's fields only, in a fixed key order (keyedOrderId hashes it).
   const order = parseOrderInput(value);
@@ -91,13 +100,13 @@ const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context
     return json(202, accepted, { location: `/orders/${accepted.orderId}` });
   } catch (error) {
     if (error instanceof OrderTooLargeError) {
-      return problem(413, 'Order too large', [{ field: 'items', message: error.message }]);
+      return rejected(413, 'Order too large', [{ field: 'items', message: error.message }]);
     }
     if (error instanceof IdempotencyValidationError) {
-      return problem(422, 'Idempotency-Key reused with a different order', [{ field: 'Idempotency-Key', message: 'was already used for another order body' }]);
+      return rejected(422, 'Idempotency-Key reused with a different order', [{ field: 'Idempotency-Key', message: 'was already used for another order body' }]);
     }
     if (error instanceof IdempotencyAlreadyInProgressError) {
-      return problem(409, 'A request with this Idempotency-Key is in progress', [{ field: 'Idempotency-Key', message: 'retry in a moment' }]);
+      return rejected(409, 'A request with this Idempotency-Key is in progress', [{ field: 'Idempotency-Key', message: 'retry in a moment' }]);
     }
     throw error;
   }

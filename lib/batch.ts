@@ -1,9 +1,10 @@
-import { BatchProcessor, EventType, SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { BatchProcessor, EventType, FullBatchFailureError, SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { OrderflowError } from './domain/errors.ts';
 import { injectFaults } from './faults.ts';
-import { logger } from './powertools.ts';
+import { logger, metrics } from './powertools.ts';
 
 /** Handles one record; `log` is a logger whose every line carries that record's messageId, orderId and correlationId. */
 type RecordHandler = (record: SQSRecord, log: Logger) => Promise<void>;
@@ -114,9 +115,43 @@ const processSqsBatch = async (
   // A processor per invocation: it holds the batch's records and failures, and one module instance may serve
   // several invocations at once (the local cloud runs a function's concurrent invocations in one process).
   // skipGroupOnError: a failure in one order's group stops that group only; other orders in the batch go on.
-  if (fifo) return processPartialResponse(event, recordHandler, new SqsFifoPartialProcessorAsync(), { context, skipGroupOnError: true });
-  return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), { context });
+  let response: SQSBatchResponse;
+  try {
+    response = fifo
+      ? await processPartialResponse(event, recordHandler, new SqsFifoPartialProcessorAsync(), { context, skipGroupOnError: true })
+      : await processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), { context });
+  } catch (error) {
+    // Every record failed: Powertools throws so that Lambda retries the whole batch; counted all the same.
+    if (error instanceof FullBatchFailureError) addBatchMetrics(context.functionName, event.Records.length, event.Records.length);
+    throw error;
+  }
+  addBatchMetrics(context.functionName, event.Records.length, response.batchItemFailures.length);
+  return response;
+};
+
+/** The function_name default dimension this module instance set (addBatchMetrics). */
+let functionDimension: string | undefined;
+
+/**
+ * Every batch's outcome as metrics, whatever the records were (an S3 test event included), so a batch function
+ * always has a metric to publish: `RecordsProcessed` (done, deleted from the queue) and `RecordsFailed` (returned to
+ * the queue: failed, given up on by the deadline guard, or held back behind a failure of their FIFO group), both
+ * with the dimension `function_name` (the name Powertools gives its own cold-start metric's dimension) so each
+ * function's failure rate reads on its own. Set once, as a default dimension (one function per module instance):
+ * Powertools 2.35.0 warns "Dimension ... has already been added" when addDimension or setDefaultDimensions is given
+ * a name it already holds, so it is set only when it changes.
+ *
+ * @example
+ * addBatchMetrics(context.functionName, event.Records.length, response.batchItemFailures.length);
+ */
+const addBatchMetrics = (functionName: string, records: number, failed: number): void => {
+  if (functionDimension !== functionName) {
+    metrics.setDefaultDimensions({ function_name: functionName });
+    functionDimension = functionName;
+  }
+  metrics.addMetric('RecordsProcessed', MetricUnit.Count, records - failed);
+  metrics.addMetric('RecordsFailed', MetricUnit.Count, failed);
 };
 
 export type { AroundRecord, RecordHandler };
-export { DEADLINE_MARGIN_MS, DeadlineReachedError, processSqsBatch };
+export { DEADLINE_MARGIN_MS, DeadlineReachedError, addBatchMetrics, processSqsBatch };

@@ -10,12 +10,19 @@ import { logger, metrics } from '../powertools.ts';
  * `tracing.lambda`): the Powertools tracer would add ~110 KB to every bundle (aws-xray-sdk-core, semver,
  * cls-hooked; esbuild metafile), more than the whole rest of a handler.
  *
+ * `metrics: false` for a function that publishes no metric of its own (getOrder: API Gateway already publishes the
+ * API's Count, 4xx, 5xx and Latency, per route with detailed metrics: API Gateway developer guide, "Monitor
+ * CloudWatch metrics for HTTP APIs"): Powertools' metrics middleware warns "No application metrics to publish"
+ * after every invocation that added none (Metrics.publishStoredMetrics, 2.35.0), so it is not attached there. Every other function
+ * adds a metric on every invocation (batch functions: lib/batch.ts addBatchMetrics).
+ *
  * @example
  * export const handler = withPowertools(async (event: SQSEvent, context) => process(event, context));
+ * export const handler = withPowertools(getOrderHandler, { metrics: false });
  */
-const withPowertools = <TEvent, TResult>(fn: (event: TEvent, context: Context) => Promise<TResult>) =>
-  middy(fn)
-    .use(injectLambdaContext(logger, { clearState: true }))
-    .use(logMetrics(metrics));
+const withPowertools = <TEvent, TResult>(fn: (event: TEvent, context: Context) => Promise<TResult>, { metrics: withMetrics = true }: { metrics?: boolean } = {}) => {
+  const wired = middy(fn).use(injectLambdaContext(logger, { clearState: true }));
+  return withMetrics ? wired.use(logMetrics(metrics)) : wired;
+};
 
 export { withPowertools };

@@ -397,4 +397,13 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
       expect(inLake, `order ${id}: lake vs stream`).toEqual(inStream);
     }
   });
+
+  it('every function ran without Powertools\' "No application metrics to publish" warning (each publishes its own metrics, getOrder none)', () => {
+    // Assess: the tests above ran every function of the app, getOrder included, and an S3 test event or two.
+    const ran = new Set(t.invocations.filter((i) => i.result?.ok).map((i) => i.functionName));
+    for (const name of ['placeOrder', 'getOrder', 'recordOrderEvent', 'chargeOrder', 'shipOrder', 'notifyCustomer', 'importOrders', 'requestReview', 'streamOrderEvents', 'orderMetrics']) {
+      expect(ran, name).toContain(t.functionName(name));
+    }
+    expect(t.logs.filter((line) => line.includes('No application metrics to publish'))).toEqual([]);
+  });
 });

@@ -4,7 +4,8 @@
  * pieces through `runCli`'s options. Flags: `--fresh` (start from empty state: once the data directory is locked, remove the local cloud's own
  * subfolders of it, in a directory marked as its own only), `--stage <name>` (default
  * local), `--data-dir <path>` (default `.local`, or LOCAL_DATA_DIR), `--project <dir>` (default the current
- * directory), `--verbose` (list every resource that is not emulated), `--faults '<json>'` (the fault variable for
+ * directory), `--verbose` (also print the start-up details behind the banner: emulator patches, the edge, every
+ * resource that is not emulated by logical id), `--faults '<json>'` (the fault variable for
  * every function), `--duplicate-delivery` (SQS pollers deliver every batch twice). Environment: EDGE_PORT (default
  * 4566), PORT (HTTP API, default 3000), LOCAL_DATA_DIR. Ctrl-C or SIGTERM stops everything cleanly; a second
  * Ctrl-C exits at once.
@@ -217,6 +218,8 @@ async function runCli(argv: string[], options: CliOptions = {}): Promise<void> {
     edgePort: portFromEnv('EDGE_PORT', 4566),
     apiPort: portFromEnv('PORT', 3000),
     verbose: args.verbose,
+    // The banner says it all; the start-up details behind it (emulator patches, the edge, what is not emulated) with --verbose.
+    detail: args.verbose ? log : (): void => undefined,
     ...(args.faults === undefined ? {} : { faults: args.faults }),
     ...(args.duplicateDelivery ? { duplicateDelivery: true } : {}),
     log,

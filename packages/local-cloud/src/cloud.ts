@@ -41,6 +41,12 @@ interface LocalCloudOptions {
   /** Use the compiled template as it is, never run `osls package`. */
   skipPackage?: boolean;
   log?: (line: string) => void;
+  /**
+   * Where the lines go that repeat the banner or describe the local cloud itself rather than what the application
+   * does (emulator patches, the edge's address, the resources not emulated), and the functions' EMF metrics lines.
+   * Default `log`; the CLI sends them to `log` only with `--verbose`.
+   */
+  detail?: (line: string) => void;
   /** Project root (default the current directory). */
   projectDir?: string;
   /** Compiled template (default `<projectDir>/.serverless/cloudformation-template-update-stack.json`). */
@@ -280,9 +286,18 @@ function localOutputs(resolver: TemplateResolver, apiUrl: string): Record<string
   return outputs;
 }
 
+/**
+ * A function's metrics line: an Embedded Metric Format object (a top-level `_aws` key: CloudWatch User Guide,
+ * "Specification: Embedded metric format"), which CloudWatch turns into metrics rather than showing as a log line.
+ * It goes to `detail`, so the CLI prints it with --verbose only.
+ */
+const EMF_LINE = /^\[[^\]]+\] \{"_aws":\{/;
+const isEmfLine = (line: string): boolean => EMF_LINE.test(line);
+
 async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const started = Date.now();
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const detail = options.detail ?? log;
   const projectDir = resolvePath(options.projectDir ?? process.cwd());
   const stage = options.stage ?? 'local';
   const dataDir = resolvePath(projectDir, options.dataDir ?? '.local');
@@ -351,6 +366,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       region: options.region ?? 'us-east-1',
       accountId: options.accountId ?? '000000000000',
       log,
+      detail,
       control,
       stats,
       stacks,
@@ -367,8 +383,8 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     const provisioned = await provision(resolver, target, warn, { listNotEmulated: false });
     const notEmulatedByType = groupNotEmulated(provisioned.resources);
     if (notEmulatedByType.length > 0) {
-      if (options.verbose) for (const [type, ids] of notEmulatedByType) log(`not emulated: ${ids.length} ${type}: ${ids.join(', ')}`);
-      else log(`not emulated: ${notEmulatedSummary(notEmulatedByType)} (AWS-only: permissions, observability, versions; --verbose lists them)`);
+      if (options.verbose) for (const [type, ids] of notEmulatedByType) detail(`not emulated: ${ids.length} ${type}: ${ids.join(', ')}`);
+      else detail(`not emulated: ${notEmulatedSummary(notEmulatedByType)} (AWS-only: permissions, observability, versions; --verbose lists them)`);
     }
 
     const runtime = new LambdaRuntime({
@@ -384,7 +400,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       log: (line) => {
         const failure = recordFailureIn(line, options.recordFailureOf);
         if (failure) control.recordFailure(failure);
-        log(line);
+        (isEmfLine(line) ? detail : log)(line);
       },
     });
     stops.push(() => runtime.stop());

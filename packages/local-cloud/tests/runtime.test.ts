@@ -30,6 +30,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
   let dataDir: string;
   let sqs: SQSClient;
   const logs: string[] = [];
+  const details: string[] = [];
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'local-runtime-'));
@@ -41,6 +42,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
       edgePort: 0,
       apiPort: 0,
       log: (line) => logs.push(line),
+      detail: (line) => details.push(line),
     });
     sqs = new SQSClient({ ...clientConfig({ endpoint: cloud.edgeUrl, region: cloud.region }), useQueueUrlAsEndpoint: false });
   });
@@ -62,7 +64,11 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     expect(new Set(cloud.routes.map((route) => route.functionName))).toEqual(new Set(['fixture-local-http']));
     expect(cloud.outputs.HttpApiUrl).toBe(cloud.apiUrl);
     expect(cloud.outputs.WorkQueueUrl).toBe(cloud.resources.WorkQueue?.url);
-    expect(logs.filter((line) => line.includes('not emulated:'))).toHaveLength(1);
+    // The start-up details behind the banner go to `detail` (the CLI prints them with --verbose only), not to `log`.
+    expect(details.filter((line) => line.includes('not emulated:'))).toHaveLength(1);
+    expect(details.some((line) => line.startsWith('[emulators] patched fauxqs'))).toBe(true);
+    expect(details.some((line) => line.startsWith('[emulators] edge '))).toBe(true);
+    expect(logs.filter((line) => line.includes('not emulated:') || line.startsWith('[emulators] patched') || line.startsWith('[emulators] edge'))).toEqual([]);
   });
 
   it("applies a table's TimeToLiveSpecification", async () => {

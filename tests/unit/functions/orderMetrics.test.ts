@@ -18,16 +18,19 @@ describe('Function: orderMetrics', () => {
     vi.restoreAllMocks();
   });
 
-  it('adds the batch to the window state Lambda passed, and emits nothing before the window closes', async () => {
+  it('adds the batch to the window state Lambda passed, and emits only its batch metrics before the window closes', async () => {
     // Prepare
     const addMetric = vi.spyOn(metrics, 'addMetric');
 
     // Act
-    const response = await orderMetricsHandler(windowEvent());
+    const response = await orderMetricsHandler(windowEvent(), context);
 
     // Assess
     expect(response).toEqual({ state: { OrderPlaced: 14, OrderCharged: 10, OrderShipped: 8, revenueCents: 51_658 }, batchItemFailures: [] });
-    expect(addMetric).not.toHaveBeenCalled();
+    expect(addMetric.mock.calls).toEqual([
+      ['RecordsProcessed', MetricUnit.Count, 4],
+      ['RecordsFailed', MetricUnit.Count, 0],
+    ]);
   });
 
   it('starts a window from zero', async () => {
@@ -35,7 +38,7 @@ describe('Function: orderMetrics', () => {
     const event = { ...windowEvent(), state: {} };
 
     // Act
-    const response = await orderMetricsHandler(event);
+    const response = await orderMetricsHandler(event, context);
 
     // Assess
     expect(response.state).toEqual({ OrderPlaced: 2, OrderCharged: 1, OrderShipped: 1, revenueCents: 3_448 });
@@ -48,13 +51,13 @@ describe('Function: orderMetrics', () => {
     const second = windowEvent();
 
     // Act
-    const afterFirst = await orderMetricsHandler(first);
-    const afterSecond = await orderMetricsHandler({ ...second, state: afterFirst.state });
-    const closing = await orderMetricsHandler(finalInvoke(afterSecond.state as unknown as Record<string, number>));
+    const afterFirst = await orderMetricsHandler(first, context);
+    const afterSecond = await orderMetricsHandler({ ...second, state: afterFirst.state }, context);
+    const closing = await orderMetricsHandler(finalInvoke(afterSecond.state as unknown as Record<string, number>), context);
 
     // Assess
     expect(closing.state).toEqual({ OrderPlaced: 4, OrderCharged: 2, OrderShipped: 2, revenueCents: 6_896 });
-    expect(addMetric.mock.calls).toEqual([
+    expect(addMetric.mock.calls.filter(([name]) => String(name).endsWith('PerWindow'))).toEqual([
       ['OrderPlacedPerWindow', MetricUnit.Count, 4],
       ['OrderChargedPerWindow', MetricUnit.Count, 2],
       ['OrderShippedPerWindow', MetricUnit.Count, 2],
@@ -69,7 +72,7 @@ describe('Function: orderMetrics', () => {
     broken.kinesis.data = Buffer.from('{"type":"OrderCharged","orderId":\n').toString('base64');
 
     // Act
-    const response = await orderMetricsHandler(event);
+    const response = await orderMetricsHandler(event, context);
 
     // Assess
     expect(response).toEqual({
@@ -80,21 +83,27 @@ describe('Function: orderMetrics', () => {
 
   it('reports only the first failure: Lambda resumes from it (the lowest sequence number)', async () => {
     // Prepare
+    const addMetric = vi.spyOn(metrics, 'addMetric');
     const event = windowEvent();
     for (const index of [1, 3]) (event.Records[index] as (typeof event.Records)[number]).kinesis.data = Buffer.from('not json').toString('base64');
 
     // Act
-    const response = await orderMetricsHandler(event);
+    const response = await orderMetricsHandler(event, context);
 
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]?.kinesis.sequenceNumber }]);
     expect(response.state.OrderPlaced).toBe(13);
+    // One record done; the failed one and those after it come back.
+    expect(addMetric.mock.calls).toEqual([
+      ['RecordsProcessed', MetricUnit.Count, 1],
+      ['RecordsFailed', MetricUnit.Count, 3],
+    ]);
   });
 
   it('answers the same result for a retried batch (no state kept between invocations)', async () => {
     // Act
-    const first = await orderMetricsHandler(windowEvent());
-    const retried = await orderMetricsHandler(windowEvent());
+    const first = await orderMetricsHandler(windowEvent(), context);
+    const retried = await orderMetricsHandler(windowEvent(), context);
 
     // Assess
     expect(retried).toEqual(first);

@@ -9,6 +9,8 @@ import { fakeContext } from '../helpers/context.ts';
 import { fakeIdempotencyTable, type FakeIdempotencyTable } from '../helpers/dynamodb.ts';
 import { DEPLOYED, stubDeployedEnv } from '../helpers/env.ts';
 import { httpEvent } from '../helpers/fixtures.ts';
+import { metrics } from '#lib/powertools.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const snsMock = mockClient(SNSClient);
@@ -190,6 +192,26 @@ describe('Function: placeOrder', () => {
     expect(response.statusCode).toBe(415);
     expect(bodyOf(response)).toEqual({ error: 'Unsupported content type', fields: [{ field: 'content-type', message: 'is required: application/json' }] });
     expect(snsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('counts what it answers: OrdersPlaced for a 202, OrdersRejected for a 4xx (a metric on every invocation)', async () => {
+    // Prepare
+    const addMetric = vi.spyOn(metrics, 'addMetric');
+    const invalid = httpEvent('place-order-physical');
+    invalid.body = '{';
+
+    // Act
+    const accepted = await place(httpEvent('place-order-physical'));
+    const rejected = await place(invalid);
+
+    // Assess
+    expect([accepted.statusCode, rejected.statusCode]).toEqual([202, 400]);
+    expect(addMetric.mock.calls).toEqual([
+      ['OrdersPlaced', MetricUnit.Count, 1],
+      ['OrdersRejected', MetricUnit.Count, 1],
+    ]);
+    addMetric.mockRestore();
+    metrics.clearMetrics();
   });
 
   it('accepts JSON with a charset, and a base64-encoded body (API Gateway encodes some requests)', async () => {

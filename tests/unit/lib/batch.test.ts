@@ -1,10 +1,11 @@
 import '../helpers/env.ts';
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
 import type { Context, SQSRecord } from 'aws-lambda';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEADLINE_MARGIN_MS, DeadlineReachedError, processSqsBatch, type RecordHandler } from '#lib/batch.ts';
 import { InvalidEventError } from '#lib/domain/errors.ts';
-import { logger } from '#lib/powertools.ts';
+import { logger, metrics } from '#lib/powertools.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { fakeContext } from '../helpers/context.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { asNewMessage, batchOf, firstRecord, sqsRecords } from '../helpers/fixtures.ts';
@@ -59,6 +60,64 @@ describe('Lib: batch processSqsBatch', () => {
 
     // Act + Assess
     await expect(processSqsBatch(batchOf(...sqsRecords('order-placed-physical')), context, failing)).rejects.toBeInstanceOf(FullBatchFailureError);
+  });
+
+  describe('batch metrics', () => {
+    // Earlier tests' batches added metrics too: nothing publishes them here (no middleware).
+    beforeEach(() => {
+      metrics.clearMetrics();
+    });
+
+    afterEach(() => {
+      metrics.clearMetrics();
+    });
+
+    it('counts the records done and the records returned to the queue, per function', async () => {
+      // Prepare
+      const addMetric = vi.spyOn(metrics, 'addMetric');
+      const [a, c] = sqsRecords('order-placed-physical') as [SQSRecord, SQSRecord];
+      const b = firstRecord('order-placed-digital');
+      const handler: RecordHandler = async (record) => {
+        if (record === b) throw new Error('card declined');
+      };
+
+      // Act
+      await processSqsBatch(batchOf(a, b, c), context, handler);
+
+      // Assess
+      expect(metrics.serializeMetrics()).toMatchObject({ service: 'orderflow', function_name: context.functionName, RecordsProcessed: 2, RecordsFailed: 1 });
+      expect(addMetric.mock.calls).toEqual([
+        ['RecordsProcessed', MetricUnit.Count, 2],
+        ['RecordsFailed', MetricUnit.Count, 1],
+      ]);
+      expect(metrics.hasStoredMetrics()).toBe(true);
+    });
+
+    it('has metrics to publish for a batch whose records do nothing (an S3 test event): no "No application metrics" warning', async () => {
+      // Act
+      await processSqsBatch(batchOf(firstRecord('order-placed-digital')), context, async () => undefined);
+
+      // Assess
+      expect(metrics.hasStoredMetrics()).toBe(true);
+    });
+
+    it('counts a batch whose every record failed before Lambda retries it whole', async () => {
+      // Prepare
+      const addMetric = vi.spyOn(metrics, 'addMetric');
+      const records = sqsRecords('order-placed-physical');
+
+      // Act
+      const outcome = processSqsBatch(batchOf(...records), context, async () => {
+        throw new Error('downstream unavailable');
+      });
+
+      // Assess
+      await expect(outcome).rejects.toBeInstanceOf(FullBatchFailureError);
+      expect(addMetric.mock.calls).toEqual([
+        ['RecordsProcessed', MetricUnit.Count, 0],
+        ['RecordsFailed', MetricUnit.Count, records.length],
+      ]);
+    });
   });
 
   it('gives every log line of a record that record\'s messageId, orderId and correlationId, even while records run concurrently', async () => {

@@ -49,6 +49,8 @@ interface EmulatorsOptions {
   /** Default '000000000000' (the only account fauxqs knows). */
   accountId?: string;
   log?: (line: string) => void;
+  /** Start-up details about the emulators themselves (patches applied, the edge's address); default `log`. */
+  detail?: (line: string) => void;
   /** The local cloud's switches, counters and stacks, served by the edge (fresh ones when not given). */
   control?: LocalControl;
   stats?: LocalStats;
@@ -146,6 +148,7 @@ async function inThread(settings: WorkerSettings, log: (line: string) => void, s
 async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   const { dataDir, edgePort, region, accountId } = validateOptions(options);
   const log = options.log ?? ((): void => undefined);
+  const detail = options.detail ?? log;
   // The lock before anything touches the directory; with fresh, only then the wipe (data-dir.ts).
   const claim = options.claimed ?? claimDataDir(dataDir, { fresh: options.fresh === true });
   const unlock = options.claimed === undefined ? claim.release : (): void => undefined;
@@ -190,7 +193,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   try {
     const { fauxqs, kinesalite, dynalite, deadLetterSourcesOf } = await (options.emulatorsThread === true ? inThread : onThisThread)(
       { paths: { fauxqs: state('fauxqs'), kinesalite: state('kinesalite'), dynalite: state('dynalite') }, region, accountId },
-      log,
+      detail,
       started,
     );
     // In memory: the edge calls each emulator without a loopback hop; the ports stay for the S3 notifier (fauxqs)
@@ -247,7 +250,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       unserve = () => served.forEach((unregister) => unregister());
     }
     firehoseService.start({ s3: edge.endpoint, kinesis: kinesisEndpoint });
-    log(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose; state in ${dataDir})`);
+    detail(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose; state in ${dataDir})`);
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;

@@ -40,6 +40,18 @@ describe('Lib: middleware/handler withPowertools', () => {
     expect(logger.getPersistentLogAttributes()).not.toHaveProperty('correlationId');
   });
 
+  it('attaches no metrics middleware with metrics: false (a function with no metric of its own publishes nothing, warns nothing)', async () => {
+    // Prepare
+    const publish = vi.spyOn(metrics, 'publishStoredMetrics');
+
+    // Act
+    const result = await withPowertools(async () => 'ok', { metrics: false })({}, fakeContext('getOrder'));
+
+    // Assess
+    expect(result).toBe('ok');
+    expect(publish).not.toHaveBeenCalled();
+  });
+
   it('rethrows the handler error (Lambda then retries the event or answers 500)', async () => {
     const failure = new Error('boom');
     await expect(
