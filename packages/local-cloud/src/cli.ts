@@ -143,10 +143,7 @@ function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; 
     `  AWS edge  ${cloud.edgeUrl}`,
     ...(options.extraLines ?? []),
     '',
-    '  Point the AWS CLI and SDKs at it:',
-    `    export AWS_ENDPOINT_URL=${cloud.edgeUrl}`,
-    `    export AWS_REGION=${cloud.region} AWS_DEFAULT_REGION=${cloud.region}`,
-    `    export AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
+    ...clientLines(cloud),
     '',
     ...controlLines(cloud),
     '',
@@ -162,6 +159,28 @@ function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; 
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * How to point each AWS client at the edge. `--endpoint-url` is the one way every AWS CLI version honours for every
+ * service. `AWS_ENDPOINT_URL` and a profile's `endpoint_url` are read by the SDKs and by AWS CLI v2 >= 2.13.0 and
+ * v1 >= 1.29.0 (AWS Developer Tools Blog, "New: Improved flexibility when configuring endpoint URLs with the AWS SDKs
+ * and tools"; settings: AWS SDKs and Tools Reference Guide, "Service-specific endpoints"), but AWS CLI v1 still
+ * sends `sqs` (and emr, rds, docdb, neptune, health) to the service's legacy host unless `--endpoint-url` is given
+ * (awscli/customizations/overridesslcommonname.py; aws/aws-cli issue 8737): measured with AWS CLI 1.45.11, where
+ * `aws s3 ls` reached the edge through either and `aws sqs list-queues` went to https://queue.amazonaws.com/.
+ */
+function clientLines(cloud: LocalCloud): string[] {
+  // The profile carries its own credentials: with --profile, the AWS CLI reads none from the environment.
+  const edge = cloud.edgeUrl;
+  return [
+    '  Point the AWS CLI and SDKs at it (any credentials; README "Endpoints for every client"):',
+    `    export AWS_REGION=${cloud.region} AWS_DEFAULT_REGION=${cloud.region} AWS_ACCESS_KEY_ID=${LOCAL_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_CREDENTIALS.secretAccessKey}`,
+    `    aws --endpoint-url ${edge} sqs list-queues     # every AWS CLI version, every service`,
+    `    export AWS_ENDPOINT_URL=${edge}                # SDKs; AWS CLI v2 >= 2.13; v1 >= 1.29 but not sqs`,
+    '    or a profile in ~/.aws/config, then `aws --profile local ...` (the same versions as AWS_ENDPOINT_URL):',
+    `      [profile local]  endpoint_url = ${edge}, region = ${cloud.region}, aws_access_key_id = ${LOCAL_CREDENTIALS.accessKeyId}, aws_secret_access_key = ${LOCAL_CREDENTIALS.secretAccessKey} (one per line)`,
+  ];
 }
 
 /** How to call `/_local/*` with this run's token, ready to paste (the token file's path relative to the current directory). */

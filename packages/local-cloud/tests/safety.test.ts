@@ -131,6 +131,16 @@ describe('Local cloud: safe on a shared network', () => {
     expect(banner(cloud, 'local')).toContain(`curl -s -H "x-local-token: $(cat '${cloud.tokenFile}')" ${cloud.edgeUrl}/_local/stats`);
   });
 
+  it('the banner gives each AWS CLI version what it needs: --endpoint-url (every one), AWS_ENDPOINT_URL and a profile (v2 >= 2.13, v1 >= 1.29 but not sqs)', () => {
+    // Act
+    const text = banner(cloud, 'local');
+
+    // Assess: what tests/integration/aws-cli.test.ts runs with the CLIs installed
+    expect(text).toContain(`aws --endpoint-url ${cloud.edgeUrl} sqs list-queues     # every AWS CLI version, every service`);
+    expect(text).toContain(`export AWS_ENDPOINT_URL=${cloud.edgeUrl}                # SDKs; AWS CLI v2 >= 2.13; v1 >= 1.29 but not sqs`);
+    expect(text).toContain(`[profile local]  endpoint_url = ${cloud.edgeUrl}, region = ${cloud.region}, aws_access_key_id = test, aws_secret_access_key = test`);
+  });
+
   it('refuses /_local/* without this run\'s token (403), a POST without a JSON content type (415), and serves them with both', async () => {
     // Act
     const noToken = await rawRequest(`${cloud.edgeUrl}/_local/stats`);
