@@ -1,0 +1,543 @@
+/**
+ * An AWS capacity model: what AWS would do with a scenario's arrivals, predicted from the compiled template
+ * (`.serverless/cloudformation-template-update-stack.json`, `npm run package`) and the per-function durations a
+ * run measured. A fluid, time-stepped simulation (1 s steps): per queue, depth over time and drain time; per
+ * function, concurrency over time; where an AWS limit would throttle. Pure functions; no I/O.
+ *
+ * Figures, each with the page that states it (read 2026-12-03 with the docs search):
+ * - Lambda SQS scaling (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html): "Lambda starts
+ *   processing five batches at a time with five concurrent invocations", "increases ... by up to 300 more instances
+ *   per minute", "The maximum number of batches that an event source mapping can process simultaneously is 1,000",
+ *   scales back to five when traffic is low. MaximumConcurrency (2..1,000, API_ScalingConfig page) caps it.
+ *   Provisioned mode ("3 times faster scaling", same page) is not modelled: the template does not use it.
+ * - Reserved concurrency is not seen by the mapping, which then gets throttled
+ *   (https://repost.aws/knowledge-center/lambda-sqs-scaling).
+ * - FIFO queues: "300 transactions per second, per API action for SendMessage, ReceiveMessage, and DeleteMessage",
+ *   "up to 3,000 messages per second per API action" with batches
+ *   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/troubleshooting-fifo-throttling-issues.html).
+ *   High-throughput FIFO (DeduplicationScope messageGroup + FifoThroughputLimit perMessageGroupId): the per-region
+ *   figures on https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html were
+ *   cut from the text read, so no limit is applied and the assumptions say so.
+ * - SNS FIFO topics: FifoThroughputScope Topic "3000 messages per second and a bandwidth of 20MB per second"
+ *   (https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_sns.FifoThroughputScope.html); MessageGroup scope:
+ *   30,000 messages/s per account in US East (N. Virginia), 300 messages/s per message group before high throughput
+ *   (secondary page https://zircon.tech/?p=3781 quoting the 2025-01-21 announcement; the SNS quotas page was not
+ *   found in the corpus).
+ * - Kinesis: "A shard supports 1 MB/s and 1000 records per second for writes ... in both on-demand and provisioned
+ *   capacity modes"; a new on-demand stream has "4 MB/s of write" throughput
+ *   (https://docs.aws.amazon.com/streams/latest/dev/working-with-streams.html and .../service-sizes-and-limits.html).
+ * - Lambda account concurrency 1,000 (the default, Lambda quotas page; spike.yml uses the same figure).
+ * - API Gateway: the stage's DefaultRouteSettings ThrottlingRateLimit / ThrottlingBurstLimit from the template,
+ *   applied as a token bucket (rate = refill per second, burst = bucket size).
+ */
+
+/** Read 2026-12-03 from the pages named in the module comment. */
+const AWS_FIGURES = {
+  sqsInitialBatches: 5,
+  sqsScaleUpPerMinute: 300,
+  sqsMaxBatchesPerMapping: 1000,
+  fifoTpsPerAction: 300,
+  fifoBatchedMessagesPerSecond: 3000,
+  snsFifoTopicScopePerSecond: 3000,
+  snsFifoMessageGroupScopeAccountPerSecond: 30_000,
+  snsFifoPerGroupPerSecond: 300,
+  kinesisShardRecordsPerSecond: 1000,
+  kinesisShardBytesPerSecond: 1024 * 1024,
+  kinesisOnDemandInitialBytesPerSecond: 4 * 1024 * 1024,
+  accountConcurrency: 1000,
+} as const;
+
+type Template = { Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+
+interface MappingSpec {
+  /** Short function name (`chargeOrder`). */
+  fn: string;
+  /** Queue name without the service-stage prefix and `.fifo` (`billing`, `order-store`). */
+  queue: string;
+  queueLogicalId: string;
+  fifo: boolean;
+  highThroughputFifo: boolean;
+  batchSize: number;
+  batchingWindowS: number;
+  maximumConcurrency: number | undefined;
+  delayS: number;
+}
+
+interface CapacityConfig {
+  mappings: MappingSpec[];
+  functions: Record<string, { timeoutS: number; reservedConcurrency: number | undefined; memoryMb: number }>;
+  /** SNS -> SQS subscriptions: queue and its filter policy on message attributes (undefined: every message). */
+  subscriptions: { queue: string; filter: Record<string, string[]> | undefined }[];
+  topic: { fifo: boolean; scope: 'Topic' | 'MessageGroup' } | undefined;
+  api: { rateLimit: number; burstLimit: number } | undefined;
+  kinesis: { onDemand: boolean; shards: number } | undefined;
+}
+
+class CapacityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CapacityError';
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const refOf = (value: unknown): string | undefined => {
+  if (!isObject(value)) return undefined;
+  const getAtt = value['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
+  return typeof value.Ref === 'string' ? value.Ref : undefined;
+};
+const shortFunctionName = (logicalId: string): string => {
+  const base = logicalId.replace(/LambdaFunction$/, '');
+  return base.charAt(0).toLowerCase() + base.slice(1);
+};
+const shortQueueName = (queueName: string): string => queueName.replace(/\.fifo$/, '').replace(/^[a-z0-9]+-[a-zA-Z0-9]+-/, '');
+const num = (value: unknown, fallback: number): number => (typeof value === 'number' ? value : typeof value === 'string' && value !== '' && Number.isFinite(Number(value)) ? Number(value) : fallback);
+
+/**
+ * The limits the model needs, read from a compiled CloudFormation template.
+ *
+ * @example
+ * const config = capacityConfigFromTemplate(JSON.parse(await readFile('.serverless/cloudformation-template-update-stack.json', 'utf8')));
+ */
+function capacityConfigFromTemplate(template: Template): CapacityConfig {
+  const resources = template.Resources;
+  if (!isObject(resources)) throw new CapacityError('template: Resources is missing (run `npm run package` first)');
+  const entries = Object.entries(resources);
+  const queues = new Map<string, Record<string, unknown>>();
+  for (const [id, r] of entries) if (r.Type === 'AWS::SQS::Queue') queues.set(id, r.Properties ?? {});
+  const queueName = (id: string): string => shortQueueName(String(queues.get(id)?.QueueName ?? id));
+
+  const functions: CapacityConfig['functions'] = {};
+  for (const [id, r] of entries) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const p = r.Properties ?? {};
+    functions[shortFunctionName(id)] = {
+      timeoutS: num(p.Timeout, 3),
+      reservedConcurrency: p.ReservedConcurrentExecutions === undefined ? undefined : num(p.ReservedConcurrentExecutions, 0),
+      memoryMb: num(p.MemorySize, 128),
+    };
+  }
+
+  const mappings: MappingSpec[] = [];
+  for (const [id, r] of entries) {
+    if (r.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+    const p = r.Properties ?? {};
+    const source = refOf(p.EventSourceArn);
+    const fnId = refOf(p.FunctionName);
+    if (!source || !fnId || !queues.has(source)) continue; // Kinesis mappings: the stream is checked on the write side.
+    const q = queues.get(source) ?? {};
+    const scaling = isObject(p.ScalingConfig) ? p.ScalingConfig : {};
+    const fifo = q.FifoQueue === true || q.FifoQueue === 'true';
+    const batchSize = num(p.BatchSize, 10);
+    if (batchSize < 1) throw new CapacityError(`template: Resources.${id}.Properties.BatchSize must be >= 1, got ${String(p.BatchSize)}`);
+    mappings.push({
+      fn: shortFunctionName(fnId),
+      queue: queueName(source),
+      queueLogicalId: source,
+      fifo,
+      highThroughputFifo: fifo && q.DeduplicationScope === 'messageGroup' && q.FifoThroughputLimit === 'perMessageGroupId',
+      batchSize,
+      batchingWindowS: num(p.MaximumBatchingWindowInSeconds, 0),
+      maximumConcurrency: scaling.MaximumConcurrency === undefined ? undefined : num(scaling.MaximumConcurrency, 1000),
+      delayS: num(q.DelaySeconds, 0),
+    });
+  }
+
+  const subscriptions: CapacityConfig['subscriptions'] = [];
+  let topic: CapacityConfig['topic'];
+  for (const [, r] of entries) {
+    const p = r.Properties ?? {};
+    if (r.Type === 'AWS::SNS::Subscription' && p.Protocol === 'sqs') {
+      const target = refOf(p.Endpoint);
+      if (!target) continue;
+      const filter = isObject(p.FilterPolicy)
+        ? Object.fromEntries(Object.entries(p.FilterPolicy).map(([key, values]) => [key, Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : []]))
+        : undefined;
+      subscriptions.push({ queue: queueName(target), filter });
+    }
+    if (r.Type === 'AWS::SNS::Topic' && (p.FifoTopic === true || p.FifoTopic === 'true')) {
+      topic = { fifo: true, scope: p.FifoThroughputScope === 'MessageGroup' ? 'MessageGroup' : 'Topic' };
+    }
+  }
+
+  let api: CapacityConfig['api'];
+  let kinesis: CapacityConfig['kinesis'];
+  for (const [, r] of entries) {
+    const p = r.Properties ?? {};
+    if (r.Type === 'AWS::ApiGatewayV2::Stage' && isObject(p.DefaultRouteSettings)) {
+      const s = p.DefaultRouteSettings;
+      if (s.ThrottlingRateLimit !== undefined) api = { rateLimit: num(s.ThrottlingRateLimit, 10_000), burstLimit: num(s.ThrottlingBurstLimit, 5000) };
+    }
+    if (r.Type === 'AWS::Kinesis::Stream') {
+      const mode = isObject(p.StreamModeDetails) ? p.StreamModeDetails.StreamMode : undefined;
+      kinesis = { onDemand: mode === 'ON_DEMAND', shards: num(p.ShardCount, 1) };
+    }
+  }
+  return { mappings, functions, subscriptions, topic, api, kinesis };
+}
+
+/** Message attributes of an order event (lib/aws/publish.ts sets `type` and `fulfillment`). */
+type Attributes = Record<string, string>;
+
+/** SNS filter policy on attributes, exact-string matching only (the only operator this template uses). */
+function matchesFilter(filter: Record<string, string[]> | undefined, attributes: Attributes): boolean {
+  if (!filter) return true;
+  return Object.entries(filter).every(([key, values]) => attributes[key] !== undefined && values.includes(attributes[key] as string));
+}
+
+/**
+ * What each consumer sends on, per message it processes (the application's own behaviour, not in the template):
+ * lib/charge.ts publishes OrderCharged and writes an invoice (S3 -> document-events); lib/ship.ts publishes
+ * OrderShipped, writes a label (S3 -> document-events) and sends a review request; streamOrderEvents puts one
+ * Kinesis record per message.
+ */
+interface Emission {
+  event?: string;
+  queue?: string;
+  kinesisRecord?: boolean;
+}
+const ORDERFLOW_EMISSIONS: Record<string, Emission[]> = {
+  chargeOrder: [{ event: 'OrderCharged' }, { queue: 'document-events' }],
+  shipOrder: [{ event: 'OrderShipped' }, { queue: 'document-events' }, { queue: 'review-requests' }],
+  streamOrderEvents: [{ kinesisRecord: true }],
+};
+
+interface FunctionDuration {
+  /** Mean duration of one invocation, as measured (report.functions[name].meanDurationMs). */
+  meanDurationMs: number;
+  /** Invocations per order in the run (to turn an invocation's duration into a message's). */
+  invocationsPerOrder?: number;
+}
+
+interface CapacityInput {
+  config: CapacityConfig;
+  /** Orders arriving in second i (the scenario's arrival profile). */
+  arrivals: number[];
+  /** Share of orders with fulfillment "physical". */
+  physicalShare: number;
+  /** Measured durations by short function name. */
+  durations: Record<string, FunctionDuration>;
+  /** Drain time is counted from this second (the spike's end). */
+  drainFromS: number;
+  /** Bytes per Kinesis record (an order event as JSON). */
+  kinesisRecordBytes?: number;
+  /** Simulation bound after the last arrival, s. */
+  maxDrainS?: number;
+  /** Emissions per consumer; ORDERFLOW_EMISSIONS by default. */
+  emissions?: Record<string, Emission[]>;
+}
+
+interface QueuePrediction {
+  queue: string;
+  fn: string;
+  fifo: boolean;
+  batchSize: number;
+  /** The mapping's cap: min(1,000, MaximumConcurrency, reserved concurrency). */
+  maxConcurrency: number;
+  messagesPerOrder: number;
+  /** ms of function time per message: measured invocation duration / messages per invocation. */
+  perMessageMs: number;
+  depth: number[];
+  peakDepth: number;
+  peakAtS: number;
+  /** First second from which the queue stays empty (depth < 0.5 message). */
+  drainedAtS: number;
+  /** drainedAtS − drainFromS (>= 0). */
+  drainTimeS: number;
+}
+
+interface Throttle {
+  where: string;
+  limit: string;
+  /** Peak demand in the limit's unit. */
+  peak: number;
+  /** Seconds in which the demand exceeded the limit. */
+  seconds: number;
+  firstAtS: number;
+  consequence: string;
+}
+
+interface CapacityPrediction {
+  stepS: 1;
+  horizonS: number;
+  drainFromS: number;
+  api: { accepted: number[]; throttled: number } | undefined;
+  queues: QueuePrediction[];
+  functions: { fn: string; concurrency: number[]; peak: number }[];
+  totalConcurrency: number[];
+  throttles: Throttle[];
+  assumptions: string[];
+}
+
+const EMPTY = 0.5;
+
+/** Expected messages per order on each queue, and Kinesis records per order (steady state, no limits). */
+function messagesPerOrder(
+  config: CapacityConfig,
+  physicalShare: number,
+  emissions: Record<string, Emission[]>,
+): { queues: Record<string, number>; physical: Record<string, number>; kinesisRecords: number } {
+  const queues: Record<string, number> = {};
+  const physical: Record<string, number> = {};
+  let kinesisRecords = 0;
+  const mappingOf = new Map(config.mappings.map((m) => [m.queue, m]));
+  const shares: [string, number][] = [['physical', physicalShare], ['digital', 1 - physicalShare]];
+  // Work items: (queue, amount, fulfillment); depth-bounded (the flow is a DAG).
+  let work: { queue: string; amount: number; fulfillment: string }[] = [];
+  const publish = (type: string, fulfillment: string, amount: number): void => {
+    for (const s of config.subscriptions) if (matchesFilter(s.filter, { type, fulfillment })) work.push({ queue: s.queue, amount, fulfillment });
+  };
+  for (const [fulfillment, share] of shares) if (share > 0) publish('OrderPlaced', fulfillment, share);
+  for (let depth = 0; depth < 10 && work.length > 0; depth += 1) {
+    const next = work;
+    work = [];
+    for (const item of next) {
+      queues[item.queue] = (queues[item.queue] ?? 0) + item.amount;
+      if (item.fulfillment === 'physical') physical[item.queue] = (physical[item.queue] ?? 0) + item.amount;
+      const mapping = mappingOf.get(item.queue);
+      for (const e of mapping ? (emissions[mapping.fn] ?? []) : []) {
+        if (e.event) publish(e.event, item.fulfillment, item.amount);
+        if (e.queue) work.push({ queue: e.queue, amount: item.amount, fulfillment: item.fulfillment });
+        if (e.kinesisRecord) kinesisRecords += item.amount;
+      }
+    }
+  }
+  return { queues, physical, kinesisRecords };
+}
+
+interface Counter {
+  peak: number;
+  seconds: number;
+  firstAtS: number;
+}
+const newCounter = (): Counter => ({ peak: 0, seconds: 0, firstAtS: -1 });
+const exceed = (counter: Counter, demand: number, limit: number, t: number): void => {
+  counter.peak = Math.max(counter.peak, demand);
+  if (demand > limit + 1e-9) {
+    counter.seconds += 1;
+    if (counter.firstAtS < 0) counter.firstAtS = t;
+  }
+};
+
+/**
+ * Runs the model (pure): 1 s steps until the last arrival and then until every queue is empty (or maxDrainS).
+ *
+ * Per second: API Gateway's token bucket admits arrivals; each accepted order publishes OrderPlaced; the topic
+ * delivers to the subscriptions whose filter matches; each mapping processes min(available, concurrency x 1,000 /
+ * perMessageMs) messages; what a consumer sends on arrives the next second (SQS DelaySeconds later for delay
+ * queues); a mapping with messages left grows by 300/min (+5 per step) up to its cap and falls back to 5 once its
+ * queue is empty. Concurrency in a second is the function time used in it (messages x perMessageMs / 1,000).
+ *
+ * @example
+ * const prediction = predictCapacity({ config, arrivals: [10, 10, 1000, 10], physicalShare: 0.7, durations: { chargeOrder: { meanDurationMs: 120, invocationsPerOrder: 0.5 } }, drainFromS: 3 });
+ */
+function predictCapacity(input: CapacityInput): CapacityPrediction {
+  const { config, physicalShare } = input;
+  const emissions = input.emissions ?? ORDERFLOW_EMISSIONS;
+  const perOrder = messagesPerOrder(config, physicalShare, emissions);
+  const recordBytes = input.kinesisRecordBytes ?? 1024;
+  const maxDrainS = input.maxDrainS ?? 3600;
+  const assumptions: string[] = [];
+
+  const initial = AWS_FIGURES.sqsInitialBatches;
+  const stepUp = AWS_FIGURES.sqsScaleUpPerMinute / 60;
+  const states = config.mappings.map((m) => {
+    const fn = config.functions[m.fn];
+    const reserved = fn?.reservedConcurrency;
+    const cap = Math.min(AWS_FIGURES.sqsMaxBatchesPerMapping, m.maximumConcurrency ?? Number.POSITIVE_INFINITY, reserved ?? Number.POSITIVE_INFINITY);
+    const duration = input.durations[m.fn];
+    const msgsPerOrder = perOrder.queues[m.queue] ?? 0;
+    let perMessageMs: number;
+    if (!duration) {
+      perMessageMs = 100;
+      assumptions.push(`${m.fn}: no duration measured; 100 ms per message assumed`);
+    } else {
+      const msgsPerInvocation = duration.invocationsPerOrder && duration.invocationsPerOrder > 0 && msgsPerOrder > 0 ? Math.max(1, msgsPerOrder / duration.invocationsPerOrder) : 1;
+      perMessageMs = Math.max(1, duration.meanDurationMs / msgsPerInvocation);
+    }
+    return {
+      m,
+      cap,
+      reservedBelowMapping: reserved !== undefined && reserved < Math.min(AWS_FIGURES.sqsMaxBatchesPerMapping, m.maximumConcurrency ?? AWS_FIGURES.sqsMaxBatchesPerMapping),
+      concurrency: Math.min(initial, cap),
+      perMessageMs,
+      msgsPerOrder,
+      depth: 0,
+      pending: new Map<number, number>(),
+      series: [] as number[],
+      busy: [] as number[],
+      receive: newCounter(),
+      send: newCounter(),
+    };
+  });
+  const byQueue = new Map(states.map((s) => [s.m.queue, s]));
+  const arriveAt = (queue: string, t: number, amount: number): void => {
+    const s = byQueue.get(queue);
+    if (!s || amount <= 0) return;
+    const at = t + s.m.delayS;
+    s.pending.set(at, (s.pending.get(at) ?? 0) + amount);
+  };
+
+  const apiAccepted: number[] = [];
+  let apiThrottled = 0;
+  let tokens = config.api?.burstLimit ?? Number.POSITIVE_INFINITY;
+  const apiCounter = newCounter();
+  const topicCounter = newCounter();
+  const kinesisRecords = newCounter();
+  const kinesisBytes = newCounter();
+  const accountCounter = newCounter();
+  const placeOrderConcurrency: number[] = [];
+  const totalConcurrency: number[] = [];
+  /** Topic publishes carried to the next second (excess over the topic rate, retried by the SDK). */
+  let topicBacklog: { type: string; fulfillment: string; amount: number }[] = [];
+  const placeMs = input.durations.placeOrder?.meanDurationMs;
+  if (placeMs === undefined) assumptions.push('placeOrder: no duration measured; its concurrency is left out');
+
+  const topicLimit = config.topic ? (config.topic.scope === 'MessageGroup' ? AWS_FIGURES.snsFifoMessageGroupScopeAccountPerSecond : AWS_FIGURES.snsFifoTopicScopePerSecond) : Number.POSITIVE_INFINITY;
+  const kinesisRecordLimit = config.kinesis ? (config.kinesis.onDemand ? (AWS_FIGURES.kinesisOnDemandInitialBytesPerSecond / AWS_FIGURES.kinesisShardBytesPerSecond) * AWS_FIGURES.kinesisShardRecordsPerSecond : config.kinesis.shards * AWS_FIGURES.kinesisShardRecordsPerSecond) : Number.POSITIVE_INFINITY;
+  const kinesisByteLimit = config.kinesis ? (config.kinesis.onDemand ? AWS_FIGURES.kinesisOnDemandInitialBytesPerSecond : config.kinesis.shards * AWS_FIGURES.kinesisShardBytesPerSecond) : Number.POSITIVE_INFINITY;
+
+  let t = 0;
+  for (; ; t += 1) {
+    const busyQueues = states.some((s) => s.depth >= 1e-6 || [...s.pending.values()].some((v) => v > 1e-6)) || topicBacklog.length > 0;
+    if (t >= input.arrivals.length && !busyQueues) break;
+    if (t >= input.arrivals.length + maxDrainS) {
+      assumptions.push(`the model stopped ${maxDrainS} s after the last arrival with messages still queued`);
+      break;
+    }
+    // API Gateway token bucket.
+    const offered = input.arrivals[t] ?? 0;
+    let accepted = offered;
+    if (config.api) {
+      tokens = Math.min(config.api.burstLimit, tokens + (t === 0 ? 0 : config.api.rateLimit));
+      accepted = Math.min(offered, tokens);
+      tokens -= accepted;
+      apiThrottled += offered - accepted;
+      exceed(apiCounter, offered, accepted, t);
+    }
+    apiAccepted.push(accepted);
+    placeOrderConcurrency.push(placeMs === undefined ? 0 : (accepted * placeMs) / 1000);
+
+    // Topic: this second's publishes (new orders plus what consumers sent last second), capped by the topic rate.
+    const publishes = [...topicBacklog, { type: 'OrderPlaced', fulfillment: 'physical', amount: accepted * physicalShare }, { type: 'OrderPlaced', fulfillment: 'digital', amount: accepted * (1 - physicalShare) }];
+    const totalPublishes = publishes.reduce((sum, p) => sum + p.amount, 0);
+    exceed(topicCounter, totalPublishes, topicLimit, t);
+    const admitted = totalPublishes > topicLimit ? topicLimit / totalPublishes : 1;
+    topicBacklog = admitted < 1 ? publishes.map((p) => ({ ...p, amount: p.amount * (1 - admitted) })).filter((p) => p.amount > 1e-9) : [];
+    for (const p of publishes) for (const sub of config.subscriptions) if (matchesFilter(sub.filter, { type: p.type, fulfillment: p.fulfillment })) arriveAt(sub.queue, t, p.amount * admitted);
+
+    // Queues and their mappings.
+    const nextPublishes: { type: string; fulfillment: string; amount: number }[] = [];
+    let records = 0;
+    let lambdaTotal = placeOrderConcurrency[t] ?? 0;
+    for (const s of states) {
+      const inflow = s.pending.get(t) ?? 0;
+      s.pending.delete(t);
+      if (s.m.fifo) {
+        exceed(s.send, inflow, s.m.highThroughputFifo ? Number.POSITIVE_INFINITY : AWS_FIGURES.fifoTpsPerAction, t);
+      }
+      const available = s.depth + inflow;
+      const capacity = (s.concurrency * 1000) / s.perMessageMs;
+      const processed = Math.min(available, capacity);
+      s.depth = available - processed;
+      if (s.m.fifo) exceed(s.receive, processed / s.m.batchSize, s.m.highThroughputFifo ? Number.POSITIVE_INFINITY : AWS_FIGURES.fifoTpsPerAction, t);
+      const busy = (processed * s.perMessageMs) / 1000;
+      s.busy.push(busy);
+      s.series.push(s.depth);
+      lambdaTotal += busy;
+      s.concurrency = s.depth >= EMPTY ? Math.min(s.cap, s.concurrency + stepUp) : Math.min(initial, s.cap);
+      // The share of this queue's messages that belong to physical orders, for the attributes of what it sends on.
+      const physical = s.msgsPerOrder > 0 ? (perOrder.physical[s.m.queue] ?? 0) / s.msgsPerOrder : physicalShare;
+      for (const e of emissions[s.m.fn] ?? []) {
+        if (e.event) nextPublishes.push({ type: e.event, fulfillment: 'physical', amount: processed * physical }, { type: e.event, fulfillment: 'digital', amount: processed * (1 - physical) });
+        if (e.queue) arriveAt(e.queue, t + 1, processed);
+        if (e.kinesisRecord) records += processed;
+      }
+    }
+    topicBacklog = [...topicBacklog, ...nextPublishes.filter((p) => p.amount > 1e-9)];
+    exceed(kinesisRecords, records, kinesisRecordLimit, t);
+    exceed(kinesisBytes, records * recordBytes, kinesisByteLimit, t);
+    exceed(accountCounter, lambdaTotal, AWS_FIGURES.accountConcurrency, t);
+    totalConcurrency.push(lambdaTotal);
+  }
+  const horizonS = t;
+
+  const throttles: Throttle[] = [];
+  const add = (where: string, limit: string, c: Counter, consequence: string): void => {
+    if (c.seconds > 0) throttles.push({ where, limit, peak: Math.round(c.peak * 10) / 10, seconds: c.seconds, firstAtS: c.firstAtS, consequence });
+  };
+  if (config.api) add('API Gateway stage', `${config.api.rateLimit} requests/s, burst ${config.api.burstLimit}`, apiCounter, `${Math.round(apiThrottled)} request(s) answered 429`);
+  if (config.topic) add(`SNS FIFO topic (${config.topic.scope} scope)`, `${topicLimit} messages/s`, topicCounter, 'Publish throttled; the SDK retries, so publishes slip to later seconds');
+  for (const s of states) {
+    add(`SQS FIFO ${s.m.queue} SendMessage`, `${AWS_FIGURES.fifoTpsPerAction} transactions/s`, s.send, 'SNS deliveries to the queue throttled and retried');
+    add(`SQS FIFO ${s.m.queue} ReceiveMessage`, `${AWS_FIGURES.fifoTpsPerAction} transactions/s`, s.receive, 'the pollers are throttled: the queue drains more slowly than predicted');
+    if (s.reservedBelowMapping) throttles.push({ where: `Lambda ${s.m.fn}`, limit: `reserved concurrency ${config.functions[s.m.fn]?.reservedConcurrency}`, peak: Math.max(0, ...s.busy), seconds: 0, firstAtS: 0, consequence: 'the mapping can poll more batches than the function may run: throttled batches return to the queue (set MaximumConcurrency below reserved concurrency)' });
+  }
+  if (config.kinesis) {
+    const limitText = config.kinesis.onDemand ? 'on-demand, 4 MB/s at creation' : `${config.kinesis.shards} shard(s) x (1,000 records/s, 1 MB/s)`;
+    add('Kinesis records/s', limitText, kinesisRecords, 'ProvisionedThroughputExceeded: streamOrderEvents retries the rejected records');
+    add('Kinesis bytes/s', limitText, kinesisBytes, 'ProvisionedThroughputExceeded: streamOrderEvents retries the rejected records');
+  }
+  add('Lambda account concurrency', `${AWS_FIGURES.accountConcurrency}`, accountCounter, 'invocations throttled across the account');
+
+  const functions = new Map<string, number[]>();
+  if (placeMs !== undefined) functions.set('placeOrder', placeOrderConcurrency);
+  for (const s of states) {
+    const series = functions.get(s.m.fn) ?? Array.from({ length: horizonS }, () => 0);
+    functions.set(s.m.fn, series.map((v, i) => v + (s.busy[i] ?? 0)));
+  }
+  const round = (v: number): number => Math.round(v * 100) / 100;
+
+  assumptions.push(
+    'fluid model in 1 s steps: messages are fractions, a second\'s arrivals can be processed in the same second, consumers\' output arrives the next second',
+    'function time per message = measured mean invocation duration / messages per invocation in the run; an invocation of n messages takes n times as long (no fixed overhead), so batch size changes request counts, not drain time',
+    `SQS mappings start at ${AWS_FIGURES.sqsInitialBatches} concurrent batches, grow by ${AWS_FIGURES.sqsScaleUpPerMinute}/min (+5 per step) while messages remain, up to min(${AWS_FIGURES.sqsMaxBatchesPerMapping}, MaximumConcurrency, reserved concurrency), and fall back to ${AWS_FIGURES.sqsInitialBatches} when the queue is empty (Lambda services-sqs-scaling page, read 2026-12-03); FIFO mappings are modelled the same way (their concurrency is further bounded by active message groups: one per order here)`,
+    'batching windows add up to MaximumBatchingWindowInSeconds of latency at low load and are not modelled (they do not slow a backlog\'s drain)',
+    'no failures, retries or visibility timeouts: every message succeeds the first time',
+    'SNS delivers one SendMessage per message to a subscribed queue; consumers delete in batches (DeleteMessageBatch)',
+    `Kinesis records assumed ${recordBytes} bytes each (not measured)`,
+    'high-throughput FIFO queues: no per-action limit applied (the per-region figures were not in the text read)',
+    `SNS FIFO per-group rate (${AWS_FIGURES.snsFifoPerGroupPerSecond}/s): the group is the orderId and an order publishes at most 3 events, so it cannot bind`,
+    'API Gateway: the stage\'s rate and burst as a token bucket refilled once a second; throttled requests are not retried',
+  );
+  return {
+    stepS: 1,
+    horizonS,
+    drainFromS: input.drainFromS,
+    api: config.api ? { accepted: apiAccepted.map(round), throttled: round(apiThrottled) } : undefined,
+    queues: states.map((s) => {
+      let peakDepth = 0;
+      let peakAtS = 0;
+      let drainedAtS = 0;
+      s.series.forEach((d, i) => {
+        if (d > peakDepth) {
+          peakDepth = d;
+          peakAtS = i;
+        }
+        if (d >= EMPTY) drainedAtS = i + 1;
+      });
+      return {
+        queue: s.m.queue,
+        fn: s.m.fn,
+        fifo: s.m.fifo,
+        batchSize: s.m.batchSize,
+        maxConcurrency: s.cap,
+        messagesPerOrder: round(s.msgsPerOrder),
+        perMessageMs: round(s.perMessageMs),
+        depth: s.series.map(round),
+        peakDepth: round(peakDepth),
+        peakAtS,
+        drainedAtS,
+        drainTimeS: Math.max(0, drainedAtS - input.drainFromS),
+      };
+    }),
+    functions: [...functions].map(([fn, series]) => ({ fn, concurrency: series.map(round), peak: round(Math.max(0, ...series)) })),
+    totalConcurrency: totalConcurrency.map(round),
+    throttles,
+    assumptions,
+  };
+}
+
+export { AWS_FIGURES, CapacityError, ORDERFLOW_EMISSIONS, capacityConfigFromTemplate, matchesFilter, messagesPerOrder, predictCapacity };
+export type { CapacityConfig, CapacityInput, CapacityPrediction, Emission, FunctionDuration, MappingSpec, QueuePrediction, Throttle };

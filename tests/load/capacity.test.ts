@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { capacityConfigFromTemplate, messagesPerOrder, ORDERFLOW_EMISSIONS, predictCapacity, type CapacityConfig, type MappingSpec } from '../../scripts/load/capacity.ts';
+
+const mapping = (over: Partial<MappingSpec> & Pick<MappingSpec, 'fn' | 'queue'>): MappingSpec => ({
+  queueLogicalId: `${over.queue}Queue`,
+  fifo: false,
+  highThroughputFifo: false,
+  batchSize: 10,
+  batchingWindowS: 0,
+  maximumConcurrency: undefined,
+  delayS: 0,
+  ...over,
+});
+
+/** One queue subscribed to every event, consumed by `work`. */
+const oneQueue = (over: Partial<MappingSpec> = {}, config: Partial<CapacityConfig> = {}): CapacityConfig => ({
+  mappings: [mapping({ fn: 'work', queue: 'jobs', ...over })],
+  functions: { work: { timeoutS: 10, reservedConcurrency: undefined, memoryMb: 512 } },
+  subscriptions: [{ queue: 'jobs', filter: undefined }],
+  topic: undefined,
+  api: undefined,
+  kinesis: undefined,
+  ...config,
+});
+
+describe('Function: capacityConfigFromTemplate', () => {
+  it('reads mappings, FIFO throughput settings, filters, stage throttling and the stream mode', () => {
+    // Prepare
+    const template = {
+      Resources: {
+        WorkLambdaFunction: { Type: 'AWS::Lambda::Function', Properties: { Timeout: 20, MemorySize: 256, ReservedConcurrentExecutions: 3 } },
+        StoreQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orderflow-dev-store.fifo', FifoQueue: true, DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' } },
+        DelayedQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orderflow-dev-delayed', DelaySeconds: 2 } },
+        WorkMapping: {
+          Type: 'AWS::Lambda::EventSourceMapping',
+          Properties: { BatchSize: 25, MaximumBatchingWindowInSeconds: 1, EventSourceArn: { 'Fn::GetAtt': ['StoreQueue', 'Arn'] }, FunctionName: { 'Fn::GetAtt': ['WorkLambdaFunction', 'Arn'] }, ScalingConfig: { MaximumConcurrency: 4 } },
+        },
+        Topic: { Type: 'AWS::SNS::Topic', Properties: { FifoTopic: true, FifoThroughputScope: 'MessageGroup' } },
+        Sub: { Type: 'AWS::SNS::Subscription', Properties: { Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': ['DelayedQueue', 'Arn'] }, FilterPolicy: { type: ['OrderPlaced'] } } },
+        Stage: { Type: 'AWS::ApiGatewayV2::Stage', Properties: { DefaultRouteSettings: { ThrottlingRateLimit: 1200, ThrottlingBurstLimit: 2500 } } },
+        Stream: { Type: 'AWS::Kinesis::Stream', Properties: { StreamModeDetails: { StreamMode: 'ON_DEMAND' } } },
+      },
+    };
+
+    // Act
+    const config = capacityConfigFromTemplate(template);
+
+    // Assess
+    expect(config.mappings).toEqual([
+      { fn: 'work', queue: 'store', queueLogicalId: 'StoreQueue', fifo: true, highThroughputFifo: true, batchSize: 25, batchingWindowS: 1, maximumConcurrency: 4, delayS: 0 },
+    ]);
+    expect(config.functions.work).toEqual({ timeoutS: 20, reservedConcurrency: 3, memoryMb: 256 });
+    expect(config.subscriptions).toEqual([{ queue: 'delayed', filter: { type: ['OrderPlaced'] } }]);
+    expect(config.topic).toEqual({ fifo: true, scope: 'MessageGroup' });
+    expect(config.api).toEqual({ rateLimit: 1200, burstLimit: 2500 });
+    expect(config.kinesis).toEqual({ onDemand: true, shards: 1 });
+  });
+
+  it('names the resource at fault for a batch size below 1', () => {
+    const template = {
+      Resources: {
+        Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'a-b-q' } },
+        M: { Type: 'AWS::Lambda::EventSourceMapping', Properties: { BatchSize: 0, EventSourceArn: { 'Fn::GetAtt': ['Q', 'Arn'] }, FunctionName: { Ref: 'FLambdaFunction' } } },
+      },
+    };
+    expect(() => capacityConfigFromTemplate(template)).toThrow('Resources.M.Properties.BatchSize');
+  });
+});
+
+describe('Function: messagesPerOrder', () => {
+  it('follows orderflow\'s fan-out through the filter policies (hand-computed for 70 % physical)', () => {
+    // Prepare: the stage's subscriptions and consumers.
+    const config: CapacityConfig = {
+      mappings: ['order-store:recordOrderEvent', 'billing:chargeOrder', 'shipping:shipOrder', 'analytics:streamOrderEvents', 'document-events:notifyCustomer', 'review-requests:requestReview'].map((pair) => {
+        const [queue, fn] = pair.split(':') as [string, string];
+        return mapping({ queue, fn });
+      }),
+      functions: {},
+      subscriptions: [
+        { queue: 'order-store', filter: undefined },
+        { queue: 'billing', filter: { type: ['OrderPlaced'] } },
+        { queue: 'shipping', filter: { type: ['OrderPlaced'], fulfillment: ['physical'] } },
+        { queue: 'analytics', filter: undefined },
+      ],
+      topic: undefined,
+      api: undefined,
+      kinesis: undefined,
+    };
+
+    // Act
+    const perOrder = messagesPerOrder(config, 0.7, ORDERFLOW_EMISSIONS);
+
+    // Assess: every order is placed and charged; 0.7 are shipped.
+    expect(perOrder.queues['order-store']).toBeCloseTo(2.7);
+    expect(perOrder.queues.billing).toBeCloseTo(1);
+    expect(perOrder.queues.shipping).toBeCloseTo(0.7);
+    expect(perOrder.queues.analytics).toBeCloseTo(2.7);
+    expect(perOrder.queues['document-events']).toBeCloseTo(1.7); // an invoice each, a label for 0.7
+    expect(perOrder.queues['review-requests']).toBeCloseTo(0.7);
+    expect(perOrder.kinesisRecords).toBeCloseTo(2.7);
+    expect(perOrder.physical.shipping).toBeCloseTo(0.7);
+  });
+});
+
+describe('Function: predictCapacity', () => {
+  it('drains a queue capped at MaximumConcurrency 2 at 2 x 1,000 / perMessageMs messages a second', () => {
+    // Prepare: 10 messages at t=0; 5,000 ms per invocation of 10 messages (0.1 invocations per 1-message order) = 500 ms a message.
+    const config = oneQueue({ maximumConcurrency: 2 });
+
+    // Act
+    const prediction = predictCapacity({ config, arrivals: [10], physicalShare: 0, durations: { work: { meanDurationMs: 5000, invocationsPerOrder: 0.1 } }, drainFromS: 1, emissions: {} });
+
+    // Assess: 4 messages/s: 10 -> 6 -> 2 -> 0.
+    const queue = prediction.queues[0];
+    expect(queue?.perMessageMs).toBe(500);
+    expect(queue?.maxConcurrency).toBe(2);
+    expect(queue?.depth).toEqual([6, 2, 0]);
+    expect(queue?.peakDepth).toBe(6);
+    expect(queue?.drainedAtS).toBe(2);
+    expect(queue?.drainTimeS).toBe(1);
+    expect(prediction.functions.find((f) => f.fn === 'work')?.concurrency).toEqual([2, 2, 1]);
+    expect(prediction.throttles).toEqual([]);
+  });
+
+  it('scales a standard queue\'s mapping from 5 batches by 300 a minute (+5 a second)', () => {
+    // Prepare: 100 messages, 1 s each, no cap.
+    const config = oneQueue();
+
+    // Act
+    const prediction = predictCapacity({ config, arrivals: [100], physicalShare: 0, durations: { work: { meanDurationMs: 1000, invocationsPerOrder: 1 } }, drainFromS: 0, emissions: {} });
+
+    // Assess: 5, 10, 15, 20, 25 processed; 25 left for 30 slots in the 6th second.
+    expect(prediction.queues[0]?.depth).toEqual([95, 85, 70, 50, 25, 0]);
+    expect(prediction.queues[0]?.drainedAtS).toBe(5);
+    expect(prediction.functions.find((f) => f.fn === 'work')?.concurrency).toEqual([5, 10, 15, 20, 25, 25]);
+    expect(prediction.horizonS).toBe(6);
+  });
+
+  it('admits arrivals through the stage\'s token bucket and counts the 429s', () => {
+    // Prepare: rate 100/s, burst 150; 200, 200, 50 arrive.
+    const config = oneQueue({}, { api: { rateLimit: 100, burstLimit: 150 } });
+
+    // Act
+    const prediction = predictCapacity({ config, arrivals: [200, 200, 50], physicalShare: 0, durations: { work: { meanDurationMs: 1 } }, drainFromS: 0, emissions: {} });
+
+    // Assess: the full bucket (150), then the refill (100), then 50 of the next 100.
+    expect(prediction.api?.accepted).toEqual([150, 100, 50]);
+    expect(prediction.api?.throttled).toBe(150);
+    expect(prediction.throttles).toEqual([expect.objectContaining({ where: 'API Gateway stage', peak: 200, seconds: 2, firstAtS: 0 })]);
+  });
+
+  it('flags a FIFO queue\'s 300 SendMessage/s, and not a high-throughput one\'s', () => {
+    const arrivals = [400];
+    const durations = { work: { meanDurationMs: 1 } };
+    const plain = predictCapacity({ config: oneQueue({ fifo: true }), arrivals, physicalShare: 0, durations, drainFromS: 0, emissions: {} });
+    const high = predictCapacity({ config: oneQueue({ fifo: true, highThroughputFifo: true }), arrivals, physicalShare: 0, durations, drainFromS: 0, emissions: {} });
+    expect(plain.throttles.map((t) => t.where)).toContain('SQS FIFO jobs SendMessage');
+    expect(high.throttles).toEqual([]);
+  });
+
+  it('flags a shard\'s 1,000 records/s and 1 MB/s', () => {
+    // Prepare: 1,500 messages processed in the first second, one 1 KiB record each.
+    const config = oneQueue({}, { kinesis: { onDemand: false, shards: 1 } });
+    config.mappings[0] = mapping({ fn: 'work', queue: 'jobs', maximumConcurrency: 2 });
+
+    // Act: 1 ms a message, 2 slots = 2,000 messages/s.
+    const prediction = predictCapacity({ config, arrivals: [1500], physicalShare: 0, durations: { work: { meanDurationMs: 1 } }, drainFromS: 0, emissions: { work: [{ kinesisRecord: true }] }, kinesisRecordBytes: 1024 });
+
+    // Assess: 1,500 records and 1,536,000 bytes in one second.
+    expect(prediction.throttles.find((t) => t.where === 'Kinesis records/s')).toMatchObject({ peak: 1500, seconds: 1 });
+    expect(prediction.throttles.find((t) => t.where === 'Kinesis bytes/s')).toMatchObject({ peak: 1_536_000, seconds: 1 });
+  });
+
+  it('delivers to a delay queue DelaySeconds later, from the consumer\'s output a second later', () => {
+    // Prepare: `work` sends one message on to `later` (DelaySeconds 2) per message.
+    const config: CapacityConfig = {
+      ...oneQueue(),
+      mappings: [mapping({ fn: 'work', queue: 'jobs' }), mapping({ fn: 'after', queue: 'later', delayS: 2 })],
+    };
+
+    // Act
+    const prediction = predictCapacity({ config, arrivals: [1], physicalShare: 0, durations: { work: { meanDurationMs: 10 }, after: { meanDurationMs: 10 } }, drainFromS: 0, emissions: { work: [{ queue: 'later' }] } });
+
+    // Assess: processed at t=0, sent at t=1, visible at t=3.
+    const after = prediction.functions.find((f) => f.fn === 'after');
+    expect(after?.concurrency).toEqual([0, 0, 0, 0.01]);
+  });
+
+  it('caps a mapping at the function\'s reserved concurrency and says the mapping would be throttled', () => {
+    const config = oneQueue({ maximumConcurrency: 10 }, { functions: { work: { timeoutS: 10, reservedConcurrency: 3, memoryMb: 512 } } });
+    const prediction = predictCapacity({ config, arrivals: [30], physicalShare: 0, durations: { work: { meanDurationMs: 1000 } }, drainFromS: 0, emissions: {} });
+    expect(prediction.queues[0]?.maxConcurrency).toBe(3);
+    expect(prediction.queues[0]?.depth).toEqual([27, 24, 21, 18, 15, 12, 9, 6, 3, 0]);
+    expect(prediction.throttles.map((t) => t.where)).toContain('Lambda work');
+  });
+});
