@@ -539,5 +539,5 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   };
 }
 
-export { AWS_FIGURES, CapacityError, ORDERFLOW_EMISSIONS, capacityConfigFromTemplate, matchesFilter, messagesPerOrder, predictCapacity };
+export { AWS_FIGURES, CapacityError, ORDERFLOW_EMISSIONS, capacityConfigFromTemplate, matchesFilter, messagesPerOrder, predictCapacity, shortQueueName };
 export type { CapacityConfig, CapacityInput, CapacityPrediction, Emission, FunctionDuration, MappingSpec, QueuePrediction, Throttle };

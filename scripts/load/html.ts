@@ -35,6 +35,52 @@ function badge(pass: boolean | undefined): string {
   return pass ? '<span class="badge pass">met</span>' : '<span class="badge fail">missed</span>';
 }
 
+/** The AWS prediction beside the local run: per queue and function, throttles, the run's cost, the assumptions. */
+function predictionSection(report: LoadReport): string {
+  const p = report.prediction;
+  if (!p) return '<p class="note">No prediction: the compiled template was not found (see the notes).</p>';
+  const queues = table(
+    ['queue', 'consumer', 'max concurrency', 'batch', 'ms per message', 'peak depth: AWS', 'local', `drain after ${p.drainFromS} s: AWS`, 'local'],
+    p.queues.map((q) => [
+      escapeHtml(q.queue + (q.fifo ? ' (FIFO)' : '')),
+      escapeHtml(q.fn),
+      q.maxConcurrency,
+      q.batchSize,
+      q.perMessageMs,
+      q.predicted.peakDepth,
+      q.local ? q.local.peakDepth : 'n/a',
+      `${fmt(q.predicted.drainTimeS, 0)} s`,
+      q.local ? (q.local.drainTimeS === null ? 'not drained' : `${fmt(q.local.drainTimeS, 1)} s`) : 'n/a',
+    ]),
+  );
+  const functions = table(
+    ['function', 'peak concurrency on AWS', 'local mean duration (ms)', 'local invocations'],
+    p.functions.map((f) => [escapeHtml(f.fn), f.predictedPeakConcurrency, f.localMeanDurationMs ?? 'n/a', f.localInvocations ?? 'n/a']),
+  );
+  const throttles =
+    p.throttles.length === 0
+      ? '<p>AWS would throttle nowhere with these arrivals.</p>'
+      : table(
+          ['where', 'limit', 'peak demand', 'seconds over', 'from (s)', 'consequence'],
+          p.throttles.map((t) => [escapeHtml(t.where), escapeHtml(t.limit), t.peak, t.seconds, t.firstAtS, escapeHtml(t.consequence)]),
+        );
+  const cost =
+    'usd' in p.cost
+      ? `<p>Cost of the run's ${fmt(p.cost.orders, 0)} orders on AWS: <b>$${p.cost.usd.toFixed(4)}</b> (${escapeHtml(p.cost.note)}).${p.cost.unpriced.length > 0 ? ` Not priced: ${escapeHtml(p.cost.unpriced.join('; '))}.` : ''}</p>${table(['service', 'item', 'USD'], p.cost.lines.map((l) => [escapeHtml(l.service), escapeHtml(l.item), `$${l.usd.toFixed(5)}`]))}`
+      : `<p>Cost: ${escapeHtml(p.cost.unavailable)}</p>`;
+  return `<p class="note">${p.inputs.map(escapeHtml).join('; ')}. Predicted peak Lambda concurrency ${fmt(p.predictedPeakTotalConcurrency, 1)}${p.api ? `; API Gateway would answer ${fmt(p.api.throttled, 0)} request(s) 429` : ''}.</p>
+${queues}
+<div id="prediction-depth" class="chart"></div>
+${functions}
+<div id="prediction-concurrency" class="chart"></div>
+<h3>Where AWS would throttle</h3>
+${throttles}
+<h3>Cost</h3>
+${cost}
+<h3>Assumptions</h3>
+<ul>${p.assumptions.map((a) => `<li>${escapeHtml(a)}</li>`).join('\n')}</ul>`;
+}
+
 /**
  * @example
  * await writeFile('reports/spike-2026-11-22T01-00-00Z.html', renderHtml(report));
@@ -81,6 +127,7 @@ function renderHtml(report: LoadReport): string {
     ['aim', 'target', 'measured', ''],
     report.aims.map((a) => [escapeHtml(a.name), escapeHtml(a.aim), escapeHtml(a.value), badge(a.pass)]),
   );
+  const prediction = predictionSection(report);
   const memory = report.memory === NOT_ON_AWS ? NOT_ON_AWS : `${fmt(report.memory.peakRssBytes / 1024 ** 2, 0)} MiB`;
   const verdict = report.verdict.pass
     ? '<p class="verdict pass">PASS: nothing lost, nothing duplicated, no 5xx.</p>'
@@ -93,6 +140,7 @@ function renderHtml(report: LoadReport): string {
     memory: report.memory === NOT_ON_AWS ? null : report.memory.samples,
     phases: report.phases,
     drain: report.drain,
+    prediction: report.prediction ? report.prediction.series : null,
   };
   return `<!doctype html>
 <html lang="en">
@@ -162,6 +210,9 @@ ${requests}
 <h2>Functions</h2>
 ${functions}
 
+<h2>On AWS: the capacity model's prediction</h2>
+${prediction}
+
 <h2>Memory</h2>
 <div id="memory" class="chart"></div>
 
@@ -203,6 +254,11 @@ ${lostList}${dupList}
     { label: 'p95', data: ts.apiP95, color: '#e0902b' },
     { label: 'p99', data: ts.apiP99, color: '#c8362f' },
   ], 'ms (log)', true);
+  if (d.prediction) {
+    var px = d.prediction.total.map(function (_, i) { return i; });
+    plot('prediction-depth', 'Predicted queue depth on AWS', px, Object.keys(d.prediction.depth).filter(function (q) { return d.prediction.depth[q].some(function (v) { return v > 0; }); }).map(function (q) { return { label: q, data: d.prediction.depth[q] }; }), 'messages');
+    plot('prediction-concurrency', 'Predicted Lambda concurrency on AWS', px, [{ label: 'total', data: d.prediction.total, color: '#1d2330' }].concat(Object.keys(d.prediction.concurrency).map(function (f) { return { label: f, data: d.prediction.concurrency[f] }; })), 'concurrent executions');
+  }
   if (d.memory && d.memory.length > 0) {
     plot('memory', 'Local cloud resident memory', d.memory.map(function (m) { return m.t / 1000; }), [
       { label: 'RSS (MiB)', data: d.memory.map(function (m) { return m.rssBytes / 1048576; }), color: '#7b4fd6' },

@@ -9,6 +9,7 @@ import type { ChaosReport } from './chaos.ts';
 import { newHistogram, record, spectrum, summarize, summarizeValues, type LatencySummary } from './histogram.ts';
 import type { MemorySample, QueueSample } from './observe.ts';
 import type { OpenLoopSummary, RequestRecord } from './open-loop.ts';
+import type { AwsPrediction } from './prediction.ts';
 import type { Scenario } from './scenario.ts';
 import type { QueueInfo, TargetKind } from './target.ts';
 
@@ -157,6 +158,8 @@ interface LoadReport {
   notes: string[];
   /** The chaos scenario's DLQ phase (scripts/load/chaos.ts); absent for other scenarios. */
   chaos?: ChaosReport;
+  /** What AWS would do with the same arrivals (scripts/load/prediction.ts); absent without a compiled template. */
+  prediction?: AwsPrediction;
 }
 
 interface ReportInput {

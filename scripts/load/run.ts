@@ -6,8 +6,8 @@
  * `reports/<scenario>-<timestamp>.json` and `.html`. Exits 1 when an accepted order was lost, a side
  * effect was duplicated or the API answered 5xx; 2 when the run itself failed.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,11 +19,12 @@ import { applyLocalQueues, POISON_DLQ, runChaosPhase, setFaults, type ChaosOrder
 import { renderHtml } from './html.ts';
 import { Sampler, scanOrders, statsDelta } from './observe.ts';
 import type { OpenLoopSummary, RequestRecord } from './open-loop.ts';
+import { formatPrediction, predictForReport } from './prediction.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { buildReport, type LoadReport } from './report.ts';
 import { loadScenario, ScenarioError, type Scenario } from './scenario.ts';
 import { startSender } from './sender.ts';
-import { resolveTarget, TargetError, type LoadTarget } from './target.ts';
+import { resolveTarget, TargetError, TEMPLATE_PATH, type LoadTarget } from './target.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
 const SAMPLE_INTERVAL_MS = 1000;
@@ -51,6 +52,8 @@ interface RunOptions {
   cloudLog?: boolean;
   /** Aborting stops sending, skips the rest of the drain, and still writes the report (Ctrl-C). */
   signal?: AbortSignal;
+  /** The compiled template the AWS prediction reads (default `.serverless/cloudformation-template-update-stack.json`). */
+  templatePath?: string;
 }
 
 interface RunResult {
@@ -596,12 +599,26 @@ async function runLoad(options: RunOptions): Promise<RunResult> {
     const drained = await drain(ctx, state, workload, start);
     const report = await buildRunReport(ctx, state, workload, start, drained);
     if (chaosReport) await reportChaos(ctx, state, workload, report, chaosReport);
+    await addPrediction(report, options.templatePath ?? TEMPLATE_PATH);
     return await writeRunReport(ctx, report);
   } finally {
     progress.done();
     for (const cleanup of cleanups) await cleanup().catch((error: unknown) => log(`cleanup failed: ${(error as Error).message}`));
     if (!options.target) await target.stop();
     await new Promise<void>((resolve) => (cloudLog ? cloudLog.end(() => resolve()) : resolve()));
+  }
+}
+
+/** The AWS prediction (capacity model) beside the run; a note instead when the template cannot be read. */
+async function addPrediction(report: LoadReport, templatePath: string): Promise<void> {
+  if (!existsSync(templatePath)) {
+    report.notes.push(`No AWS prediction: ${templatePath} not found (run \`npm run package\`).`);
+    return;
+  }
+  try {
+    report.prediction = predictForReport(report, JSON.parse(await readFile(templatePath, 'utf8')) as Parameters<typeof predictForReport>[1]);
+  } catch (error) {
+    report.notes.push(`No AWS prediction: ${(error as Error).message}`);
   }
 }
 
@@ -660,6 +677,7 @@ function formatSummary(report: LoadReport, paths?: { jsonPath: string; htmlPath:
   const lines = [`\n${report.scenario.name}: ${report.verdict.pass ? 'PASS' : `FAIL (${report.verdict.failures.join('; ')})`}`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)];
   lines.push('  aims:');
   for (const aim of report.aims) lines.push(`    ${aim.pass === undefined ? 'n/a ' : aim.pass ? 'met ' : 'MISS'}  ${aim.name} ${aim.aim}: ${aim.value}`);
+  if (report.prediction) lines.push(...formatPrediction(report.prediction));
   if (paths) lines.push(`  report: ${relative(process.cwd(), paths.htmlPath)} (and .json)`);
   return `${lines.join('\n')}\n`;
 }

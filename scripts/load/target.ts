@@ -326,5 +326,5 @@ async function resolveTarget(options: TargetOptions): Promise<LoadTarget> {
 }
 
 export type { LocalEdge };
-export { TargetError, resolveTarget };
+export { TEMPLATE_PATH, TargetError, resolveTarget };
 export type { LoadTarget, QueueInfo, TargetKind };

@@ -53,6 +53,15 @@ describe('Load run end to end: a 5-second steady at 5 orders/s on the local clou
     expect(html.match(/<(script|link)\b[^>]*(src|href)=/gi)).toBeNull();
   });
 
+  it('predicts the run on AWS from the compiled template and the durations it measured: 5 orders/s throttle nowhere', () => {
+    const { prediction } = result.report;
+
+    expect(prediction?.queues.map((q) => q.queue)).toEqual(expect.arrayContaining(['billing', 'shipping', 'order-store', 'analytics']));
+    expect(prediction?.queues.find((q) => q.queue === 'billing')?.perMessageMs).toBeGreaterThan(0);
+    expect(prediction?.throttles).toEqual([]);
+    expect(prediction && 'usd' in prediction.cost ? prediction.cost.usd : 0).toBeGreaterThan(0);
+  });
+
   it('counts AWS requests per order at the edge, apart from the runner own requests, also over GET /_local/stats', () => {
     const { aws } = result.report;
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { account } from '../../scripts/load/accounting.ts';
 import { renderHtml, scriptJson } from '../../scripts/load/html.ts';
 import type { QueueSample } from '../../scripts/load/observe.ts';
+import { predictForReport } from '../../scripts/load/prediction.ts';
 import { buildReport, queuesDrainedAt, REPORT_SCHEMA, type ReportInput } from '../../scripts/load/report.ts';
+import { formatSummary } from '../../scripts/load/run.ts';
 import { parseScenario } from '../../scripts/load/scenario.ts';
 import type { QueueInfo } from '../../scripts/load/target.ts';
 
@@ -136,5 +138,49 @@ describe('Load report: the JSON document and its HTML page', () => {
   it('escapes JSON so that no value can close the data script', () => {
     expect(scriptJson({ note: '</script><script>alert(1)</script>' })).not.toContain('</script');
     expect(JSON.parse(scriptJson({ note: '</script>' }))).toEqual({ note: '</script>' });
+  });
+
+  it('shows the AWS prediction beside the local run, in the text summary and the page, with its assumptions', () => {
+    // Prepare: billing (OrderPlaced only) consumed by chargeOrder, at most 2 concurrent batches; 1,000 ms per message.
+    const template = {
+      Resources: {
+        ChargeOrderLambdaFunction: { Type: 'AWS::Lambda::Function', Properties: { Timeout: 10, MemorySize: 512 } },
+        BillingQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orderflow-local-billing' } },
+        ChargeMapping: {
+          Type: 'AWS::Lambda::EventSourceMapping',
+          Properties: { BatchSize: 10, EventSourceArn: { 'Fn::GetAtt': ['BillingQueue', 'Arn'] }, FunctionName: { 'Fn::GetAtt': ['ChargeOrderLambdaFunction', 'Arn'] }, ScalingConfig: { MaximumConcurrency: 2 } },
+        },
+        BillingSub: { Type: 'AWS::SNS::Subscription', Properties: { Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': ['BillingQueue', 'Arn'] }, FilterPolicy: { type: ['OrderPlaced'] } } },
+      },
+    };
+    const report = buildReport(input());
+    report.functions = { ...(report.functions as object), 'orderflow-local-chargeOrder': { invocations: 3, errors: 0, timeouts: 0, throttles: 0, memoryMb: 512, meanDurationMs: 1000, invocationsPerOrder: 1 } };
+
+    // Act
+    report.prediction = predictForReport(report, template);
+    const text = formatSummary(report);
+    const html = renderHtml(report);
+
+    // Assess: arrivals 2 then 3 a second, 2 processed a second: depth 0, 1, 0; drained at 2 s = the spike's end.
+    expect(report.prediction.queues).toEqual([
+      {
+        queue: 'billing',
+        fn: 'chargeOrder',
+        fifo: false,
+        batchSize: 10,
+        maxConcurrency: 2,
+        perMessageMs: 1000,
+        predicted: { peakDepth: 1, peakAtS: 1, drainTimeS: 0 },
+        local: { peakDepth: 7, drainTimeS: 2 }, // samples 0, 7, 7, 1, 0: empty at 4 s, 2 s after the spike's end
+      },
+    ]);
+    expect(report.prediction.functions.find((f) => f.fn === 'chargeOrder')).toEqual({ fn: 'chargeOrder', predictedPeakConcurrency: 2, localMeanDurationMs: 1000, localInvocations: 3 });
+    // 7 invocations (4 placeOrder + 3 chargeOrder) at $0.20 per million.
+    expect('usd' in report.prediction.cost && report.prediction.cost.lines.find((l) => l.item === 'requests')?.usd).toBeCloseTo(7 * 0.2e-6, 12);
+    expect(text).toContain('AWS prediction');
+    expect(text).toMatch(/billing\s+chargeOrder x2, batch 10, 1,000 ms\/msg\s+1 \/ 7\s+0 s \/ 2 s/);
+    expect(html).toContain('On AWS: the capacity model');
+    expect(html).toContain('fluid model in 1 s steps');
+    expect(html).toContain('id="prediction-depth"');
   });
 });
