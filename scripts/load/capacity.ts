@@ -245,6 +245,8 @@ interface QueuePrediction {
   drainedAtS: number;
   /** drainedAtS − drainFromS (>= 0). */
   drainTimeS: number;
+  /** When the last message's processing ends: t + processed / capacity of the last second with work (fluid, not whole seconds). */
+  workEndsAtS: number;
 }
 
 interface Throttle {
@@ -369,6 +371,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
       busy: [] as number[],
       receive: newCounter(),
       send: newCounter(),
+      workEndsAtS: 0,
     };
   });
   const byQueue = new Map(states.map((s) => [s.m.queue, s]));
@@ -441,6 +444,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
       const capacity = (s.concurrency * 1000) / s.perMessageMs;
       const processed = Math.min(available, capacity);
       s.depth = available - processed;
+      if (processed > 1e-9) s.workEndsAtS = t + processed / capacity;
       if (s.m.fifo) exceed(s.receive, processed / s.m.batchSize, s.m.highThroughputFifo ? Number.POSITIVE_INFINITY : AWS_FIGURES.fifoTpsPerAction, t);
       const busy = (processed * s.perMessageMs) / 1000;
       s.busy.push(busy);
@@ -530,6 +534,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
         peakAtS,
         drainedAtS,
         drainTimeS: Math.max(0, drainedAtS - input.drainFromS),
+        workEndsAtS: Math.round(s.workEndsAtS * 1000) / 1000,
       };
     }),
     functions: [...functions].map(([fn, series]) => ({ fn, concurrency: series.map(round), peak: round(Math.max(0, ...series)) })),

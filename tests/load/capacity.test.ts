@@ -118,6 +118,7 @@ describe('Function: predictCapacity', () => {
     expect(queue?.peakDepth).toBe(6);
     expect(queue?.drainedAtS).toBe(2);
     expect(queue?.drainTimeS).toBe(1);
+    expect(queue?.workEndsAtS).toBe(2.5); // 2 messages in the third second at 4/s
     expect(prediction.functions.find((f) => f.fn === 'work')?.concurrency).toEqual([2, 2, 1]);
     expect(prediction.throttles).toEqual([]);
   });
