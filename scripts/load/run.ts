@@ -19,6 +19,7 @@ import { applyLocalQueues, POISON_DLQ, runChaosPhase, setFaults, type ChaosOrder
 import { renderHtml } from './html.ts';
 import { Sampler, scanOrders, statsDelta } from './observe.ts';
 import type { OpenLoopSummary, RequestRecord } from './open-loop.ts';
+import { ArtilleryError, artilleryCommands, writeArtilleryFiles } from './artillery.ts';
 import { formatPrediction, predictForReport } from './prediction.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { buildReport, type LoadReport } from './report.ts';
@@ -65,7 +66,7 @@ interface RunResult {
 
 class UsageError extends Error {
   constructor(message: string) {
-    super(`${message}\nusage: npm run load -- <scenario|file.yml> [--stage NAME] [--region R] [--stack NAME] [--in-process] [--inline-sender] [--out DIR]`);
+    super(`${message}\nusage: npm run load -- <scenario|file.yml> [--stage NAME] [--region R] [--stack NAME] [--in-process] [--inline-sender] [--out DIR] [--engine artillery --workers N [--target-url URL]]`);
     this.name = 'UsageError';
   }
 }
@@ -682,8 +683,10 @@ function formatSummary(report: LoadReport, paths?: { jsonPath: string; htmlPath:
   return `${lines.join('\n')}\n`;
 }
 
-function parseArguments(argv: string[]): Omit<RunOptions, 'scenario'> & { scenario?: string; help: boolean } {
-  const out: Omit<RunOptions, 'scenario'> & { scenario?: string; help: boolean } = { help: false };
+type CliArguments = Omit<RunOptions, 'scenario'> & { scenario?: string; help: boolean; engine?: 'artillery'; workers?: number; targetUrl?: string };
+
+function parseArguments(argv: string[]): CliArguments {
+  const out: CliArguments = { help: false };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
@@ -698,13 +701,49 @@ function parseArguments(argv: string[]): Omit<RunOptions, 'scenario'> & { scenar
     else if (arg === '--out') out.reportsDir = value(i++, arg);
     else if (arg === '--in-process') out.inProcess = true;
     else if (arg === '--inline-sender') out.inlineSender = true;
+    else if (arg === '--engine') {
+      const engine = value(i++, arg);
+      if (engine !== 'artillery') throw new UsageError(`--engine: only artillery is supported, got "${engine}"`);
+      out.engine = engine;
+    } else if (arg === '--workers') {
+      const workers = Number(value(i++, arg));
+      if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a whole number >= 1, got "${argv[i]}"`);
+      out.workers = workers;
+    } else if (arg === '--target-url') out.targetUrl = value(i++, arg);
     else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
     else if (out.scenario === undefined) out.scenario = arg;
     else throw new UsageError(`one scenario at a time (got ${out.scenario} and ${arg})`);
   }
   if (out.stage !== undefined && !/^[a-zA-Z0-9-]+$/.test(out.stage)) throw new UsageError(`--stage must be letters, digits and dashes, got "${out.stage}"`);
   if (out.stage === 'local') throw new UsageError('--stage local is the local cloud: leave --stage out');
+  if (out.workers !== undefined && out.engine === undefined) throw new UsageError('--workers needs --engine artillery');
+  if (out.engine === 'artillery' && out.stage === undefined && out.targetUrl === undefined) throw new UsageError('--engine artillery needs --stage NAME (or --target-url URL)');
   return out;
+}
+
+/** `--engine artillery`: writes the Artillery script for the stage's API and says how to run it. */
+async function writeArtillery(args: CliArguments & { scenario: string }): Promise<void> {
+  const scenario = await loadScenario(args.scenario);
+  let target = args.targetUrl;
+  if (target === undefined) {
+    const resolved = await resolveTarget({ stage: args.stage, region: args.region, stack: args.stack, log: (line) => process.stderr.write(`${line}\n`) });
+    target = resolved.apiUrl;
+    await resolved.stop();
+  }
+  const dir = args.reportsDir ?? join(import.meta.dirname, '..', '..', 'reports');
+  await mkdir(dir, { recursive: true });
+  const workers = args.workers ?? 1;
+  const runId = `${timestamp(Date.now())}-${Math.random().toString(36).slice(2, 8)}`;
+  const { scriptPath, processorPath } = await writeArtilleryFiles(scenario, { target, workers, runId }, dir);
+  const region = args.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  process.stdout.write(
+    [
+      `wrote ${relative(process.cwd(), scriptPath)} and ${relative(process.cwd(), processorPath)} (run id ${runId}; orders carry x-correlation-id load-${runId}-<uuid>)`,
+      'Artillery is not a dependency of this project: `npm install -g artillery` (or prefix the commands with `npx artillery@latest`).',
+      ...artilleryCommands(relative(process.cwd(), scriptPath), workers, region).map((line) => `  ${line}`),
+      '',
+    ].join('\n'),
+  );
 }
 
 async function main(): Promise<void> {
@@ -712,6 +751,10 @@ async function main(): Promise<void> {
   if (args.help || args.scenario === undefined) {
     process.stdout.write(`${new UsageError('').message.trim()}\nscenarios: ${(await import('./scenario.ts').then((m) => m.listScenarios())).join(', ')}\n`);
     if (!args.help) process.exitCode = 2;
+    return;
+  }
+  if (args.engine === 'artillery') {
+    await writeArtillery(args as CliArguments & { scenario: string });
     return;
   }
   const argv = process.argv.slice(2).join(' ');
@@ -728,7 +771,7 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   main().catch((error: unknown) => {
-    const known = error instanceof ScenarioError || error instanceof TargetError || error instanceof UsageError;
+    const known = error instanceof ScenarioError || error instanceof TargetError || error instanceof UsageError || error instanceof ArtilleryError;
     process.stderr.write(`load failed: ${known ? (error as Error).message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 2;
   });
