@@ -106,7 +106,11 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
   const entries = Object.entries(resources);
   const queues = new Map<string, Record<string, unknown>>();
   for (const [id, r] of entries) if (r.Type === 'AWS::SQS::Queue') queues.set(id, r.Properties ?? {});
-  const queueName = (id: string): string => shortQueueName(String(queues.get(id)?.QueueName ?? id));
+  // A QueueName built with Fn::Sub or Fn::Join is not resolved here: the logical id names the queue instead.
+  const queueName = (id: string): string => {
+    const name = queues.get(id)?.QueueName;
+    return typeof name === 'string' ? shortQueueName(name) : id;
+  };
 
   const functions: CapacityConfig['functions'] = {};
   for (const [id, r] of entries) {

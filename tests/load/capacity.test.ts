@@ -31,12 +31,14 @@ describe('Function: capacityConfigFromTemplate', () => {
         WorkLambdaFunction: { Type: 'AWS::Lambda::Function', Properties: { Timeout: 20, MemorySize: 256, ReservedConcurrentExecutions: 3 } },
         StoreQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orderflow-dev-store.fifo', FifoQueue: true, DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' } },
         DelayedQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orderflow-dev-delayed', DelaySeconds: 2 } },
+        SubQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::Sub': '${AWS::StackName}-sub' } } },
         WorkMapping: {
           Type: 'AWS::Lambda::EventSourceMapping',
           Properties: { BatchSize: 25, MaximumBatchingWindowInSeconds: 1, EventSourceArn: { 'Fn::GetAtt': ['StoreQueue', 'Arn'] }, FunctionName: { 'Fn::GetAtt': ['WorkLambdaFunction', 'Arn'] }, ScalingConfig: { MaximumConcurrency: 4 } },
         },
         Topic: { Type: 'AWS::SNS::Topic', Properties: { FifoTopic: true, FifoThroughputScope: 'MessageGroup' } },
         Sub: { Type: 'AWS::SNS::Subscription', Properties: { Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': ['DelayedQueue', 'Arn'] }, FilterPolicy: { type: ['OrderPlaced'] } } },
+        Sub2: { Type: 'AWS::SNS::Subscription', Properties: { Protocol: 'sqs', Endpoint: { Ref: 'SubQueue' } } },
         Stage: { Type: 'AWS::ApiGatewayV2::Stage', Properties: { DefaultRouteSettings: { ThrottlingRateLimit: 1200, ThrottlingBurstLimit: 2500 } } },
         Stream: { Type: 'AWS::Kinesis::Stream', Properties: { StreamModeDetails: { StreamMode: 'ON_DEMAND' } } },
       },
@@ -50,7 +52,10 @@ describe('Function: capacityConfigFromTemplate', () => {
       { fn: 'work', queue: 'store', queueLogicalId: 'StoreQueue', fifo: true, highThroughputFifo: true, batchSize: 25, batchingWindowS: 1, maximumConcurrency: 4, delayS: 0 },
     ]);
     expect(config.functions.work).toEqual({ timeoutS: 20, reservedConcurrency: 3, memoryMb: 256 });
-    expect(config.subscriptions).toEqual([{ queue: 'delayed', filter: { type: ['OrderPlaced'] } }]);
+    expect(config.subscriptions).toEqual([
+      { queue: 'delayed', filter: { type: ['OrderPlaced'] } },
+      { queue: 'SubQueue', filter: undefined }, // a QueueName built with Fn::Sub: the logical id
+    ]);
     expect(config.topic).toEqual({ fifo: true, scope: 'MessageGroup' });
     expect(config.api).toEqual({ rateLimit: 1200, burstLimit: 2500 });
     expect(config.kinesis).toEqual({ onDemand: true, shards: 1 });
