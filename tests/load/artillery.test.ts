@@ -10,7 +10,9 @@ import { parseOrderInput } from '#lib/domain/order.ts';
 import { artilleryScript, writeArtilleryFiles } from '../../scripts/load/artillery.ts';
 import { parseArguments } from '../../scripts/load/run.ts';
 import { loadScenario, parseScenario } from '../../scripts/load/scenario.ts';
+import { scanOrders } from '../../scripts/load/observe.ts';
 import { resolveTarget, type LoadTarget } from '../../scripts/load/target.ts';
+import { waitFor } from '../integration/helpers/cloud.ts';
 
 const require = createRequire(import.meta.url);
 const artilleryOnPath = spawnSync('artillery', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -97,7 +99,7 @@ describe('Artillery engine: the scenario as a script for distributed load genera
       await target?.stop();
     });
 
-    it('sends the phase\'s orders and every one is accepted', async () => {
+    it('sends the phase\'s orders; every one is accepted and completes exactly once (found by its correlation id)', async () => {
       const tiny = parseScenario({ name: 'tiny', phases: [{ type: 'steady', rate: 2, duration: '3s' }] }, 'tiny.yml');
       const { scriptPath } = await writeArtilleryFiles(tiny, { target: target.apiUrl, workers: 1, runId: 'art' }, dir);
       const out = join(dir, 'tiny.json');
@@ -107,6 +109,15 @@ describe('Artillery engine: the scenario as a script for distributed load genera
 
       const counters = (JSON.parse(await readFile(out, 'utf8')) as { aggregate: { counters: Record<string, number> } }).aggregate.counters;
       expect(counters).toMatchObject({ 'http.codes.202': 6 });
+      // The same zero-loss accounting as a run: the run's orders, by correlation id, COMPLETED, one invoice each.
+      const items = await waitFor(
+        async () => {
+          const { items: found } = await scanOrders(target, (item) => item.correlationId?.startsWith('load-art-') === true);
+          return found.length === 6 && found.every((item) => item.status === 'COMPLETED') ? found : undefined;
+        },
+        { what: 'the 6 orders COMPLETED', timeoutMs: 60_000, intervalMs: 250 },
+      );
+      expect(items.map((item) => item.invoiceWrites instanceof Set ? item.invoiceWrites.size : item.invoiceWrites)).toEqual([1, 1, 1, 1, 1, 1]);
     }, 120_000);
   });
 });
