@@ -66,7 +66,7 @@ function predictionSection(report: LoadReport): string {
         );
   const cost =
     'usd' in p.cost
-      ? `<p>Cost of the run's ${fmt(p.cost.orders, 0)} orders on AWS: <b>$${p.cost.usd.toFixed(4)}</b> (${escapeHtml(p.cost.note)}).${p.cost.unpriced.length > 0 ? ` Not priced: ${escapeHtml(p.cost.unpriced.join('; '))}.` : ''}</p>${table(['service', 'item', 'USD'], p.cost.lines.map((l) => [escapeHtml(l.service), escapeHtml(l.item), `$${l.usd.toFixed(5)}`]))}`
+      ? `<p>Cost of the scenario's ${fmt(p.cost.orders, 0)} orders on AWS: <b>$${p.cost.usd.toFixed(4)}</b> (${escapeHtml(p.cost.note)}).${p.cost.unpriced.length > 0 ? ` Not priced: ${escapeHtml(p.cost.unpriced.join('; '))}.` : ''}</p>${table(['service', 'item', 'USD'], p.cost.lines.map((l) => [escapeHtml(l.service), escapeHtml(l.item), `$${l.usd.toFixed(5)}`]))}`
       : `<p>Cost: ${escapeHtml(p.cost.unavailable)}</p>`;
   return `<p class="note">${p.inputs.map(escapeHtml).join('; ')}. Predicted peak Lambda concurrency ${fmt(p.predictedPeakTotalConcurrency, 1)}${p.api ? `; API Gateway would answer ${fmt(p.api.throttled, 0)} request(s) 429` : ''}.</p>
 ${queues}

@@ -57,11 +57,13 @@ function localDrainS(times: number[], depth: number[], fromS: number): number | 
   return Math.max(0, Math.round(((times[last + 1] ?? times[last] ?? 0) - fromS) * 10) / 10);
 }
 
-/** The run's cost: the cost model's per-order figures times the run's orders (local runs only). */
-function runCost(report: LoadReport): RunCost | { unavailable: string } {
+/**
+ * The run's cost on AWS: the cost model's per-order figures (measured over the orders the local run placed) times
+ * `orders`, the orders AWS would place (the scenario's arrivals less API Gateway's predicted 429s). Local runs only.
+ */
+function runCost(report: LoadReport, orders: number): RunCost | { unavailable: string } {
   try {
     const perOrder = perOrderFromReport(report);
-    const orders = report.counts.accepted + (report.counts.placedDespiteError ?? 0);
     const estimate = estimateMonthlyCost(perOrder, orders / DAYS_PER_MONTH);
     // Shard-hours are a month's fixed charge, not this run's.
     const lines = estimate.lines.filter((l) => !l.item.startsWith('shard-hours') && l.monthlyUsd !== undefined).map((l) => ({ service: l.service, item: l.item, usd: l.monthlyUsd as number }));
@@ -70,7 +72,7 @@ function runCost(report: LoadReport): RunCost | { unavailable: string } {
       usd: lines.reduce((sum, l) => sum + l.usd, 0),
       lines,
       unpriced: estimate.unpriced,
-      note: 'us-east-1 prices of scripts/load/cost.ts (npm run cost) times the requests and durations this run measured; no free tier; fixed monthly charges (Kinesis shard-hours) left out',
+      note: 'the orders AWS would place (the scenario\'s arrivals less predicted 429s) at the requests and durations per order this run measured and the us-east-1 prices of scripts/load/cost.ts (npm run cost); no free tier; fixed monthly charges (Kinesis shard-hours) left out',
     };
   } catch (error) {
     if (error instanceof CostError) return { unavailable: error.message };
@@ -140,7 +142,7 @@ function predictForReport(report: LoadReport, template: Parameters<typeof capaci
       total: prediction.totalConcurrency,
     },
     assumptions: prediction.assumptions,
-    cost: runCost(report),
+    cost: runCost(report, Math.round(prediction.api ? prediction.api.accepted.reduce((a, b) => a + b, 0) : report.timeseries.offered.reduce((a, b) => a + b, 0))),
   };
 }
 
@@ -163,7 +165,7 @@ function formatPrediction(p: AwsPrediction): string[] {
   lines.push(`    peak Lambda concurrency on AWS: ${fmt(p.predictedPeakTotalConcurrency)} (${p.functions.filter((f) => f.predictedPeakConcurrency > 0).map((f) => `${f.fn} ${fmt(f.predictedPeakConcurrency)}`).join(', ')})`);
   if (p.throttles.length === 0) lines.push('    AWS would throttle: nowhere');
   for (const t of p.throttles) lines.push(`    AWS would throttle: ${t.where} (${t.limit}): peak ${fmt(t.peak)} in ${t.seconds} s from ${t.firstAtS} s; ${t.consequence}`);
-  lines.push('cost' in p && 'usd' in p.cost ? `    cost of the run's ${fmt(p.cost.orders, 0)} orders on AWS: $${p.cost.usd.toFixed(4)} (priced lines; not priced: ${p.cost.unpriced.join('; ') || 'none'})` : `    cost: ${(p.cost as { unavailable: string }).unavailable}`);
+  lines.push('cost' in p && 'usd' in p.cost ? `    cost of the scenario's ${fmt(p.cost.orders, 0)} orders on AWS: $${p.cost.usd.toFixed(4)} (priced lines; not priced: ${p.cost.unpriced.join('; ') || 'none'})` : `    cost: ${(p.cost as { unavailable: string }).unavailable}`);
   lines.push(`    assumptions: ${p.assumptions.length} (listed in the report)`);
   return lines;
 }

@@ -175,8 +175,10 @@ describe('Load report: the JSON document and its HTML page', () => {
       },
     ]);
     expect(report.prediction.functions.find((f) => f.fn === 'chargeOrder')).toEqual({ fn: 'chargeOrder', predictedPeakConcurrency: 2, localMeanDurationMs: 1000, localInvocations: 3 });
-    // 7 invocations (4 placeOrder + 3 chargeOrder) at $0.20 per million.
-    expect('usd' in report.prediction.cost && report.prediction.cost.lines.find((l) => l.item === 'requests')?.usd).toBeCloseTo(7 * 0.2e-6, 12);
+    // The scenario's 5 arrivals (no stage throttling in this template), at the 7 invocations per 3 orders measured
+    // (4 placeOrder + 3 chargeOrder), at $0.20 per million.
+    expect(report.prediction.cost).toMatchObject({ orders: 5 });
+    expect('usd' in report.prediction.cost && report.prediction.cost.lines.find((l) => l.item === 'requests')?.usd).toBeCloseTo((5 * 7 * 0.2e-6) / 3, 12);
     expect(text).toContain('AWS prediction');
     expect(text).toMatch(/billing\s+chargeOrder x2, batch 10, 1,000 ms\/msg\s+1 \/ 7\s+0 s \/ 2 s/);
     expect(html).toContain('On AWS: the capacity model');
