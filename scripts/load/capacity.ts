@@ -9,7 +9,8 @@
  *   processing five batches at a time with five concurrent invocations", "increases ... by up to 300 more instances
  *   per minute", "The maximum number of batches that an event source mapping can process simultaneously is 1,000",
  *   scales back to five when traffic is low. MaximumConcurrency (2..1,000, API_ScalingConfig page) caps it.
- *   Provisioned mode ("3 times faster scaling", same page) is not modelled: the template does not use it.
+ *   Provisioned mode ("3 times faster scaling", same page) is not modelled (this template does not use it); a mapping
+ *   with ProvisionedPollerConfig is named in the assumptions.
  * - Reserved concurrency is not seen by the mapping, which then gets throttled
  *   (https://repost.aws/knowledge-center/lambda-sqs-scaling).
  * - FIFO queues: "300 transactions per second, per API action for SendMessage, ReceiveMessage, and DeleteMessage",
@@ -61,6 +62,8 @@ interface MappingSpec {
   batchingWindowS: number;
   maximumConcurrency: number | undefined;
   delayS: number;
+  /** ProvisionedPollerConfig (provisioned mode), when the mapping sets it: noted, not modelled. */
+  provisionedPollers?: { minimum: number | undefined; maximum: number | undefined };
 }
 
 interface CapacityConfig {
@@ -145,6 +148,14 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
       batchingWindowS: num(p.MaximumBatchingWindowInSeconds, 0),
       maximumConcurrency: scaling.MaximumConcurrency === undefined ? undefined : num(scaling.MaximumConcurrency, 1000),
       delayS: num(q.DelaySeconds, 0),
+      ...(isObject(p.ProvisionedPollerConfig)
+        ? {
+            provisionedPollers: {
+              minimum: p.ProvisionedPollerConfig.MinimumPollers === undefined ? undefined : num(p.ProvisionedPollerConfig.MinimumPollers, 1),
+              maximum: p.ProvisionedPollerConfig.MaximumPollers === undefined ? undefined : num(p.ProvisionedPollerConfig.MaximumPollers, 1),
+            },
+          }
+        : {}),
     });
   }
 
@@ -352,6 +363,9 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
     const fn = config.functions[m.fn];
     const reserved = fn?.reservedConcurrency;
     const cap = Math.min(AWS_FIGURES.sqsMaxBatchesPerMapping, m.maximumConcurrency ?? Number.POSITIVE_INFINITY, reserved ?? Number.POSITIVE_INFINITY);
+    if (m.provisionedPollers) {
+      assumptions.push(`${m.fn}: provisioned mode (ProvisionedPollerConfig ${JSON.stringify(m.provisionedPollers)}) is not modelled; the standard ramp is used, so the prediction errs towards slow drains ("3 times faster scaling": services-sqs-scaling page)`);
+    }
     const duration = input.durations[m.fn];
     const msgsPerOrder = perOrder.queues[m.queue] ?? 0;
     let perMessageMs: number;

@@ -34,7 +34,14 @@ describe('Function: capacityConfigFromTemplate', () => {
         SubQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::Sub': '${AWS::StackName}-sub' } } },
         WorkMapping: {
           Type: 'AWS::Lambda::EventSourceMapping',
-          Properties: { BatchSize: 25, MaximumBatchingWindowInSeconds: 1, EventSourceArn: { 'Fn::GetAtt': ['StoreQueue', 'Arn'] }, FunctionName: { 'Fn::GetAtt': ['WorkLambdaFunction', 'Arn'] }, ScalingConfig: { MaximumConcurrency: 4 } },
+          Properties: {
+            BatchSize: 25,
+            MaximumBatchingWindowInSeconds: 1,
+            EventSourceArn: { 'Fn::GetAtt': ['StoreQueue', 'Arn'] },
+            FunctionName: { 'Fn::GetAtt': ['WorkLambdaFunction', 'Arn'] },
+            ScalingConfig: { MaximumConcurrency: 4 },
+            ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 20 },
+          },
         },
         Topic: { Type: 'AWS::SNS::Topic', Properties: { FifoTopic: true, FifoThroughputScope: 'MessageGroup' } },
         Sub: { Type: 'AWS::SNS::Subscription', Properties: { Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': ['DelayedQueue', 'Arn'] }, FilterPolicy: { type: ['OrderPlaced'] } } },
@@ -49,7 +56,18 @@ describe('Function: capacityConfigFromTemplate', () => {
 
     // Assess
     expect(config.mappings).toEqual([
-      { fn: 'work', queue: 'store', queueLogicalId: 'StoreQueue', fifo: true, highThroughputFifo: true, batchSize: 25, batchingWindowS: 1, maximumConcurrency: 4, delayS: 0 },
+      {
+        fn: 'work',
+        queue: 'store',
+        queueLogicalId: 'StoreQueue',
+        fifo: true,
+        highThroughputFifo: true,
+        batchSize: 25,
+        batchingWindowS: 1,
+        maximumConcurrency: 4,
+        delayS: 0,
+        provisionedPollers: { minimum: 2, maximum: 20 },
+      },
     ]);
     expect(config.functions.work).toEqual({ timeoutS: 20, reservedConcurrency: 3, memoryMb: 256 });
     expect(config.subscriptions).toEqual([
@@ -190,6 +208,12 @@ describe('Function: predictCapacity', () => {
     // Assess: processed at t=0, sent at t=1, visible at t=3.
     const after = prediction.functions.find((f) => f.fn === 'after');
     expect(after?.concurrency).toEqual([0, 0, 0, 0.01]);
+  });
+
+  it('says when a mapping uses provisioned mode, which it does not model', () => {
+    const config = oneQueue({ provisionedPollers: { minimum: 2, maximum: 10 } });
+    const prediction = predictCapacity({ config, arrivals: [1], physicalShare: 0, durations: { work: { meanDurationMs: 10 } }, drainFromS: 0, emissions: {} });
+    expect(prediction.assumptions[0]).toMatch(/^work: provisioned mode \(ProvisionedPollerConfig \{"minimum":2,"maximum":10\}\) is not modelled/);
   });
 
   it('caps a mapping at the function\'s reserved concurrency and says the mapping would be throttled', () => {
