@@ -134,5 +134,5 @@ async function writeArtilleryFiles(scenario: Scenario, options: { target: string
   return { scriptPath, processorPath, script };
 }
 
-export { ArtilleryError, artilleryCommands, artilleryPhase, artilleryProcessor, artilleryScript, writeArtilleryFiles };
-export type { ArtilleryPhase, ArtilleryScript };
+export { ArtilleryError, artilleryCommands, artilleryScript, writeArtilleryFiles };
+

@@ -562,5 +562,5 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   };
 }
 
-export { AWS_FIGURES, CapacityError, ORDERFLOW_EMISSIONS, capacityConfigFromTemplate, matchesFilter, messagesPerOrder, predictCapacity, shortQueueName };
-export type { CapacityConfig, CapacityInput, CapacityPrediction, Emission, FunctionDuration, MappingSpec, QueuePrediction, Throttle };
+export { ORDERFLOW_EMISSIONS, capacityConfigFromTemplate, messagesPerOrder, predictCapacity, shortQueueName };
+export type { CapacityConfig, CapacityPrediction, FunctionDuration, MappingSpec, Throttle };

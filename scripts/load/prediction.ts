@@ -170,5 +170,5 @@ function formatPrediction(p: AwsPrediction): string[] {
   return lines;
 }
 
-export { formatPrediction, localDrainS, predictForReport, runCost };
-export type { AwsPrediction, RunCost };
+export { formatPrediction, predictForReport };
+export type { AwsPrediction };

@@ -13,9 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCloud, type LocalCloud } from 'local-cloud';
+import { startLocalCloud, waitFor, type LocalCloud } from 'local-cloud';
 import { capacityConfigFromTemplate, predictCapacity } from '../../scripts/load/capacity.ts';
-import { waitFor } from './helpers/cloud.ts';
 
 const FIXTURE_DIR = join(import.meta.dirname, '..', 'load', 'fixtures', 'capacity-check');
 const MESSAGES = 12;

@@ -12,7 +12,7 @@ import { parseArguments } from '../../scripts/load/run.ts';
 import { loadScenario, parseScenario } from '../../scripts/load/scenario.ts';
 import { scanOrders } from '../../scripts/load/observe.ts';
 import { resolveTarget, type LoadTarget } from '../../scripts/load/target.ts';
-import { waitFor } from '../integration/helpers/cloud.ts';
+import { waitFor } from 'local-cloud';
 
 const require = createRequire(import.meta.url);
 const artilleryOnPath = spawnSync('artillery', ['--version'], { stdio: 'ignore' }).status === 0;
