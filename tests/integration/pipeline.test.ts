@@ -406,4 +406,12 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     }
     expect(t.logs.filter((line) => line.includes('No application metrics to publish'))).toEqual([]);
   });
+
+  // Last: every request the functions made above was evaluated against their roles as compiled (`--iam enforce`, the
+  // default), so this holds each role sufficient for the pipeline; a missing statement fails the step above it first.
+  it("every function's role allows what the pipeline asked of it: IAM refused nothing", () => {
+    expect(t.cloud.iam.mode).toBe('enforce');
+    expect(t.cloud.iam.evaluated()).toBeGreaterThan(0);
+    expect(t.cloud.iam.denials()).toEqual([]);
+  });
 });

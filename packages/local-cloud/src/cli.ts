@@ -6,7 +6,8 @@
  * local), `--data-dir <path>` (default `.local`, or LOCAL_DATA_DIR), `--project <dir>` (default the current
  * directory), `--verbose` (also print the start-up details behind the banner: emulator patches, the edge, every
  * resource that is not emulated by logical id), `--faults '<json>'` (the fault variable for
- * every function), `--duplicate-delivery` (SQS pollers deliver every batch twice). Environment: EDGE_PORT (default
+ * every function), `--duplicate-delivery` (SQS pollers deliver every batch twice), `--iam enforce|warn|off` (evaluate
+ * the functions' requests against their roles: refuse, only report, or not at all; edge/iam.ts). Environment: EDGE_PORT (default
  * 4566), PORT (HTTP API, default 3000), LOCAL_DATA_DIR. Ctrl-C or SIGTERM stops everything cleanly; a second
  * Ctrl-C exits at once.
  */
@@ -14,6 +15,7 @@ import { isAbsolute, relative } from 'node:path';
 import { notEmulatedSummary, startLocalCloud, type LocalCloud, type LocalCloudOptions } from './cloud.ts';
 import { TOKEN_HEADER, TOKEN_VARIABLE } from './edge/token.ts';
 import { LOCAL_CREDENTIALS } from './util/clients.ts';
+import { parseIamMode, type IamMode } from './edge/iam.ts';
 
 interface StartArguments {
   fresh: boolean;
@@ -24,6 +26,8 @@ interface StartArguments {
   /** FAULTS for every function (validated); undefined: the template's. */
   faults?: string;
   duplicateDelivery: boolean;
+  /** Undefined: startLocalCloud's default. */
+  iam?: IamMode;
   /** Undefined: the current directory. */
   projectDir?: string;
   help: boolean;
@@ -43,7 +47,7 @@ interface CliOptions {
   attach?: (cloud: LocalCloud, log: (line: string) => void) => Promise<{ lines: string[]; stop(): Promise<void> } | undefined>;
 }
 
-const usage = (command: string): string => `usage: ${command} [--fresh] [--stage <name>] [--data-dir <path>] [--project <dir>] [--verbose] [--faults '<json>'] [--duplicate-delivery]`;
+const usage = (command: string): string => `usage: ${command} [--fresh] [--stage <name>] [--data-dir <path>] [--project <dir>] [--verbose] [--faults '<json>'] [--duplicate-delivery] [--iam enforce|warn|off]`;
 
 class UsageError extends Error {
   constructor(message: string) {
@@ -73,6 +77,7 @@ function parseArguments(argv: string[], validateFaults: (json: string) => void =
     else if (arg === '--project') out.projectDir = value(arg, (i += 1));
     else if (arg.startsWith('--project=')) out.projectDir = arg.slice('--project='.length);
     else if (arg === '--duplicate-delivery') out.duplicateDelivery = true;
+    else if (arg === '--iam' || arg.startsWith('--iam=')) out.iam = iamMode(arg === '--iam' ? value(arg, (i += 1)) : arg.slice('--iam='.length));
     else throw new UsageError(`unknown argument ${arg}`);
   }
   if (!/^[a-zA-Z0-9-]+$/.test(out.stage)) throw new UsageError(`--stage must be letters, digits and dashes, got "${out.stage}"`);
@@ -85,6 +90,14 @@ function parseArguments(argv: string[], validateFaults: (json: string) => void =
     }
   }
   return out;
+}
+
+function iamMode(value: string): IamMode {
+  try {
+    return parseIamMode(value, '--iam');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 function portFromEnv(name: string, fallback: number): number {
@@ -241,6 +254,7 @@ async function runCli(argv: string[], options: CliOptions = {}): Promise<void> {
     detail: args.verbose ? log : (): void => undefined,
     ...(args.faults === undefined ? {} : { faults: args.faults }),
     ...(args.duplicateDelivery ? { duplicateDelivery: true } : {}),
+    ...(args.iam === undefined ? {} : { iam: args.iam }),
     log,
   });
   const attached = await options.attach?.(cloud, log);

@@ -20,6 +20,8 @@ import { LambdaRuntime, functionsFromTemplate } from './runtime/runtime.ts';
 import { StackRegistry } from './edge/cloudformation.ts';
 import { LocalControl, type FailureRecord, type FaultInjection } from './edge/control.ts';
 import { LocalStats, type LocalStatsSnapshot } from './edge/stats.ts';
+import { IamGuard, type IamMode } from './edge/iam.ts';
+import { iamModelFromTemplate } from './edge/iam-roles.ts';
 import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from './template/template.ts';
 import { sleep } from './util/wait.ts';
 
@@ -79,6 +81,8 @@ interface LocalCloudOptions {
    * environment variable LOCAL_EMULATORS_THREAD=1, else on the edge's thread.
    */
   emulatorsThread?: boolean;
+  /** The functions' requests against their roles (edge/iam.ts): refused, reported, or not evaluated (default DEFAULT_IAM_MODE). */
+  iam?: IamMode;
 }
 
 /** A record failure as the application reports it (the local cloud adds the function's name and the scope). */
@@ -115,6 +119,8 @@ interface LocalCloud {
   readyInMs: number;
   /** Counters kept by the edge and the runtime (edge/stats.ts); also `GET <edgeUrl>/_local/stats`. */
   stats(): LocalStatsSnapshot;
+  /** IAM at the edge: its mode and the requests it denied (or, under `warn`, would have). */
+  iam: IamGuard;
   stop(): Promise<void>;
 }
 
@@ -131,6 +137,9 @@ class PackageError extends LocalCloudError {
     this.name = 'PackageError';
   }
 }
+
+/** The IAM mode when none is given (see the README's "IAM" section for why). */
+const DEFAULT_IAM_MODE: IamMode = 'enforce';
 
 const TEMPLATE_FILE = join('.serverless', 'cloudformation-template-update-stack.json');
 /** What `osls package` compiles: serverless.yml and the files it includes (resources/), the code, the dependencies. */
@@ -359,6 +368,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     const control = new LocalControl(options.faultInjection);
     const stats = new LocalStats();
     const stacks = new StackRegistry();
+    const iam = new IamGuard({ mode: options.iam ?? DEFAULT_IAM_MODE, log });
     const emulators = await (options.startEmulators ?? startEmulators)({
       dataDir,
       claimed: dataDirClaim,
@@ -371,6 +381,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       stats,
       stacks,
       emulatorsThread: options.emulatorsThread ?? process.env.LOCAL_EMULATORS_THREAD === '1',
+      iam,
     });
     stops.push(() => emulators.stop());
     const target: AwsTarget = { endpoint: emulators.endpoint, region: emulators.region, accountId: emulators.accountId };
@@ -387,8 +398,10 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       else detail(`not emulated: ${notEmulatedSummary(notEmulatedByType)} (AWS-only: permissions, observability, versions; --verbose lists them)`);
     }
 
+    const functions = functionsFromTemplate(resolver);
+    iam.load(iamModelFromTemplate(resolver, functions));
     const runtime = new LambdaRuntime({
-      functions: functionsFromTemplate(resolver),
+      functions,
       region: target.region,
       accountId: target.accountId,
       endpoint: target.endpoint,
@@ -463,6 +476,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       warnings,
       readyInMs: Date.now() - started,
       stats: () => stats.snapshot(),
+      iam,
       stop: stopAll,
     };
   } catch (error) {

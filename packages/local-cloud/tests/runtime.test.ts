@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../src/index.ts';
 import { interpretKinesisResponse, readKinesisMapping, type KinesisEventRecord } from '../src/event-sources/kinesis.ts';
 import { extendFailuresPerGroup, failedRecords, type SqsRecord } from '../src/event-sources/sqs.ts';
+import { functionCredentials } from '../src/edge/iam-roles.ts';
 import { FunctionLoadError, LambdaRuntime, type FunctionConfig, type InvokeResult } from '../src/runtime/runtime.ts';
 import { waitFor } from '../src/util/wait.ts';
 import { clientConfig } from './helpers/emulators.ts';
@@ -85,7 +86,9 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
 
     expect(a).toMatchObject({ ok: true, payload: { greetingAtLoad: 'from a', greetingNow: 'from a', nameAtLoad: 'fixture-local-env-a', nameNow: 'fixture-local-env-a' } });
     expect(b).toMatchObject({ ok: true, payload: { greetingAtLoad: 'from b', greetingNow: 'from b', nameAtLoad: 'fixture-local-env-b', nameNow: 'fixture-local-env-b' } });
-    expect(a.ok && a.payload).toMatchObject({ endpoint: cloud.edgeUrl, region: 'us-east-1', accessKey: 'test', memory: '256', stage: 'local' });
+    // Each function its own credentials, as Lambda hands each its role's session (the edge tells them apart: iam.ts).
+    expect(a.ok && a.payload).toMatchObject({ endpoint: cloud.edgeUrl, region: 'us-east-1', accessKey: functionCredentials('fixture-local-env-a').accessKeyId, memory: '256', stage: 'local' });
+    expect(b.ok && b.payload).toMatchObject({ accessKey: functionCredentials('fixture-local-env-b').accessKeyId });
     expect(process.env.GREETING).toBeUndefined();
   });
 

@@ -21,6 +21,7 @@ import type { SqsMessageMoves } from './sqs-message-moves.ts';
 import { SQS_QUERY_ACTIONS, createSqsQuery } from './sqs-query.ts';
 import type { DynamoDbExtension } from './dynamodb-call.ts';
 import { edgeRefusal, sendRefusal, type ControlToken } from './guard.ts';
+import type { IamGuard } from './iam.ts';
 
 type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'cloudformation' | 'unsupported';
 
@@ -58,6 +59,8 @@ interface EdgeOptions {
   dynamodbExtensions?: DynamoDbExtension[];
   /** This run's token of `/_local/*` (edge/token.ts). */
   controlToken: ControlToken;
+  /** Evaluates requests signed with a function's credentials against its role (iam.ts). */
+  iam?: IamGuard;
 }
 
 interface Edge {
@@ -375,7 +378,8 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     // Host allow-list, no Origin, the token of /_local/* (guard.ts), before any routing.
     const refusal = edgeRefusal(req, port, options.controlToken);
     if (refusal !== undefined) return sendRefusal(res, refusal);
-    route(req, res).catch((error: unknown) => {
+    const routed = options.iam === undefined ? route(req, res) : options.iam.screen(req, res, (allowed) => route(allowed, res));
+    routed.catch((error: unknown) => {
       // A client that went away (aborted long poll, stopping poller) is not an edge failure.
       if (!closing && !clientGone(res)) log(`[edge] ${req.method ?? ''} ${req.url ?? ''} failed: ${(error as Error).stack ?? String(error)}`);
       if (!res.headersSent) sendJsonError(res, 502, 'InternalFailure', `local edge: ${(error as Error).message}`, 'application/json');

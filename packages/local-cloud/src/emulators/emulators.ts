@@ -38,6 +38,7 @@ import type { RunningEmulator } from './servers.ts';
 import { startEmulatorThread, type EmulatorName, type WorkerSettings } from './emulator-thread.ts';
 import { createFirehoseService } from '../firehose/service.ts';
 import type { FirehoseService } from '../firehose/service.ts';
+import type { IamGuard } from '../edge/iam.ts';
 
 interface EmulatorsOptions {
   /** State root, e.g. '.local'; each emulator persists under its own subfolder so a restart (even after kill -9) loses nothing accepted. */
@@ -55,6 +56,8 @@ interface EmulatorsOptions {
   control?: LocalControl;
   stats?: LocalStats;
   stacks?: StackRegistry;
+  /** Evaluates the functions' requests against their roles at the edge (edge/iam.ts); none: every call is allowed. */
+  iam?: IamGuard;
   /**
    * AWS SDK clients in this process reach the edge without a socket (default true; edge/in-process-clients.ts).
    * Clients in other processes (the AWS CLI, a test runner's own process) use the edge's port as always.
@@ -242,6 +245,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       stats,
       stacks,
       controlToken,
+      ...(options.iam === undefined ? {} : { iam: options.iam }),
     });
     if (options.inProcessClients !== false) {
       // The edge, and the emulators the local cloud's own parts call directly (Firehose reads kinesalite, the S3

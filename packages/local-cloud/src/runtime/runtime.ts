@@ -25,8 +25,8 @@ import { pathToFileURL } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import { ExecutionSlots, type ExecutionSlotsOptions, type Priority } from './execution-slots.ts';
 import type { LocalStats } from '../edge/stats.ts';
+import { functionCredentialVariables } from '../edge/iam-roles.ts';
 import { isRecord, type TemplateResolver } from '../template/template.ts';
-import { LOCAL_CREDENTIALS } from '../util/clients.ts';
 
 /** What the runtime needs to know about one `AWS::Lambda::Function`. */
 interface FunctionConfig {
@@ -365,8 +365,9 @@ class LambdaRuntime {
       AWS_ENDPOINT_URL: this.options.endpoint,
       AWS_REGION: this.options.region,
       AWS_DEFAULT_REGION: this.options.region,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      // Credentials of its own, as Lambda hands each function its role's session: the edge evaluates its requests
+      // against that role (edge/iam.ts).
+      ...functionCredentialVariables(config.name),
       AWS_EXECUTION_ENV: `AWS_Lambda_${config.runtime}`,
       AWS_LAMBDA_FUNCTION_NAME: config.name,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.memorySize),

@@ -1,0 +1,259 @@
+/**
+ * IAM at the edge: every request signed with a function's credentials (iam-roles.ts) is evaluated against that
+ * function's role, as compiled in the template, with a maintained policy evaluator (`@cloud-copilot/iam-simulate`),
+ * before the edge routes it. Requests signed with any other key (the CLI, tests, the dashboard, the local cloud's
+ * own pollers and provisioner) keep an administrator identity.
+ *
+ * Modes: `enforce` answers a denied request as its service does on AWS (JSON `AccessDeniedException`, SNS's
+ * `AuthorizationError`, S3's 403 `AccessDenied`, SQS query's `AccessDenied`) with AWS's message; `warn` lets it
+ * through; both log one `[iam]` line per denial and keep it in `denials()`. `off` evaluates nothing.
+ *
+ * Evaluated: identity-based policies (inline, `AWS::IAM::Policy`, the template's own `AWS::IAM::ManagedPolicy`),
+ * actions, resources, the condition keys listed in `globalContext` and those iam-requests.ts reads from the request.
+ * Not evaluated: managed policies from outside the template, SCPs, RCPs, session policies, permission boundaries,
+ * KMS grants, cross-account trust, resource policies (the caller and the resource are in one account, where an
+ * identity policy's Allow suffices: IAM user guide, "Policy evaluation logic", same-account requests).
+ *
+ * @example
+ * const iam = new IamGuard({ mode: 'enforce', log });
+ * // edge: dispatch → iam.screen(req, res, (allowed) => route(allowed, res))
+ * iam.load(iamModelFromTemplate(resolver, functions));
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import { classifyRequest, s3Location } from './edge.ts';
+import { authorizationsOf, type Authorization, type ClassifiedRequest } from './iam-requests.ts';
+import type { FunctionIdentity, IamModel } from './iam-roles.ts';
+import { readBody } from './proxy.ts';
+import { s3OperationOf } from './stats.ts';
+import { escapeXml, s3ErrorXml } from '../util/xml.ts';
+
+type IamMode = 'enforce' | 'warn' | 'off';
+
+const IAM_MODES: readonly IamMode[] = ['enforce', 'warn', 'off'];
+
+interface IamDenial {
+  at: string;
+  functionName: string;
+  roleName: string;
+  action: string;
+  resource: string;
+  /** `implicit`: no statement allows it; `explicit`: a Deny statement matches. */
+  kind: 'implicit' | 'explicit';
+  /** What AWS would answer. */
+  message: string;
+  /** Whether the request was refused (`enforce`) or let through (`warn`). */
+  refused: boolean;
+}
+
+interface IamGuardOptions {
+  mode: IamMode;
+  log: (line: string) => void;
+}
+
+type Decision = { allowed: true } | { allowed: false; kind: 'implicit' | 'explicit' };
+
+/** Denials kept for `denials()` (the oldest go first). */
+const KEPT_DENIALS = 200;
+/** Decisions cached per role, action, resource and context; evaluating one took 1.4 ms (mean of 200 runSimulation calls, one role, this 2-core machine, 2026-12-03). */
+const CACHE_LIMIT = 10_000;
+
+/** The access key id of a SigV4 request: `Credential=AKID/date/region/service/aws4_request`, header or presigned query. */
+function accessKeyIdOf(req: IncomingMessage): string | undefined {
+  const authorization = req.headers.authorization ?? '';
+  const credential = /Credential=([^/,\s]+)/.exec(authorization)?.[1];
+  if (credential !== undefined) return credential;
+  const query = new URL(req.url ?? '/', 'http://edge').searchParams.get('X-Amz-Credential');
+  return query?.split('/')[0] ?? undefined;
+}
+
+/** The same request with its buffered body readable again, for the edge's handlers. */
+function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const copy = Readable.from([body], { objectMode: false }) as unknown as IncomingMessage;
+  return Object.assign(copy, { headers: req.headers, rawHeaders: req.rawHeaders, method: req.method, url: req.url, httpVersion: req.httpVersion, socket: req.socket });
+}
+
+/** AWS's AccessDenied message (the form IAM's documentation shows under "Troubleshoot access denied error messages"). */
+function deniedMessage(identity: FunctionIdentity, authorization: Authorization, kind: 'implicit' | 'explicit'): string {
+  const { action, resource } = authorization;
+  const because = kind === 'explicit' ? 'with an explicit deny in an identity-based policy' : `because no identity-based policy allows the ${action} action`;
+  return `User: ${identity.principalArn} is not authorized to perform: ${action} on resource: ${resource} ${because}`;
+}
+
+function sendDenied(res: ServerResponse, request: ClassifiedRequest, method: string, message: string): void {
+  let statusCode = 400;
+  let headers: Record<string, string>;
+  let body: string;
+  if (request.protocol === 'json') {
+    // SQS keeps its query protocol's code and status in JSON (`x-amzn-query-error`: the SDKs name the error AccessDenied).
+    if (request.service === 'sqs') statusCode = 403;
+    const contentType = request.service === 'dynamodb' || request.service === 'sqs' ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1';
+    body = JSON.stringify({ __type: 'AccessDeniedException', message });
+    headers = { 'content-type': contentType, 'x-amzn-errortype': 'AccessDeniedException', ...(request.service === 'sqs' ? { 'x-amzn-query-error': 'AccessDenied;Sender' } : {}) };
+  } else if (request.protocol === 's3') {
+    statusCode = 403;
+    body = method === 'HEAD' ? '' : s3ErrorXml('AccessDenied', message);
+    headers = { 'content-type': 'application/xml' };
+  } else {
+    statusCode = 403;
+    const code = request.service === 'sns' ? 'AuthorizationError' : 'AccessDenied';
+    body = `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>local</RequestId></ErrorResponse>`;
+    headers = { 'content-type': 'text/xml' };
+  }
+  const buffer = Buffer.from(body);
+  res.writeHead(statusCode, { ...headers, 'content-length': String(buffer.length) });
+  res.end(buffer);
+}
+
+class IamGuard {
+  readonly mode: IamMode;
+  private readonly log: (line: string) => void;
+  private model?: IamModel;
+  private readonly cache = new Map<string, Decision>();
+  private readonly kept: IamDenial[] = [];
+  private readonly warned = new Set<string>();
+  private screened = 0;
+
+  constructor(options: IamGuardOptions) {
+    this.mode = options.mode;
+    this.log = options.log;
+  }
+
+  /** The functions and their roles (once the template is resolved); requests before it pass unevaluated. */
+  load(model: IamModel): void {
+    this.model = model;
+    this.cache.clear();
+    if (this.mode === 'off') return;
+    const notes = new Set<string>();
+    for (const identity of model.identities.values()) for (const note of identity.role.notEvaluated) notes.add(`${identity.role.roleName}: ${note}`);
+    for (const note of notes) this.log(`[iam] not evaluated: ${note}; what only it would allow is denied locally`);
+  }
+
+  /** The last denials (and, in `warn` mode, the requests that would have been denied). */
+  denials(): IamDenial[] {
+    return [...this.kept];
+  }
+
+  /** How many requests were evaluated as a function's (so a test can tell "nothing denied" from "nothing evaluated"). */
+  evaluated(): number {
+    return this.screened;
+  }
+
+  /** Hands `req` to `next` if IAM allows it (or does not apply to it); otherwise answers the denial. */
+  async screen(req: IncomingMessage, res: ServerResponse, next: (allowed: IncomingMessage) => Promise<void>): Promise<void> {
+    const key = this.mode === 'off' ? undefined : accessKeyIdOf(req);
+    const identity = key === undefined ? undefined : this.model?.identities.get(key);
+    if (identity === undefined) return next(req);
+    const { request, forward } = await this.classify(req);
+    if (request === undefined) return next(forward);
+    const model = this.model as IamModel;
+    this.screened += 1;
+    for (const authorization of authorizationsOf(request, model, (table) => model.hashKeys.get(table))) {
+      const decision = await this.decide(identity, authorization);
+      if (decision.allowed) continue;
+      const message = deniedMessage(identity, authorization, decision.kind);
+      const refused = this.mode === 'enforce';
+      this.record({ at: new Date().toISOString(), functionName: identity.functionName, roleName: identity.role.roleName, ...authorization, kind: decision.kind, message, refused });
+      if (refused) return sendDenied(res, request, req.method ?? 'GET', message);
+    }
+    return next(forward);
+  }
+
+  /** The request as IAM sees it; its body is read (and replayed for the edge) only where the parameters are in it. */
+  private async classify(req: IncomingMessage): Promise<{ request?: ClassifiedRequest; forward: IncomingMessage }> {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const routed = classifyRequest(method, url, req.headers);
+    if (routed.service === 's3') {
+      const location = s3Location(req.headers.host, url);
+      const operation = s3OperationOf(method, location.key, location.query, req.headers);
+      const copySource = req.headers['x-amz-copy-source'];
+      const base = { protocol: 's3' as const, operation, key: location.key, query: location.query, ...(location.bucket === undefined ? {} : { bucket: location.bucket }), ...(typeof copySource === 'string' ? { copySource } : {}) };
+      if (operation !== 'DeleteObjects') return { request: base, forward: req };
+      const body = await readBody(req);
+      return { request: { ...base, deleteBody: body.toString('utf8') }, forward: replay(req, body) };
+    }
+    if (routed.service === 'health' || routed.service === 'unsupported') return { forward: req };
+    const body = await readBody(req);
+    const forward = replay(req, body);
+    const text = body.toString('utf8');
+    if (routed.operation !== undefined && routed.service !== 'sns' && routed.service !== 'sts' && routed.service !== 'cloudformation') {
+      try {
+        const input = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
+        return { request: { protocol: 'json', service: routed.service, operation: routed.operation, input }, forward };
+      } catch {
+        // The service answers the SerializationException.
+        return { forward };
+      }
+    }
+    const params = new URLSearchParams([...new URL(url, 'http://edge').searchParams, ...new URLSearchParams(text)]);
+    const service = routed.service === 'sqs' || routed.service === 'sts' || routed.service === 'cloudformation' ? routed.service : 'sns';
+    return { request: { protocol: 'query', service, operation: params.get('Action') ?? '', params }, forward };
+  }
+
+  private async decide(identity: FunctionIdentity, authorization: Authorization): Promise<Decision> {
+    const model = this.model as IamModel;
+    const cacheKey = `${identity.role.roleArn}\n${authorization.action}\n${authorization.resource}\n${JSON.stringify(authorization.context ?? {})}`;
+    const cached = this.cache.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const simulation: Simulation = {
+      identityPolicies: identity.role.policies.map((policy) => ({ name: policy.name, policy: policy.document })),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      request: {
+        action: authorization.action,
+        principal: identity.principalArn,
+        resource: { resource: authorization.resource, accountId: model.accountId },
+        contextVariables: { ...globalContext(identity, model), ...authorization.context },
+      },
+    };
+    const result = await runSimulation(simulation, {});
+    let decision: Decision;
+    if (result.resultType === 'error') {
+      // The evaluator could not judge (an action its data lacks, a policy it rejects): allowed, said once.
+      const note = `${authorization.action} on ${authorization.resource}: ${JSON.stringify(result.errors)}`;
+      if (!this.warned.has(note)) this.log(`[iam] WARN not evaluated (allowed): ${note}`);
+      this.warned.add(note);
+      decision = { allowed: true };
+    } else if (result.overallResult === 'Allowed') {
+      decision = { allowed: true };
+    } else {
+      decision = { allowed: false, kind: result.overallResult === 'ExplicitlyDenied' ? 'explicit' : 'implicit' };
+    }
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(cacheKey, decision);
+    return decision;
+  }
+
+  private record(denial: IamDenial): void {
+    this.kept.push(denial);
+    if (this.kept.length > KEPT_DENIALS) this.kept.shift();
+    const verdict = denial.refused ? 'AccessDenied' : 'would be AccessDenied on AWS (--iam warn: allowed)';
+    const why = denial.kind === 'explicit' ? 'a Deny statement matches' : 'no statement allows it';
+    this.log(`[iam] ${denial.functionName}: ${denial.action} on ${denial.resource} ${verdict}: role ${denial.roleName}, ${why}`);
+  }
+}
+
+/**
+ * Global condition keys every request from a function carries (IAM user guide, "AWS global condition context keys").
+ * `aws:SecureTransport` is true: the edge speaks HTTP on loopback, where AWS would have TLS. Time keys
+ * (`aws:CurrentTime`, `aws:EpochTime`) are left out, so decisions can be cached.
+ */
+function globalContext(identity: FunctionIdentity, model: IamModel): Record<string, string> {
+  return {
+    'aws:PrincipalArn': identity.role.roleArn,
+    'aws:PrincipalAccount': model.accountId,
+    'aws:PrincipalType': 'AssumedRole',
+    'aws:RequestedRegion': model.region,
+    'aws:SecureTransport': 'true',
+  };
+}
+
+function parseIamMode(value: string, source: string): IamMode {
+  if ((IAM_MODES as readonly string[]).includes(value)) return value as IamMode;
+  throw new TypeError(`${source} must be one of ${IAM_MODES.join(', ')} (got '${value}')`);
+}
+
+export { IAM_MODES, IamGuard, accessKeyIdOf, deniedMessage, parseIamMode };
+export type { IamDenial, IamGuardOptions, IamMode };

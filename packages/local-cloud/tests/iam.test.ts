@@ -1,0 +1,206 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { inject } from 'light-my-request';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCloud, type LocalCloud } from '../src/index.ts';
+import { IamGuard, parseIamMode, type IamMode } from '../src/edge/iam.ts';
+import { authorizationsOf, type ClassifiedRequest } from '../src/edge/iam-requests.ts';
+import { functionCredentials, type IamModel } from '../src/edge/iam-roles.ts';
+
+const FIXTURE_DIR = join(import.meta.dirname, 'fixtures', 'service');
+const SCOPE = { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
+const QUEUE_URL = 'http://127.0.0.1:4566/000000000000/results';
+
+describe('IAM: the authorizations a request needs', () => {
+  const authorizations = (request: ClassifiedRequest, hashKeys: Record<string, string> = {}): unknown => authorizationsOf(request, SCOPE, (table) => hashKeys[table]);
+
+  it('authorizes an SQS batch as its single action, on the queue of its URL', () => {
+    expect(authorizations({ protocol: 'json', service: 'sqs', operation: 'SendMessageBatch', input: { QueueUrl: QUEUE_URL } })).toEqual([
+      { action: 'sqs:SendMessage', resource: 'arn:aws:sqs:us-east-1:000000000000:results' },
+    ]);
+  });
+
+  it('authorizes a DynamoDB transaction per item, a query on its index, and carries dynamodb:LeadingKeys', () => {
+    const transaction = {
+      TransactItems: [{ Put: { TableName: 'orders', Item: { pk: { S: 'o-1' } } } }, { ConditionCheck: { TableName: 'stock', Key: { sku: { S: 'k' } } } }],
+    };
+    expect(authorizations({ protocol: 'json', service: 'dynamodb', operation: 'TransactWriteItems', input: transaction }, { orders: 'pk' })).toEqual([
+      { action: 'dynamodb:PutItem', resource: 'arn:aws:dynamodb:us-east-1:000000000000:table/orders', context: { 'dynamodb:LeadingKeys': ['o-1'] } },
+      { action: 'dynamodb:ConditionCheckItem', resource: 'arn:aws:dynamodb:us-east-1:000000000000:table/stock' },
+    ]);
+    expect(authorizations({ protocol: 'json', service: 'dynamodb', operation: 'Query', input: { TableName: 'orders', IndexName: 'byCustomer' } })).toEqual([
+      { action: 'dynamodb:Query', resource: 'arn:aws:dynamodb:us-east-1:000000000000:table/orders/index/byCustomer' },
+    ]);
+  });
+
+  it('authorizes S3 by permission: HeadObject as s3:GetObject, a copy on both objects, a listing with its s3:prefix', () => {
+    const s3 = (operation: string, extra: Partial<Extract<ClassifiedRequest, { protocol: 's3' }>> = {}): ClassifiedRequest => ({ protocol: 's3', operation, bucket: 'docs', key: 'a/b.json', query: new URLSearchParams(), ...extra });
+    expect(authorizations(s3('HeadObject'))).toEqual([{ action: 's3:GetObject', resource: 'arn:aws:s3:::docs/a/b.json' }]);
+    expect(authorizations(s3('CopyObject', { copySource: '/src/x%20y.json' }))).toEqual([
+      { action: 's3:PutObject', resource: 'arn:aws:s3:::docs/a/b.json' },
+      { action: 's3:GetObject', resource: 'arn:aws:s3:::src/x y.json' },
+    ]);
+    expect(authorizations(s3('ListObjectsV2', { key: '', query: new URLSearchParams('list-type=2&prefix=invoices/') }))).toEqual([
+      { action: 's3:ListBucket', resource: 'arn:aws:s3:::docs', context: { 's3:prefix': 'invoices/' } },
+    ]);
+    expect(authorizations(s3('DeleteObjects', { key: '', deleteBody: '<Delete><Object><Key>a&amp;b</Key></Object></Delete>' }))).toEqual([
+      { action: 's3:DeleteObject', resource: 'arn:aws:s3:::docs/a&b' },
+    ]);
+  });
+
+  it('authorizes SNS PublishBatch as sns:Publish on its topic', () => {
+    const params = new URLSearchParams({ Action: 'PublishBatch', TopicArn: 'arn:aws:sns:us-east-1:000000000000:events' });
+    expect(authorizations({ protocol: 'query', service: 'sns', operation: 'PublishBatch', params })).toEqual([
+      { action: 'sns:Publish', resource: 'arn:aws:sns:us-east-1:000000000000:events' },
+    ]);
+  });
+});
+
+describe('IAM: modes', () => {
+  const FUNCTION = 'shop-local-worker';
+  const model = (): IamModel => {
+    const role = {
+      roleArn: 'arn:aws:iam::000000000000:role/worker',
+      roleName: 'worker',
+      policies: [{ name: 'p', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: 'arn:aws:sqs:us-east-1:000000000000:results' }] } }],
+      notEvaluated: [],
+    };
+    const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/worker/${FUNCTION}` };
+    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map() };
+  };
+  /** One SQS JSON request through the guard, signed with `accessKeyId`; what reached the service, if anything. */
+  const send = async (mode: IamMode, accessKeyId: string, operation: string): Promise<{ statusCode: number; body: string; forwarded?: string; logs: string[]; guard: IamGuard }> => {
+    const logs: string[] = [];
+    const guard = new IamGuard({ mode, log: (line) => logs.push(line) });
+    guard.load(model());
+    let forwarded: string | undefined;
+    const next = async (req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      forwarded = Buffer.concat(chunks).toString('utf8');
+      res.end('{}');
+    };
+    const answer = await inject((req, res) => void guard.screen(req, res, (allowed) => next(allowed, res)), {
+      method: 'POST',
+      url: '/',
+      headers: {
+        'x-amz-target': `AmazonSQS.${operation}`,
+        'content-type': 'application/x-amz-json-1.0',
+        authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20261203/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0`,
+      },
+      payload: JSON.stringify({ QueueUrl: QUEUE_URL, MessageBody: 'x' }),
+    });
+    return { statusCode: answer.statusCode, body: answer.body, ...(forwarded === undefined ? {} : { forwarded }), logs, guard };
+  };
+
+  it('enforce: refuses what the role does not allow, with AWS error shape and message, and forwards what it allows with its body intact', async () => {
+    // Act
+    const denied = await send('enforce', functionCredentials(FUNCTION).accessKeyId, 'PurgeQueue');
+    const allowed = await send('enforce', functionCredentials(FUNCTION).accessKeyId, 'SendMessage');
+    // Assess
+    expect(denied.statusCode).toBe(403);
+    expect(denied.forwarded).toBeUndefined();
+    expect(JSON.parse(denied.body)).toEqual({
+      __type: 'AccessDeniedException',
+      message: `User: arn:aws:sts::000000000000:assumed-role/worker/${FUNCTION} is not authorized to perform: sqs:PurgeQueue on resource: arn:aws:sqs:us-east-1:000000000000:results because no identity-based policy allows the sqs:PurgeQueue action`,
+    });
+    expect(denied.logs).toEqual([expect.stringContaining(`[iam] ${FUNCTION}: sqs:PurgeQueue on arn:aws:sqs:us-east-1:000000000000:results AccessDenied`)]);
+    expect(denied.guard.denials()).toMatchObject([{ functionName: FUNCTION, action: 'sqs:PurgeQueue', refused: true, kind: 'implicit' }]);
+    expect(allowed.statusCode).toBe(200);
+    expect(JSON.parse(allowed.forwarded ?? '')).toEqual({ QueueUrl: QUEUE_URL, MessageBody: 'x' });
+  });
+
+  it('warn: lets a denied request through and reports it', async () => {
+    const warned = await send('warn', functionCredentials(FUNCTION).accessKeyId, 'PurgeQueue');
+
+    expect(warned.statusCode).toBe(200);
+    expect(warned.forwarded).toBeDefined();
+    expect(warned.guard.denials()).toMatchObject([{ action: 'sqs:PurgeQueue', refused: false }]);
+    expect(warned.logs.join('\n')).toContain('--iam warn: allowed');
+  });
+
+  it('off, and any key that is not a function\'s: administrator, nothing evaluated', async () => {
+    const off = await send('off', functionCredentials(FUNCTION).accessKeyId, 'PurgeQueue');
+    const administrator = await send('enforce', 'test', 'PurgeQueue');
+
+    expect([off.statusCode, administrator.statusCode]).toEqual([200, 200]);
+    expect([...off.guard.denials(), ...administrator.guard.denials()]).toEqual([]);
+    expect([off.guard.evaluated(), administrator.guard.evaluated()]).toEqual([0, 0]);
+  });
+
+  it('names the valid modes when given another', () => {
+    expect(() => parseIamMode('strict', '--iam')).toThrow("--iam must be one of enforce, warn, off (got 'strict')");
+  });
+});
+
+describe('IAM: the fixture service under enforce', () => {
+  let cloud: LocalCloud;
+  let dataDir: string;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'local-iam-'));
+    cloud = await startLocalCloud({
+      skipPackage: true,
+      templatePath: join(FIXTURE_DIR, 'template.json'),
+      bundleDirs: [FIXTURE_DIR],
+      dataDir,
+      edgePort: 0,
+      apiPort: 0,
+      iam: 'enforce',
+      log: (line) => logs.push(line),
+    });
+  });
+
+  afterAll(async () => {
+    await cloud?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('lets a function do what its role allows: inline policy and an attached AWS::IAM::Policy', async () => {
+    const results = await Promise.all(['sendResult', 'getOrder', 'putProbeDocument'].map((call) => cloud.runtime.invoke('fixture-local-iam-probe', { call })));
+
+    expect(results.map((result) => (result.ok ? 'ok' : result.error.errorMessage))).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('fails a function whose role lacks the statement with AccessDenied naming the missing action, and logs it', async () => {
+    // Act
+    const result = await cloud.runtime.invoke('fixture-local-iam-probe', { call: 'putOrder' });
+    // Assess
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.error).toMatchObject({
+      errorType: 'AccessDeniedException',
+      errorMessage:
+        'User: arn:aws:sts::000000000000:assumed-role/fixture-local-iam-probe-role/fixture-local-iam-probe is not authorized to perform: dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/fixture-local-orders because no identity-based policy allows the dynamodb:PutItem action'.replace(
+          'fixture-local-iam-probe-role',
+          cloud.resources.IamProbeRole?.physicalId ?? '?',
+        ),
+    });
+    expect(logs.some((line) => line.startsWith('[iam] fixture-local-iam-probe: dynamodb:PutItem'))).toBe(true);
+  });
+
+  it("answers S3 with its 403 AccessDenied outside the role's prefix", async () => {
+    const result = await cloud.runtime.invoke('fixture-local-iam-probe', { call: 'putOtherDocument' });
+
+    expect(!result.ok && result.error).toMatchObject({ errorType: 'AccessDenied', errorMessage: expect.stringContaining('s3:PutObject on resource: arn:aws:s3:::fixture-local-documents-000000000000/other/a.txt') });
+  });
+
+  it("keeps a function with the default role away from another function's queue", async () => {
+    const result = await cloud.runtime.invoke('fixture-local-iam-default-role', { call: 'sendResult' });
+
+    // SQS names the error as its query protocol did (the JSON answer carries `x-amzn-query-error: AccessDenied;Sender`).
+    expect(!result.ok && result.error).toMatchObject({ errorType: 'AccessDenied', errorMessage: expect.stringContaining('sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:fixture-local-results') });
+  });
+
+  it('keeps an administrator identity for callers that are not functions, and notes the managed policy it cannot evaluate', async () => {
+    const dynamodb = new DynamoDBClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+
+    await expect(dynamodb.send(new PutItemCommand({ TableName: 'fixture-local-orders', Item: { pk: { S: 'admin' }, sk: { S: 'admin' } } })).finally(() => dynamodb.destroy())).resolves.toBeDefined();
+    expect(logs.filter((line) => line.startsWith('[iam] not evaluated: '))).toEqual([
+      expect.stringContaining('managed policy arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole (not in the template)'),
+    ]);
+  });
+});
