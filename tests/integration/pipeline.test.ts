@@ -408,10 +408,12 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
   });
 
   // Last: every request the functions made above was evaluated against their roles as compiled (`--iam enforce`, the
-  // default), so this holds each role sufficient for the pipeline; a missing statement fails the step above it first.
-  it("every function's role allows what the pipeline asked of it: IAM refused nothing", () => {
+  // default), and every SNS delivery against its queue's policy, so this holds each role and queue policy sufficient
+  // for the pipeline; a missing statement fails the step above it first.
+  it("every function's role allows what the pipeline asked of it, every queue policy its topic's deliveries: IAM refused nothing", () => {
     expect(t.cloud.iam.mode).toBe('enforce');
     expect(t.cloud.iam.evaluated()).toBeGreaterThan(0);
     expect(t.cloud.iam.denials()).toEqual([]);
+    expect(t.cloud.iam.deliveryDenials()).toEqual([]);
   });
 });

@@ -399,7 +399,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     }
 
     const functions = functionsFromTemplate(resolver);
-    iam.load(iamModelFromTemplate(resolver, functions));
+    await iam.load(iamModelFromTemplate(resolver, functions));
     const runtime = new LambdaRuntime({
       functions,
       region: target.region,

@@ -3,6 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../src/index.ts';
@@ -69,13 +71,13 @@ describe('IAM: modes', () => {
       notEvaluated: [],
     };
     const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/worker/${FUNCTION}` };
-    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map() };
+    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [] };
   };
   /** One SQS JSON request through the guard, signed with `accessKeyId`; what reached the service, if anything. */
   const send = async (mode: IamMode, accessKeyId: string, operation: string): Promise<{ statusCode: number; body: string; forwarded?: string; logs: string[]; guard: IamGuard }> => {
     const logs: string[] = [];
     const guard = new IamGuard({ mode, log: (line) => logs.push(line) });
-    guard.load(model());
+    await guard.load(model());
     let forwarded: string | undefined;
     const next = async (req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> => {
       const chunks: Buffer[] = [];
@@ -202,5 +204,35 @@ describe('IAM: the fixture service under enforce', () => {
     expect(logs.filter((line) => line.startsWith('[iam] not evaluated: '))).toEqual([
       expect.stringContaining('managed policy arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole (not in the template)'),
     ]);
+  });
+
+  it('delivers SNS to SQS only where the queue policy allows sns.amazonaws.com with the topic as aws:SourceArn; drops the others and says so', async () => {
+    // Prepare
+    const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+    const sns = new SNSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials });
+    const sqs = new SQSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials });
+    const queueArn = (logicalId: string): string => cloud.resources[logicalId]?.arn ?? '?';
+    const depth = async (logicalId: string): Promise<number> => {
+      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: cloud.resources[logicalId]?.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
+    };
+    try {
+      // Act: the notices topic reaches its queue (policy names it) and the stranger queue (policy names another topic);
+      // the events topic reaches the ordered queue, which has no policy.
+      await sns.send(new PublishCommand({ TopicArn: cloud.resources.NoticesTopic?.physicalId, Message: 'notice' }));
+      await sns.send(new PublishCommand({ TopicArn: cloud.resources.EventsTopic?.physicalId, Message: '{}', MessageGroupId: 'g', MessageAttributes: { type: { DataType: 'String', StringValue: 'OrderPlaced' } } }));
+      // Assess: fauxqs fans out inside Publish, so what was dropped is known (and absent) when Publish answers.
+      const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: cloud.resources.NoticesQueue?.url, WaitTimeSeconds: 5 }));
+      expect(received.Messages?.map((message) => message.Body)).toEqual(['notice']);
+      expect(await depth('StrangerQueue')).toBe(0);
+      expect(cloud.iam.deliveryDenials()).toEqual([
+        expect.objectContaining({ service: 'sns.amazonaws.com', sourceArn: cloud.resources.NoticesTopic?.physicalId, queueArn: queueArn('StrangerQueue'), dropped: true }),
+        expect.objectContaining({ sourceArn: cloud.resources.EventsTopic?.physicalId, queueArn: queueArn('OrderedQueue'), reason: expect.stringContaining('no policy'), dropped: true }),
+      ]);
+      expect(logs.filter((line) => line.includes('delivery from') && line.includes('dropped'))).toHaveLength(2);
+    } finally {
+      sns.destroy();
+      sqs.destroy();
+    }
   });
 });

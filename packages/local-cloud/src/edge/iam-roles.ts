@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isRecord, type TemplateResolver } from '../template/template.ts';
+import { queueNameOf } from './iam-requests.ts';
 
 interface NamedPolicy {
   name: string;
@@ -41,6 +42,10 @@ interface IamModel {
   identities: Map<string, FunctionIdentity>;
   /** The partition key attribute of each table, for `dynamodb:LeadingKeys`. */
   hashKeys: Map<string, string>;
+  /** Each queue's policy (`AWS::SQS::QueuePolicy`), by queue ARN; a queue of the template without one is here too, undefined. */
+  queuePolicies: Map<string, Record<string, unknown> | undefined>;
+  /** The template's topics' ARNs. */
+  topics: string[];
 }
 
 interface FunctionCredentials {
@@ -95,6 +100,8 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
   const attachments: { roles: unknown[]; policy: NamedPolicy }[] = [];
   const roleManaged: { role: RoleModel; arns: unknown[] }[] = [];
   const hashKeys = new Map<string, string>();
+  const queuePolicies = new Map<string, Record<string, unknown> | undefined>();
+  const topics: string[] = [];
 
   for (const [logicalId, resource] of resources) {
     const props = propsOf(logicalId, resource.Properties);
@@ -124,6 +131,20 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
       }
       case 'AWS::IAM::Policy':
         if (isRecord(props.PolicyDocument)) attachments.push({ roles: asArray(props.Roles), policy: { name: String(props.PolicyName ?? logicalId), document: props.PolicyDocument } });
+        break;
+      case 'AWS::SQS::Queue': {
+        const arn = identity().attributes.Arn;
+        if (arn !== undefined && !queuePolicies.has(arn)) queuePolicies.set(arn, undefined);
+        break;
+      }
+      case 'AWS::SNS::Topic':
+        topics.push(identity().ref);
+        break;
+      case 'AWS::SQS::QueuePolicy':
+        // A queue has one policy: the last one set wins, as a second SetQueueAttributes Policy replaces the first.
+        if (isRecord(props.PolicyDocument)) {
+          for (const url of asArray(props.Queues)) queuePolicies.set(`arn:${partition}:sqs:${region}:${accountId}:${queueNameOf(String(url))}`, props.PolicyDocument);
+        }
         break;
       case 'AWS::DynamoDB::Table': {
         const hash = asArray(props.KeySchema).find((key) => isRecord(key) && key.KeyType === 'HASH');
@@ -156,7 +177,7 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
       principalArn: `arn:${partition}:sts::${accountId}:assumed-role/${role.roleName}/${fn.name}`,
     });
   }
-  return { partition, region, accountId, identities, hashKeys };
+  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics };
 }
 
 export { functionCredentialVariables, functionCredentials, iamModelFromTemplate };

@@ -11,8 +11,10 @@
  * Evaluated: identity-based policies (inline, `AWS::IAM::Policy`, the template's own `AWS::IAM::ManagedPolicy`),
  * actions, resources, the condition keys listed in `globalContext` and those iam-requests.ts reads from the request.
  * Not evaluated: managed policies from outside the template, SCPs, RCPs, session policies, permission boundaries,
- * KMS grants, cross-account trust, resource policies (the caller and the resource are in one account, where an
- * identity policy's Allow suffices: IAM user guide, "Policy evaluation logic", same-account requests).
+ * KMS grants, cross-account trust, resource policies on a function's calls (the caller and the resource are in one
+ * account, where an identity policy's Allow suffices: IAM user guide, "Policy evaluation logic", same-account
+ * requests). Resource policies do decide SNS → SQS deliveries: `allowsDelivery`, called from fauxqs's fan-out
+ * (fidelity/sns-delivery-policy.ts).
  *
  * @example
  * const iam = new IamGuard({ mode: 'enforce', log });
@@ -47,12 +49,31 @@ interface IamDenial {
   refused: boolean;
 }
 
+/** A service-to-service delivery a queue policy refuses (SNS → SQS). */
+interface DeliveryDenial {
+  at: string;
+  /** `sns.amazonaws.com`. */
+  service: string;
+  /** The topic's ARN (the delivery's `aws:SourceArn`). */
+  sourceArn: string;
+  queueArn: string;
+  /** Why the queue policy refuses it. */
+  reason: string;
+  /** Whether it was dropped (`enforce`) or delivered anyway (`warn`). */
+  dropped: boolean;
+}
+
 interface IamGuardOptions {
   mode: IamMode;
   log: (line: string) => void;
 }
 
 type Decision = { allowed: true } | { allowed: false; kind: 'implicit' | 'explicit' };
+
+/** The service principal of SNS deliveries. */
+const SNS_PRINCIPAL = 'sns.amazonaws.com';
+
+const deliveryKey = (service: string, sourceArn: string, queueArn: string): string => `${service}\n${sourceArn}\n${queueArn}`;
 
 /** Denials kept for `denials()` (the oldest go first). */
 const KEPT_DENIALS = 200;
@@ -114,20 +135,83 @@ class IamGuard {
   private readonly kept: IamDenial[] = [];
   private readonly warned = new Set<string>();
   private screened = 0;
+  /** Queue policy decisions for every topic and queue of the template, by `service topic queue` (prepareDeliveries). */
+  private readonly deliveryReasons = new Map<string, string | undefined>();
+  private readonly keptDeliveries: DeliveryDenial[] = [];
 
   constructor(options: IamGuardOptions) {
     this.mode = options.mode;
     this.log = options.log;
   }
 
-  /** The functions and their roles (once the template is resolved); requests before it pass unevaluated. */
-  load(model: IamModel): void {
+  /**
+   * The functions, their roles and the queue policies (once the template is resolved); requests before it pass
+   * unevaluated. Deliveries are decided here, ahead, for every topic and queue of the template: fauxqs delivers
+   * inside a synchronous call, where the evaluator (asynchronous) cannot run.
+   */
+  async load(model: IamModel): Promise<void> {
     this.model = model;
     this.cache.clear();
+    this.deliveryReasons.clear();
     if (this.mode === 'off') return;
     const notes = new Set<string>();
     for (const identity of model.identities.values()) for (const note of identity.role.notEvaluated) notes.add(`${identity.role.roleName}: ${note}`);
     for (const note of notes) this.log(`[iam] not evaluated: ${note}; what only it would allow is denied locally`);
+    for (const [queueArn, policy] of model.queuePolicies) {
+      for (const topicArn of model.topics) this.deliveryReasons.set(deliveryKey(SNS_PRINCIPAL, topicArn, queueArn), await this.deliveryRefusal(SNS_PRINCIPAL, topicArn, queueArn, policy));
+    }
+  }
+
+  /**
+   * Whether `service` may deliver from `sourceArn` to the queue: its policy must allow the service principal
+   * `sqs:SendMessage` (with the delivery's `aws:SourceArn` and `aws:SourceAccount`); without a policy, nothing is
+   * delivered (SNS developer guide, "Fanout to Amazon SQS queues": the queue policy must allow the topic). A topic or
+   * queue the template does not define is not checked (its policy is not known here).
+   */
+  allowsDelivery(service: string, sourceArn: string, queueArn: string): boolean {
+    if (this.mode === 'off') return true;
+    const key = deliveryKey(service, sourceArn, queueArn);
+    if (!this.deliveryReasons.has(key)) return true;
+    const reason = this.deliveryReasons.get(key);
+    if (reason === undefined) return true;
+    const dropped = this.mode === 'enforce';
+    this.keptDeliveries.push({ at: new Date().toISOString(), service, sourceArn, queueArn, reason, dropped });
+    if (this.keptDeliveries.length > KEPT_DENIALS) this.keptDeliveries.shift();
+    this.log(`[iam] ${service} delivery from ${sourceArn} to ${queueArn} ${dropped ? 'dropped' : 'would be dropped on AWS (--iam warn: delivered)'}: ${reason}`);
+    return !dropped;
+  }
+
+  /** The deliveries a queue policy refused (or, under `warn`, would have). */
+  deliveryDenials(): DeliveryDenial[] {
+    return [...this.keptDeliveries];
+  }
+
+  private async deliveryRefusal(service: string, sourceArn: string, queueArn: string, policy: Record<string, unknown> | undefined): Promise<string | undefined> {
+    if (policy === undefined) return `the queue has no policy, so nothing allows ${service} to send to it`;
+    const model = this.model as IamModel;
+    const result = await runSimulation(
+      {
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: policy,
+        request: {
+          action: 'sqs:SendMessage',
+          principal: service,
+          resource: { resource: queueArn, accountId: model.accountId },
+          contextVariables: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': model.accountId, 'aws:SecureTransport': 'true' },
+        },
+      },
+      {},
+    );
+    if (result.resultType === 'error') {
+      this.log(`[iam] WARN queue policy of ${queueArn} not evaluated (deliveries allowed): ${JSON.stringify(result.errors)}`);
+      return undefined;
+    }
+    if (result.overallResult === 'Allowed') return undefined;
+    return result.overallResult === 'ExplicitlyDenied'
+      ? `the queue policy denies it (aws:SourceArn ${sourceArn})`
+      : `the queue policy allows no ${service} sqs:SendMessage with aws:SourceArn ${sourceArn}`;
   }
 
   /** The last denials (and, in `warn` mode, the requests that would have been denied). */
@@ -255,5 +339,5 @@ function parseIamMode(value: string, source: string): IamMode {
   throw new TypeError(`${source} must be one of ${IAM_MODES.join(', ')} (got '${value}')`);
 }
 
-export { IAM_MODES, IamGuard, accessKeyIdOf, deniedMessage, parseIamMode };
-export type { IamDenial, IamGuardOptions, IamMode };
+export { IAM_MODES, IamGuard, SNS_PRINCIPAL, accessKeyIdOf, deniedMessage, parseIamMode };
+export type { DeliveryDenial, IamDenial, IamGuardOptions, IamMode };

@@ -38,7 +38,8 @@ import type { RunningEmulator } from './servers.ts';
 import { startEmulatorThread, type EmulatorName, type WorkerSettings } from './emulator-thread.ts';
 import { createFirehoseService } from '../firehose/service.ts';
 import type { FirehoseService } from '../firehose/service.ts';
-import type { IamGuard } from '../edge/iam.ts';
+import { SNS_PRINCIPAL, type IamGuard } from '../edge/iam.ts';
+import { applySnsDeliveryPolicyPatch, registerDeliveryCheck } from '../fidelity/sns-delivery-policy.ts';
 
 interface EmulatorsOptions {
   /** State root, e.g. '.local'; each emulator persists under its own subfolder so a restart (even after kill -9) loses nothing accepted. */
@@ -177,9 +178,11 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   let dynamodbTtl: DynamoDbTtl | undefined;
   let edge: Edge | undefined;
   let unserve: (() => void) | undefined;
+  let unregisterDeliveryCheck: (() => void) | undefined;
 
   async function stopAll(): Promise<void> {
     unserve?.();
+    unregisterDeliveryCheck?.();
     await firehose?.stop();
     await sqsDeadLetters?.close();
     await dynamodbTtl?.close();
@@ -199,6 +202,14 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       detail,
       started,
     );
+    if (options.iam !== undefined && options.emulatorsThread === true) {
+      log('[emulators] SNS to SQS deliveries are not checked against queue policies while the emulators run in their own thread');
+    } else if (options.iam !== undefined) {
+      // SNS → SQS deliveries only where the queue policy allows them (fidelity/sns-delivery-policy.ts).
+      for (const patch of await applySnsDeliveryPolicyPatch()) detail(`[emulators] patched ${patch}`);
+      const iam = options.iam;
+      unregisterDeliveryCheck = registerDeliveryCheck(join(state('fauxqs'), 'fauxqs.db'), (topicArn, queueArn) => iam.allowsDelivery(SNS_PRINCIPAL, topicArn, queueArn));
+    }
     // In memory: the edge calls each emulator without a loopback hop; the ports stay for the S3 notifier (fauxqs)
     // and Firehose's Kinesis source (kinesalite).
     const fauxqsUpstream = createUpstream('fauxqs', '127.0.0.1', fauxqs.port, fauxqs);
