@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../src/index.ts';
@@ -71,7 +72,7 @@ describe('IAM: modes', () => {
       notEvaluated: [],
     };
     const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/worker/${FUNCTION}` };
-    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [] };
+    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], buckets: [] };
   };
   /** One SQS JSON request through the guard, signed with `accessKeyId`; what reached the service, if anything. */
   const send = async (mode: IamMode, accessKeyId: string, operation: string): Promise<{ statusCode: number; body: string; forwarded?: string; logs: string[]; guard: IamGuard }> => {
@@ -219,12 +220,14 @@ describe('IAM: the fixture service under enforce', () => {
     try {
       // Act: the notices topic reaches its queue (policy names it) and the stranger queue (policy names another topic);
       // the events topic reaches the ordered queue, which has no policy.
+      // (The stranger queue may hold S3's test event from provisioning, which runs before IAM is loaded.)
+      const strangerBefore = await depth('StrangerQueue');
       await sns.send(new PublishCommand({ TopicArn: cloud.resources.NoticesTopic?.physicalId, Message: 'notice' }));
       await sns.send(new PublishCommand({ TopicArn: cloud.resources.EventsTopic?.physicalId, Message: '{}', MessageGroupId: 'g', MessageAttributes: { type: { DataType: 'String', StringValue: 'OrderPlaced' } } }));
       // Assess: fauxqs fans out inside Publish, so what was dropped is known (and absent) when Publish answers.
       const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: cloud.resources.NoticesQueue?.url, WaitTimeSeconds: 5 }));
       expect(received.Messages?.map((message) => message.Body)).toEqual(['notice']);
-      expect(await depth('StrangerQueue')).toBe(0);
+      expect(await depth('StrangerQueue')).toBe(strangerBefore);
       expect(cloud.iam.deliveryDenials()).toEqual([
         expect.objectContaining({ service: 'sns.amazonaws.com', sourceArn: cloud.resources.NoticesTopic?.physicalId, queueArn: queueArn('StrangerQueue'), dropped: true }),
         expect.objectContaining({ sourceArn: cloud.resources.EventsTopic?.physicalId, queueArn: queueArn('OrderedQueue'), reason: expect.stringContaining('no policy'), dropped: true }),
@@ -234,5 +237,21 @@ describe('IAM: the fixture service under enforce', () => {
       sns.destroy();
       sqs.destroy();
     }
+  });
+
+  it('drops an S3 notification the queue policy does not allow from its bucket, and says so', async () => {
+    // Prepare
+    const s3 = new S3Client({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true });
+    const bucketArn = 'arn:aws:s3:::fixture-local-drops-000000000000';
+    const dropped = (): unknown[] => cloud.iam.deliveryDenials().filter((denial) => denial.sourceArn === bucketArn);
+    const before = dropped().length;
+    // Act
+    await s3.send(new PutObjectCommand({ Bucket: 'fixture-local-drops-000000000000', Key: 'a.json', Body: '{}' })).finally(() => s3.destroy());
+    // Assess: the notification is sent after the write answers; polled with a deadline.
+    const deadline = Date.now() + 10_000;
+    while (dropped().length === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(dropped().slice(before)).toEqual([
+      expect.objectContaining({ service: 's3.amazonaws.com', queueArn: cloud.resources.StrangerQueue?.arn, reason: expect.stringContaining('aws:SourceArn arn:aws:s3:::fixture-local-drops-000000000000'), dropped: true }),
+    ]);
   });
 });

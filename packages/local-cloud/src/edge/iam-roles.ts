@@ -46,6 +46,8 @@ interface IamModel {
   queuePolicies: Map<string, Record<string, unknown> | undefined>;
   /** The template's topics' ARNs. */
   topics: string[];
+  /** The template's buckets' ARNs. */
+  buckets: string[];
 }
 
 interface FunctionCredentials {
@@ -102,6 +104,7 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
   const hashKeys = new Map<string, string>();
   const queuePolicies = new Map<string, Record<string, unknown> | undefined>();
   const topics: string[] = [];
+  const buckets: string[] = [];
 
   for (const [logicalId, resource] of resources) {
     const props = propsOf(logicalId, resource.Properties);
@@ -140,6 +143,9 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
       case 'AWS::SNS::Topic':
         topics.push(identity().ref);
         break;
+      case 'AWS::S3::Bucket':
+        buckets.push(`arn:${partition}:s3:::${identity().ref}`);
+        break;
       case 'AWS::SQS::QueuePolicy':
         // A queue has one policy: the last one set wins, as a second SetQueueAttributes Policy replaces the first.
         if (isRecord(props.PolicyDocument)) {
@@ -177,7 +183,7 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
       principalArn: `arn:${partition}:sts::${accountId}:assumed-role/${role.roleName}/${fn.name}`,
     });
   }
-  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics };
+  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics, buckets };
 }
 
 export { functionCredentialVariables, functionCredentials, iamModelFromTemplate };

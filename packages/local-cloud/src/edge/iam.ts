@@ -52,9 +52,9 @@ interface IamDenial {
 /** A service-to-service delivery a queue policy refuses (SNS → SQS). */
 interface DeliveryDenial {
   at: string;
-  /** `sns.amazonaws.com`. */
+  /** `sns.amazonaws.com` or `s3.amazonaws.com`. */
   service: string;
-  /** The topic's ARN (the delivery's `aws:SourceArn`). */
+  /** The topic's or bucket's ARN (the delivery's `aws:SourceArn`). */
   sourceArn: string;
   queueArn: string;
   /** Why the queue policy refuses it. */
@@ -70,8 +70,9 @@ interface IamGuardOptions {
 
 type Decision = { allowed: true } | { allowed: false; kind: 'implicit' | 'explicit' };
 
-/** The service principal of SNS deliveries. */
+/** The service principals of SNS deliveries and S3 event notifications. */
 const SNS_PRINCIPAL = 'sns.amazonaws.com';
+const S3_PRINCIPAL = 's3.amazonaws.com';
 
 const deliveryKey = (service: string, sourceArn: string, queueArn: string): string => `${service}\n${sourceArn}\n${queueArn}`;
 
@@ -157,8 +158,9 @@ class IamGuard {
     const notes = new Set<string>();
     for (const identity of model.identities.values()) for (const note of identity.role.notEvaluated) notes.add(`${identity.role.roleName}: ${note}`);
     for (const note of notes) this.log(`[iam] not evaluated: ${note}; what only it would allow is denied locally`);
+    const sources = [...model.topics.map((arn) => [SNS_PRINCIPAL, arn] as const), ...model.buckets.map((arn) => [S3_PRINCIPAL, arn] as const)];
     for (const [queueArn, policy] of model.queuePolicies) {
-      for (const topicArn of model.topics) this.deliveryReasons.set(deliveryKey(SNS_PRINCIPAL, topicArn, queueArn), await this.deliveryRefusal(SNS_PRINCIPAL, topicArn, queueArn, policy));
+      for (const [service, sourceArn] of sources) this.deliveryReasons.set(deliveryKey(service, sourceArn, queueArn), await this.deliveryRefusal(service, sourceArn, queueArn, policy));
     }
   }
 
@@ -339,5 +341,5 @@ function parseIamMode(value: string, source: string): IamMode {
   throw new TypeError(`${source} must be one of ${IAM_MODES.join(', ')} (got '${value}')`);
 }
 
-export { IAM_MODES, IamGuard, SNS_PRINCIPAL, accessKeyIdOf, deniedMessage, parseIamMode };
+export { IAM_MODES, IamGuard, S3_PRINCIPAL, SNS_PRINCIPAL, accessKeyIdOf, deniedMessage, parseIamMode };
 export type { DeliveryDenial, IamDenial, IamGuardOptions, IamMode };

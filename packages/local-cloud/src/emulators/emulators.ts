@@ -38,7 +38,7 @@ import type { RunningEmulator } from './servers.ts';
 import { startEmulatorThread, type EmulatorName, type WorkerSettings } from './emulator-thread.ts';
 import { createFirehoseService } from '../firehose/service.ts';
 import type { FirehoseService } from '../firehose/service.ts';
-import { SNS_PRINCIPAL, type IamGuard } from '../edge/iam.ts';
+import { S3_PRINCIPAL, SNS_PRINCIPAL, type IamGuard } from '../edge/iam.ts';
 import { applySnsDeliveryPolicyPatch, registerDeliveryCheck } from '../fidelity/sns-delivery-policy.ts';
 
 interface EmulatorsOptions {
@@ -207,8 +207,8 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     } else if (options.iam !== undefined) {
       // SNS → SQS deliveries only where the queue policy allows them (fidelity/sns-delivery-policy.ts).
       for (const patch of await applySnsDeliveryPolicyPatch()) detail(`[emulators] patched ${patch}`);
-      const iam = options.iam;
-      unregisterDeliveryCheck = registerDeliveryCheck(join(state('fauxqs'), 'fauxqs.db'), (topicArn, queueArn) => iam.allowsDelivery(SNS_PRINCIPAL, topicArn, queueArn));
+      const guard = options.iam;
+      unregisterDeliveryCheck = registerDeliveryCheck(join(state('fauxqs'), 'fauxqs.db'), (topicArn, queueArn) => guard.allowsDelivery(SNS_PRINCIPAL, topicArn, queueArn));
     }
     // In memory: the edge calls each emulator without a loopback hop; the ports stay for the S3 notifier (fauxqs)
     // and Firehose's Kinesis source (kinesalite).
@@ -218,7 +218,13 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     upstreams.push(fauxqsUpstream, kinesisUpstream, dynamodbUpstream);
     const fauxqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
     const kinesisEndpoint = `http://127.0.0.1:${kinesalite.port}`;
-    const s3Notifier = createS3Notifier({ fauxqsEndpoint, region, log });
+    const iam = options.iam;
+    const s3Notifier = createS3Notifier({
+      fauxqsEndpoint,
+      region,
+      log,
+      ...(iam === undefined ? {} : { allowsDelivery: (bucketArn: string, queueArn: string) => iam.allowsDelivery(S3_PRINCIPAL, bucketArn, queueArn) }),
+    });
     notifier = s3Notifier;
     const firehoseService = createFirehoseService({ directory: state('firehose'), region, accountId, log });
     firehose = firehoseService;

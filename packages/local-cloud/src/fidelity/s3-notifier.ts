@@ -11,6 +11,11 @@ interface S3NotifierOptions {
   fauxqsEndpoint: string;
   region: string;
   log: (line: string) => void;
+  /**
+   * Whether the queue's policy lets S3 deliver from the bucket (`aws:SourceArn`); a refused delivery is dropped, as S3
+   * drops it, and reported by the check (edge/iam.ts `allowsDelivery`). None: every delivery happens.
+   */
+  allowsDelivery?: (bucketArn: string, queueArn: string) => boolean;
 }
 
 interface S3Notifier {
@@ -31,6 +36,16 @@ function queueUrlFromArn(arn: string): string {
   return `http://sqs.${region ?? ''}.localhost/${account ?? ''}/${name ?? ''}`;
 }
 
+/** The bucket ARN of an S3 event message (`Records[0].s3.bucket.arn`), or of its test event (`Bucket`). */
+function bucketArnOf(body: string): string | undefined {
+  try {
+    const message = JSON.parse(body) as { Records?: { s3?: { bucket?: { arn?: string } } }[]; Bucket?: string };
+    return message.Records?.[0]?.s3?.bucket?.arn ?? (message.Bucket === undefined ? undefined : `arn:aws:s3:::${message.Bucket}`);
+  } catch {
+    return undefined;
+  }
+}
+
 function createS3Notifier(options: S3NotifierOptions): S3Notifier {
   const sqs = new SQSClient(localClientConfig(options.fauxqsEndpoint, options.region));
   const sns = new SNSClient(localClientConfig(options.fauxqsEndpoint, options.region));
@@ -38,9 +53,12 @@ function createS3Notifier(options: S3NotifierOptions): S3Notifier {
 
   async function send(target: NotificationTarget, body: string): Promise<void> {
     switch (target.kind) {
-      case 'queue':
+      case 'queue': {
+        const bucketArn = bucketArnOf(body);
+        if (bucketArn !== undefined && options.allowsDelivery?.(bucketArn, target.arn) === false) return;
         await sqs.send(new SendMessageCommand({ QueueUrl: queueUrlFromArn(target.arn), MessageBody: body }));
         return;
+      }
       case 'topic':
         await sns.send(new PublishCommand({ TopicArn: target.arn, Message: body, Subject: SNS_SUBJECT }));
         return;
