@@ -10,6 +10,7 @@ import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../src/index.ts';
 import { IamGuard, parseIamMode, type IamMode } from '../src/edge/iam.ts';
+import { parseArguments, UsageError } from '../src/cli.ts';
 import { authorizationsOf, type ClassifiedRequest } from '../src/edge/iam-requests.ts';
 import { functionCredentials, type IamModel } from '../src/edge/iam-roles.ts';
 
@@ -134,7 +135,9 @@ describe('IAM: modes', () => {
     expect([off.guard.evaluated(), administrator.guard.evaluated()]).toEqual([0, 0]);
   });
 
-  it('names the valid modes when given another', () => {
+  it('takes the mode from --iam on the command line, and names the valid modes when given another', () => {
+    expect([parseArguments(['--iam', 'warn']).iam, parseArguments(['--iam=off']).iam, parseArguments([]).iam]).toEqual(['warn', 'off', undefined]);
+    expect(() => parseArguments(['--iam', 'strict'])).toThrow(UsageError);
     expect(() => parseIamMode('strict', '--iam')).toThrow("--iam must be one of enforce, warn, off (got 'strict')");
   });
 });
