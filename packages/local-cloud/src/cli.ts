@@ -166,6 +166,7 @@ function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; 
     `  queues (${queues.length})`,
     ...queues,
     '',
+    ...iamLines(cloud),
     ...notEmulatedLines(cloud, options.verbose === true),
     ...(options.dataDir ? [`  state in ${options.dataDir} (--fresh starts it empty)`] : []),
     '  Ctrl-C to stop',
@@ -206,6 +207,16 @@ function controlLines(cloud: LocalCloud): string[] {
     `    curl -s ${token} ${cloud.edgeUrl}/_local/stats`,
     `    curl -s ${token} -H 'content-type: application/json' -d '{}' ${cloud.edgeUrl}/_local/faults`,
   ];
+}
+
+/** The IAM mode, so an AccessDenied from a function is expected, and how to change it (edge/iam.ts). */
+function iamLines(cloud: LocalCloud): string[] {
+  const what: Record<IamMode, string> = {
+    enforce: "each function's requests are evaluated against its role, refused ones fail as on AWS (--iam warn only reports)",
+    warn: "each function's requests are evaluated against its role, refused ones are only reported (--iam enforce refuses)",
+    off: 'nothing is evaluated: every call is allowed (--iam enforce evaluates each function against its role)',
+  };
+  return [`  IAM ${cloud.iam.mode}: ${what[cloud.iam.mode]}`, ''];
 }
 
 /** `not emulated (AWS-only): 65 resources` then the counts per type; with --verbose, every logical id. */

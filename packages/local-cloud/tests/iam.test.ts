@@ -10,7 +10,7 @@ import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../src/index.ts';
 import { IamGuard, parseIamMode, type IamMode } from '../src/edge/iam.ts';
-import { parseArguments, UsageError } from '../src/cli.ts';
+import { banner, parseArguments, UsageError } from '../src/cli.ts';
 import { authorizationsOf, type ClassifiedRequest } from '../src/edge/iam-requests.ts';
 import { functionCredentials, type IamModel } from '../src/edge/iam-roles.ts';
 
@@ -201,10 +201,11 @@ describe('IAM: the fixture service under enforce', () => {
     expect(!result.ok && result.error).toMatchObject({ errorType: 'AccessDenied', errorMessage: expect.stringContaining('sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:fixture-local-results') });
   });
 
-  it('keeps an administrator identity for callers that are not functions, and notes the managed policy it cannot evaluate', async () => {
+  it('keeps an administrator identity for callers that are not functions, notes the managed policy it cannot evaluate, and the banner names the mode', async () => {
     const dynamodb = new DynamoDBClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 
     await expect(dynamodb.send(new PutItemCommand({ TableName: 'fixture-local-orders', Item: { pk: { S: 'admin' }, sk: { S: 'admin' } } })).finally(() => dynamodb.destroy())).resolves.toBeDefined();
+    expect(banner(cloud, 'local')).toContain("IAM enforce: each function's requests are evaluated against its role");
     expect(logs.filter((line) => line.startsWith('[iam] not evaluated: '))).toEqual([
       expect.stringContaining('managed policy arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole (not in the template)'),
     ]);
