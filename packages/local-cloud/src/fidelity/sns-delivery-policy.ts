@@ -85,4 +85,3 @@ function registerDeliveryCheck(databasePath: string, check: DeliveryCheck): () =
 }
 
 export { applySnsDeliveryPolicyPatch, registerDeliveryCheck };
-export type { DeliveryCheck };
