@@ -77,8 +77,8 @@ interface LocalCloudOptions {
   /** SQS pollers hand every batch to the function twice (idempotency drill); also `POST /_local/faults`. */
   duplicateDelivery?: boolean;
   /**
-   * fauxqs, kinesalite and dynalite in a worker thread of their own (emulators/emulator-thread.ts). Default: the
-   * environment variable LOCAL_EMULATORS_THREAD=1, else on the edge's thread.
+   * fauxqs, kinesalite and dynalite in a worker thread of their own (emulators/emulator-thread.ts). Default true;
+   * false (or the environment variable LOCAL_EMULATORS_THREAD=0): on the edge's thread.
    */
   emulatorsThread?: boolean;
   /** The functions' requests against their roles (edge/iam.ts): refused, reported, or not evaluated (default DEFAULT_IAM_MODE). */
@@ -380,7 +380,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       control,
       stats,
       stacks,
-      emulatorsThread: options.emulatorsThread ?? process.env.LOCAL_EMULATORS_THREAD === '1',
+      emulatorsThread: options.emulatorsThread ?? process.env.LOCAL_EMULATORS_THREAD !== '0',
       iam,
     });
     stops.push(() => emulators.stop());
@@ -400,6 +400,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
 
     const functions = functionsFromTemplate(resolver);
     await iam.load(iamModelFromTemplate(resolver, functions));
+    await emulators.syncDeliveryPolicy?.();
     const runtime = new LambdaRuntime({
       functions,
       region: target.region,

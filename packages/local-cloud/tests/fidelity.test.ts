@@ -221,8 +221,9 @@ describe('emulator fidelity through the AWS SDK', () => {
   };
 
   beforeAll(async () => {
-    // Over the edge's socket, as the AWS CLI and clients in other processes reach it (the other suites go in memory).
-    cloud = await startTestCloud('fidelity', { inProcessClients: false });
+    // Over the edge's socket, as the AWS CLI and clients in other processes reach it (the other suites go in memory),
+    // with the emulators on the edge's thread (the other suites run them in their own).
+    cloud = await startTestCloud('fidelity', { inProcessClients: false, emulatorsThread: false });
     connect();
   });
 

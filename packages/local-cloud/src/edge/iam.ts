@@ -183,6 +183,22 @@ class IamGuard {
     return !dropped;
   }
 
+  /**
+   * The deliveries from `service` that a queue policy refuses, as [source ARN, queue ARN] pairs, decided by `load`:
+   * for an emulator in another thread, which checks its deliveries against them (emulators/emulator-thread.ts).
+   */
+  refusedDeliveries(service: string): Array<[string, string]> {
+    if (this.mode === 'off') return [];
+    const prefix = `${service}\n`;
+    const refused: Array<[string, string]> = [];
+    for (const [key, reason] of this.deliveryReasons) {
+      if (reason === undefined || !key.startsWith(prefix)) continue;
+      const [sourceArn = '', queueArn = ''] = key.slice(prefix.length).split('\n');
+      refused.push([sourceArn, queueArn]);
+    }
+    return refused;
+  }
+
   /** The deliveries a queue policy refused (or, under `warn`, would have). */
   deliveryDenials(): DeliveryDenial[] {
     return [...this.keptDeliveries];

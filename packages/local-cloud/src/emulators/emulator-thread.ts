@@ -23,11 +23,14 @@ interface WorkerSettings {
   paths: Record<EmulatorName, string>;
   region: string;
   accountId: string;
+  /** Check SNS → SQS deliveries against refusals sent later (setDeliveryRefusals; fidelity/sns-delivery-policy.ts). */
+  checkDeliveries?: boolean;
 }
 
 type ThreadRequest =
   | { kind: 'request'; id: number; target: EmulatorName; method: string; path: string; headers: Record<string, string>; body?: Uint8Array }
   | { kind: 'dead-letter-sources'; id: number; queueName: string }
+  | { kind: 'delivery-refusals'; id: number; refused: Array<[string, string]>; drop: boolean }
   | { kind: 'stop'; id: number };
 
 type ThreadReply =
@@ -36,6 +39,8 @@ type ThreadReply =
   | { kind: 'failed'; message: string }
   | { kind: 'response'; id: number; statusCode: number; headers: Record<string, string>; body: Uint8Array }
   | { kind: 'dead-letter-sources'; id: number; sources: Array<[string, string]> }
+  | { kind: 'delivery-refused'; topicArn: string; queueArn: string }
+  | { kind: 'done'; id: number }
   | { kind: 'stopped'; id: number; message?: string }
   | { kind: 'error'; id: number; message: string };
 
@@ -49,13 +54,22 @@ interface EmulatorThread {
   listener(target: EmulatorName): RequestListener;
   /** fauxqs-dlq-origin.ts's deadLetterSources, read in the emulators' thread. */
   deadLetterSources(queueName: string): Promise<Map<string, string>>;
+  /**
+   * The SNS → SQS deliveries fauxqs must refuse ([topic ARN, queue ARN]); `drop`: refuse them (enforce), else only
+   * report them (warn). Each refused delivery comes back through `onDeliveryRefused`.
+   */
+  setDeliveryRefusals(refused: Array<[string, string]>, drop: boolean): Promise<void>;
   /** Stops the emulators (closing their databases), then the thread. */
   stop(): Promise<void>;
 }
 
 type Pending = { resolve: (reply: ThreadReply) => void; reject: (error: Error) => void };
 
-async function startEmulatorThread(settings: WorkerSettings, log: (line: string) => void): Promise<EmulatorThread> {
+async function startEmulatorThread(
+  settings: WorkerSettings,
+  log: (line: string) => void,
+  onDeliveryRefused: (topicArn: string, queueArn: string) => void = () => undefined,
+): Promise<EmulatorThread> {
   const worker = new Worker(new URL('./emulator-worker.ts', import.meta.url), { workerData: settings });
   const pending = new Map<number, Pending>();
   let nextId = 1;
@@ -67,6 +81,7 @@ async function startEmulatorThread(settings: WorkerSettings, log: (line: string)
     worker.once('exit', onExit);
     worker.on('message', (reply: ThreadReply) => {
       if (reply.kind === 'log') return log(reply.line);
+      if (reply.kind === 'delivery-refused') return onDeliveryRefused(reply.topicArn, reply.queueArn);
       if (reply.kind === 'ready') {
         worker.off('error', reject);
         worker.off('exit', onExit);
@@ -133,6 +148,9 @@ async function startEmulatorThread(settings: WorkerSettings, log: (line: string)
     deadLetterSources: async (queueName) => {
       const reply = await ask({ kind: 'dead-letter-sources', queueName });
       return new Map(reply.kind === 'dead-letter-sources' ? reply.sources : []);
+    },
+    setDeliveryRefusals: async (refused, drop) => {
+      await ask({ kind: 'delivery-refusals', refused, drop });
     },
     stop: () => {
       stopping ??= (async () => {

@@ -3,9 +3,11 @@
  * event loop of the edge, the functions and the pollers. Requests arrive as messages, are handed to each emulator's
  * request listener in memory (light-my-request), and their answers go back as messages.
  */
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { inject } from 'light-my-request';
 import { deadLetterSources, type InspectedQueue } from '../fidelity/fauxqs-dlq-origin.ts';
+import { applySnsDeliveryPolicyPatch, registerDeliveryCheck } from '../fidelity/sns-delivery-policy.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite, type RunningEmulator } from './servers.ts';
 import type { EmulatorName, ThreadReply, ThreadRequest, WorkerSettings } from './emulator-thread.ts';
 
@@ -13,6 +15,10 @@ if (parentPort === null) throw new Error('emulator-worker.ts runs as a worker th
 const port = parentPort;
 const settings = workerData as WorkerSettings;
 const log = (line: string): void => port.postMessage({ kind: 'log', line } satisfies ThreadReply);
+
+/** The deliveries the queue policies refuse (`topic\nqueue`), sent by the edge's thread once IAM has decided them. */
+let refused = new Set<string>();
+let dropRefused = false;
 
 async function main(): Promise<void> {
   const started: RunningEmulator[] = [];
@@ -25,6 +31,14 @@ async function main(): Promise<void> {
       startDynalite(settings.paths.dynalite, settings.region, settings.accountId).then((emulator) => (started.push(emulator), emulator)),
     ]);
     emulators = { fauxqs, kinesalite, dynalite };
+    if (settings.checkDeliveries === true) {
+      for (const patch of await applySnsDeliveryPolicyPatch()) log(`[emulators] patched ${patch}`);
+      registerDeliveryCheck(join(settings.paths.fauxqs, 'fauxqs.db'), (topicArn, queueArn) => {
+        if (!refused.has(`${topicArn}\n${queueArn}`)) return true;
+        port.postMessage({ kind: 'delivery-refused', topicArn, queueArn } satisfies ThreadReply);
+        return !dropRefused;
+      });
+    }
     inspect = (name) => fauxqs.server.inspectQueue(name) as InspectedQueue | undefined;
   } catch (error) {
     await Promise.allSettled(started.map((emulator) => emulator.stop()));
@@ -59,6 +73,10 @@ async function main(): Promise<void> {
       }
       case 'dead-letter-sources':
         return { kind: 'dead-letter-sources', id: message.id, sources: [...deadLetterSources(inspect, message.queueName)] };
+      case 'delivery-refusals':
+        refused = new Set(message.refused.map(([topicArn, queueArn]) => `${topicArn}\n${queueArn}`));
+        dropRefused = message.drop;
+        return { kind: 'done', id: message.id };
       case 'stop': {
         const results = await Promise.allSettled(started.map((emulator) => emulator.stop()));
         const failed = results.find((result) => result.status === 'rejected');

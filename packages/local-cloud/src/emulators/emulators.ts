@@ -35,7 +35,7 @@ import type { DynamoDbTtl } from '../edge/dynamodb-ttl.ts';
 import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite } from './servers.ts';
 import type { RunningEmulator } from './servers.ts';
-import { startEmulatorThread, type EmulatorName, type WorkerSettings } from './emulator-thread.ts';
+import { startEmulatorThread, type EmulatorName, type EmulatorThread, type WorkerSettings } from './emulator-thread.ts';
 import { createFirehoseService } from '../firehose/service.ts';
 import type { FirehoseService } from '../firehose/service.ts';
 import { S3_PRINCIPAL, SNS_PRINCIPAL, type IamGuard } from '../edge/iam.ts';
@@ -66,7 +66,7 @@ interface EmulatorsOptions {
   inProcessClients?: boolean;
   /**
    * fauxqs, kinesalite and dynalite run in a worker thread of their own, beside the edge and the functions
-   * (emulators/emulator-thread.ts); false: on this thread.
+   * (emulators/emulator-thread.ts; default true); false: on this thread.
    */
   emulatorsThread?: boolean;
   /** Remove the local cloud's subfolders of dataDir first, once it is locked (data-dir.ts). */
@@ -87,6 +87,11 @@ interface Emulators {
   /** This run's token of `/_local/*` (header `x-local-token`), also in `tokenFile` (mode 0600). */
   token: string;
   tokenFile: string;
+  /**
+   * Hands the SNS → SQS deliveries the queue policies refuse to fauxqs's thread, once `iam.load` has decided them
+   * (with the emulators on this thread, fauxqs asks the IamGuard itself).
+   */
+  syncDeliveryPolicy?(): Promise<void>;
   /** Closes everything, flushes state; idempotent. */
   stop(): Promise<void>;
 }
@@ -117,6 +122,8 @@ interface StartedEmulators {
   kinesalite: ReachableEmulator;
   dynalite: ReachableEmulator;
   deadLetterSourcesOf: (queueName: string) => Map<string, string> | Promise<Map<string, string>>;
+  /** The emulators' thread, when they run in one. */
+  thread?: EmulatorThread;
 }
 
 /** The emulators on this thread; each one started goes into `started` (stopped by stopAll). */
@@ -131,8 +138,14 @@ async function onThisThread(settings: WorkerSettings, log: (line: string) => voi
 }
 
 /** The emulators in their own thread (emulator-thread.ts); the thread goes into `started`. */
-async function inThread(settings: WorkerSettings, log: (line: string) => void, started: RunningEmulator[]): Promise<StartedEmulators> {
-  const thread = await startEmulatorThread(settings, log);
+async function inThread(
+  settings: WorkerSettings,
+  log: (line: string) => void,
+  started: RunningEmulator[],
+  iam?: IamGuard,
+): Promise<StartedEmulators> {
+  // A refused delivery is dropped (or, under warn, only reported) in fauxqs's thread; the IamGuard logs and keeps it.
+  const thread = await startEmulatorThread({ ...settings, checkDeliveries: iam !== undefined }, log, (topicArn, queueArn) => iam?.allowsDelivery(SNS_PRINCIPAL, topicArn, queueArn));
   started.push({ name: 'emulators thread', port: 0, stop: () => thread.stop() });
   const reach = (name: EmulatorName): ReachableEmulator => ({
     name,
@@ -141,7 +154,7 @@ async function inThread(settings: WorkerSettings, log: (line: string) => void, s
     dispatch: thread.listener(name),
     stop: () => Promise.resolve(),
   });
-  return { fauxqs: reach('fauxqs'), kinesalite: reach('kinesalite'), dynalite: reach('dynalite'), deadLetterSourcesOf: (name) => thread.deadLetterSources(name) };
+  return { fauxqs: reach('fauxqs'), kinesalite: reach('kinesalite'), dynalite: reach('dynalite'), deadLetterSourcesOf: (name) => thread.deadLetterSources(name), thread };
 }
 
 /**
@@ -179,6 +192,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   let edge: Edge | undefined;
   let unserve: (() => void) | undefined;
   let unregisterDeliveryCheck: (() => void) | undefined;
+  let syncDeliveryPolicy: (() => Promise<void>) | undefined;
 
   async function stopAll(): Promise<void> {
     unserve?.();
@@ -197,18 +211,20 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   }
 
   try {
-    const { fauxqs, kinesalite, dynalite, deadLetterSourcesOf } = await (options.emulatorsThread === true ? inThread : onThisThread)(
+    const { fauxqs, kinesalite, dynalite, deadLetterSourcesOf, thread } = await (options.emulatorsThread !== false ? inThread : onThisThread)(
       { paths: { fauxqs: state('fauxqs'), kinesalite: state('kinesalite'), dynalite: state('dynalite') }, region, accountId },
       detail,
       started,
+      options.iam,
     );
-    if (options.iam !== undefined && options.emulatorsThread === true) {
-      log('[emulators] SNS to SQS deliveries are not checked against queue policies while the emulators run in their own thread');
+    const guard = options.iam;
+    if (thread !== undefined && guard !== undefined) {
+      syncDeliveryPolicy = () => thread.setDeliveryRefusals(guard.refusedDeliveries(SNS_PRINCIPAL), guard.mode === 'enforce');
     } else if (options.iam !== undefined) {
       // SNS → SQS deliveries only where the queue policy allows them (fidelity/sns-delivery-policy.ts).
       for (const patch of await applySnsDeliveryPolicyPatch()) detail(`[emulators] patched ${patch}`);
-      const guard = options.iam;
-      unregisterDeliveryCheck = registerDeliveryCheck(join(state('fauxqs'), 'fauxqs.db'), (topicArn, queueArn) => guard.allowsDelivery(SNS_PRINCIPAL, topicArn, queueArn));
+      const onThread = options.iam;
+      unregisterDeliveryCheck = registerDeliveryCheck(join(state('fauxqs'), 'fauxqs.db'), (topicArn, queueArn) => onThread.allowsDelivery(SNS_PRINCIPAL, topicArn, queueArn));
     }
     // In memory: the edge calls each emulator without a loopback hop; the ports stay for the S3 notifier (fauxqs)
     // and Firehose's Kinesis source (kinesalite).
@@ -287,6 +303,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     stacks,
     token: controlToken.token,
     tokenFile: controlToken.file,
+    syncDeliveryPolicy: () => syncDeliveryPolicy?.() ?? Promise.resolve(),
     stop: () => {
       stopping ??= stopAll().then(() => log('[emulators] stopped'));
       return stopping;
