@@ -232,4 +232,4 @@ async function handleCloudFormation(req: IncomingMessage, res: ServerResponse, s
 }
 
 export { StackRegistry, handleCloudFormation };
-export type { StackInput, StackResourceInput };
+

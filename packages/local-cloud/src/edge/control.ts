@@ -184,5 +184,5 @@ function isControlRequest(url: string): boolean {
   return CONTROL_PATHS.has(url.split('?')[0] ?? '');
 }
 
-export { FaultsSwitchError, LocalControl, isControlRequest };
+export { LocalControl, isControlRequest };
 export type { FailureRecord, FaultInjection, FaultsState };

@@ -197,4 +197,4 @@ function createDynamoDbTtl(options: DynamoDbTtlOptions): DynamoDbTtl {
 }
 
 export { createDynamoDbTtl };
-export type { DynamoDbTtl, DynamoDbTtlOptions };
+export type { DynamoDbTtl };

@@ -404,5 +404,5 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
   };
 }
 
-export { adaptKinesisRequest, classifyRequest, s3Location, startEdge, virtualHostBucket };
-export type { Edge, EdgeOptions, EdgeRoute, EdgeService, JsonApiHandler };
+export { classifyRequest, s3Location, startEdge, virtualHostBucket };
+export type { Edge };

@@ -156,5 +156,5 @@ function edgeRefusal(req: IncomingMessage, port: number, control: ControlToken):
   return hostRefusal(req.headers.host, { port, subdomains: true }) ?? originRefusal(req.headers) ?? controlRefusal(req, control);
 }
 
-export { controlRefusal, edgeRefusal, guardServer, hostRefusal, internalRefusal, isAllowedHost, originRefusal, sendRefusal };
+export { edgeRefusal, guardServer, hostRefusal, internalRefusal, isAllowedHost, originRefusal, sendRefusal };
 export type { ControlToken, HostRule, Refusal };

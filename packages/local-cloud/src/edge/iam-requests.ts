@@ -204,4 +204,4 @@ function authorizationsOf(request: ClassifiedRequest, scope: ArnScope, hashKeyOf
 }
 
 export { authorizationsOf, queueNameOf };
-export type { ArnScope, Authorization, ClassifiedRequest, HashKeyOf };
+export type { Authorization, ClassifiedRequest };

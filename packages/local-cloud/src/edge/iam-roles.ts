@@ -187,4 +187,4 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
 }
 
 export { functionCredentialVariables, functionCredentials, iamModelFromTemplate };
-export type { FunctionCredentials, FunctionIdentity, IamModel, NamedPolicy, RoleModel };
+export type { FunctionIdentity, IamModel };

@@ -357,5 +357,5 @@ function parseIamMode(value: string, source: string): IamMode {
   throw new TypeError(`${source} must be one of ${IAM_MODES.join(', ')} (got '${value}')`);
 }
 
-export { IAM_MODES, IamGuard, S3_PRINCIPAL, SNS_PRINCIPAL, accessKeyIdOf, deniedMessage, parseIamMode };
-export type { DeliveryDenial, IamDenial, IamGuardOptions, IamMode };
+export { IamGuard, S3_PRINCIPAL, SNS_PRINCIPAL, parseIamMode };
+export type { IamMode };

@@ -218,4 +218,4 @@ function closeUpstream(upstream: Upstream): void {
 }
 
 export { clientGone, closeUpstream, createUpstream, exchange, forwardHeaders, pipeThrough, postJson, readBody, sendBuffered };
-export type { BufferedResponse, Upstream, UpstreamRequest };
+export type { BufferedResponse, Upstream };

@@ -386,5 +386,5 @@ function matchingArns(configuration: NotificationConfiguration): string[] {
   return uniqueTargets(configuration).map((target) => target.arn);
 }
 
-export { classifyS3Operation, createS3Edge };
-export type { S3Edge, S3EdgeOptions, S3EdgeRequest, S3Operation };
+export { createS3Edge };
+export type { S3Edge };

@@ -341,4 +341,4 @@ function createSqsMessageMoves(options: SqsMessageMovesOptions): SqsMessageMoves
 }
 
 export { createSqsMessageMoves, fauxqsSqsCall };
-export type { SqsCall, SqsMessageMoves, SqsMessageMovesOptions };
+export type { SqsMessageMoves };

@@ -250,5 +250,5 @@ function createSqsQuery(options: { fauxqs: Upstream; deadLetters?: SqsMessageMov
   };
 }
 
-export { SQS_QUERY_ACTIONS, createSqsQuery, sqsQueryToJson };
-export type { SqsQuery, SqsQueryAnswer };
+export { SQS_QUERY_ACTIONS, createSqsQuery };
+

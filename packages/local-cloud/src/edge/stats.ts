@@ -183,4 +183,4 @@ function round(value: number): number {
 }
 
 export { LocalStats, OBSERVER_AGENT, STATS_PATH, isStatsRequest, s3OperationOf };
-export type { CountsByOperation, FunctionStats, InvocationOutcome, LocalStatsSnapshot };
+export type { FunctionStats, LocalStatsSnapshot };

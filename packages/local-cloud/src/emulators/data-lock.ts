@@ -82,18 +82,6 @@ function currentOwner(): LockOwner {
   return startTime === undefined ? { pid: process.pid } : { pid: process.pid, startTime };
 }
 
-/** The owner of `dataDir`'s lock while it runs; undefined when unlocked or stale. */
-function liveLockOwner(dataDir: string): LockOwner | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(resolve(dataDir), LOCK_FILE), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const owner = parseOwner(text);
-  return owner !== undefined && isOwnerAlive(owner) ? owner : undefined;
-}
-
 /** Creates `file` holding `text`, whole, or throws EEXIST (link(2) never replaces). */
 function createWhole(file: string, text: string): void {
   const temporary = `${file}.${process.pid}.new`;
@@ -159,5 +147,5 @@ function lockDataDir(dataDir: string): () => void {
   throw new EmulatorsStartError(`could not lock dataDir ${directory}`);
 }
 
-export { LOCK_FILE, isAlive, isOwnerAlive, liveLockOwner, lockDataDir, parseOwner, processStartTime };
-export type { LockOwner };
+export { LOCK_FILE, isAlive, isOwnerAlive, lockDataDir, parseOwner, processStartTime };
+

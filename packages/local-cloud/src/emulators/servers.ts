@@ -188,5 +188,5 @@ async function startFauxqsEmulator(
   return { name: 'fauxqs', port: server.port, server, ...(dispatch === undefined ? {} : { dispatch }), stop: () => server.stop() };
 }
 
-export { LOOPBACK, bindToLoopback, startDynalite, startFauxqsEmulator, startKinesalite };
+export { startDynalite, startFauxqsEmulator, startKinesalite };
 export type { RunningEmulator };

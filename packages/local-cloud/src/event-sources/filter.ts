@@ -109,5 +109,5 @@ function parseData(text: string): unknown {
   }
 }
 
-export { FilterPatternError, matchesPattern, parseData, parsePatterns, passesFilters };
+export { parseData, parsePatterns, passesFilters };
 export type { Pattern };

@@ -31,13 +31,6 @@ interface HttpApiOptions {
   log?: (line: string) => void;
 }
 
-class HttpApiError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HttpApiError';
-  }
-}
-
 /** API Gateway's payload limit for HTTP APIs (API Gateway quotas): 10 MB. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** The integration timeout limit of HTTP APIs (API Gateway quotas): 30 s. */
@@ -392,5 +385,5 @@ class HttpApiServer {
   }
 }
 
-export { HttpApiError, HttpApiServer, MAX_BODY_BYTES, buildEvent, mapResponse, matchRoute, parseRouteKey, routesFromTemplate };
-export type { HttpApiOptions, HttpResponse, HttpRoute };
+export { HttpApiServer, routesFromTemplate };
+export type { HttpRoute };

@@ -551,5 +551,5 @@ class KinesisPoller {
   }
 }
 
-export { KinesisPoller, compareSequence, interpret as interpretKinesisResponse, readMapping as readKinesisMapping };
-export type { KinesisEventRecord, KinesisMapping };
+export { KinesisPoller, interpret as interpretKinesisResponse, readMapping as readKinesisMapping };
+export type { KinesisEventRecord };

@@ -327,5 +327,5 @@ class SqsPoller {
   }
 }
 
-export { DEFAULT_CONCURRENCY, SqsPoller, extendFailuresPerGroup, failedRecords, readMapping as readSqsMapping, toRecord as toSqsRecord };
-export type { SqsMapping, SqsRecord };
+export { SqsPoller, extendFailuresPerGroup, failedRecords, readMapping as readSqsMapping };
+export type { SqsRecord };

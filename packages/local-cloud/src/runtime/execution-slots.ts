@@ -188,4 +188,4 @@ class ExecutionSlots {
 }
 
 export { ExecutionSlots };
-export type { ExecutionSlotsOptions, ExecutionSlotsSnapshot, Priority };
+export type { ExecutionSlotsOptions, Priority };

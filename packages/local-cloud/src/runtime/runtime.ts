@@ -604,17 +604,5 @@ function functionsFromTemplate(resolver: TemplateResolver): FunctionConfig[] {
   return out;
 }
 
-export {
-  ACCOUNT_CONCURRENCY,
-  FunctionLoadError,
-  FunctionNotFoundError,
-  LambdaFunction,
-  LambdaRuntime,
-  RuntimeError,
-  Semaphore,
-  errorPayload,
-  extractZip,
-  functionsFromTemplate,
-  parseHandler,
-};
-export type { FunctionConfig, InvokeResult, LambdaContext, LambdaErrorPayload, RuntimeOptions };
+export { FunctionLoadError, LambdaRuntime, Semaphore, functionsFromTemplate };
+export type { FunctionConfig, InvokeResult, LambdaErrorPayload };
