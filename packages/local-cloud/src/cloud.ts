@@ -303,6 +303,76 @@ function localOutputs(resolver: TemplateResolver, apiUrl: string): Record<string
 const EMF_LINE = /^\[[^\]]+\] \{"_aws":\{/;
 const isEmfLine = (line: string): boolean => EMF_LINE.test(line);
 
+/**
+ * Phase 1: packages the project when it changed (under the packaging lock, held until the bundles are imported:
+ * no other process repackages under our feet meanwhile), claims the data directory (the lock first; with fresh,
+ * only the local cloud's own subfolders of a directory marked as its own go), and loads the compiled template.
+ */
+async function prepareProject(
+  options: LocalCloudOptions,
+  where: { projectDir: string; stage: string; dataDir: string; templatePath: string; log: (line: string) => void },
+): Promise<{ template: CfnTemplate; dataDirClaim: DataDirClaim; releasePackaging: () => Promise<void> }> {
+  const { projectDir, stage, dataDir, templatePath, log } = where;
+  let unlockPackaging: (() => Promise<void>) | undefined = options.skipPackage ? undefined : await lockPackaging(projectDir, log);
+  const releasePackaging = async (): Promise<void> => {
+    const unlock = unlockPackaging;
+    unlockPackaging = undefined;
+    await unlock?.();
+  };
+  let claim: DataDirClaim | undefined;
+  try {
+    if (!options.skipPackage) await packageIfStale(projectDir, stage, log);
+    claim = claimDataDir(dataDir, { fresh: options.fresh === true });
+    if (claim.wiped.length > 0) log(`--fresh: removed ${claim.wiped.join(', ')} from ${dataDir}`);
+    return { template: await loadTemplate(templatePath), dataDirClaim: claim, releasePackaging };
+  } catch (error) {
+    claim?.release();
+    await releasePackaging();
+    throw error;
+  }
+}
+
+/** One poller per active `AWS::Lambda::EventSourceMapping` of the template (SQS and Kinesis; others are warned of). */
+function eventSourcePollers(
+  template: CfnTemplate,
+  resolver: TemplateResolver,
+  context: { runtime: LambdaRuntime; target: AwsTarget; control: LocalControl; dataDir: string; log: (line: string) => void; warn: (message: string) => void },
+): (SqsPoller | KinesisPoller)[] {
+  const { runtime, target, control, dataDir, log, warn } = context;
+  const pollers: (SqsPoller | KinesisPoller)[] = [];
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::EventSourceMapping' || !resolver.isActive(logicalId)) continue;
+    const props = resolver.resolve(resource.Properties ?? {}, `Resources.${logicalId}.Properties`) as Record<string, unknown>;
+    const uuid = resolver.identity(logicalId).ref;
+    const source = String(props.EventSourceArn ?? '');
+    const service = source.split(':')[2];
+    if (service === 'sqs') pollers.push(new SqsPoller({ mapping: readSqsMapping(logicalId, uuid, props), runtime, target, control, log }));
+    else if (service === 'kinesis') pollers.push(new KinesisPoller({ mapping: readKinesisMapping(logicalId, uuid, props), runtime, target, dataDir, log }));
+    else warn(`${logicalId}: event source ${source || '(none)'} is not emulated (SQS and Kinesis are)`);
+  }
+  return pollers;
+}
+
+/** The resources the local cloud created (what it skipped left out), as `LocalCloud.resources`. */
+function localResources(provisioned: Awaited<ReturnType<typeof provision>>['resources']): Record<string, LocalResource> {
+  const resources: Record<string, LocalResource> = {};
+  for (const [logicalId, resource] of Object.entries(provisioned)) {
+    if (resource.status === 'skipped') continue;
+    resources[logicalId] = {
+      type: resource.type,
+      physicalId: resource.physicalId,
+      ...(resource.arn ? { arn: resource.arn } : {}),
+      ...(resource.url ? { url: resource.url } : {}),
+    };
+  }
+  return resources;
+}
+
+/**
+ * Starts the local cloud in phases: prepareProject (package, claim, template), the emulators and the edge, the
+ * template's resources (provision), IAM, the functions (runtime), their event sources (eventSourcePollers), the HTTP
+ * API, and the stack registered for read-only CloudFormation. A failure stops what was started, in reverse.
+ */
 async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const started = Date.now();
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -317,27 +387,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     log(`warning: ${message}`);
   };
 
-  // Held until the bundles are imported: no other process repackages under our feet meanwhile.
-  let unlockPackaging: (() => Promise<void>) | undefined = options.skipPackage ? undefined : await lockPackaging(projectDir, log);
-  const releasePackaging = async (): Promise<void> => {
-    const unlock = unlockPackaging;
-    unlockPackaging = undefined;
-    await unlock?.();
-  };
-  let template: CfnTemplate;
-  let claim: DataDirClaim | undefined;
-  try {
-    if (!options.skipPackage) await packageIfStale(projectDir, stage, log);
-    // The lock first; with fresh, only the local cloud's own subfolders of a directory marked as its own go.
-    claim = claimDataDir(dataDir, { fresh: options.fresh === true });
-    if (claim.wiped.length > 0) log(`--fresh: removed ${claim.wiped.join(', ')} from ${dataDir}`);
-    template = await loadTemplate(templatePath);
-  } catch (error) {
-    claim?.release();
-    await releasePackaging();
-    throw error;
-  }
-  const dataDirClaim = claim;
+  const { template, dataDirClaim, releasePackaging } = await prepareProject(options, { projectDir, stage, dataDir, templatePath, log });
   const packaged = packagedServiceAndStage(template);
   const service = packaged.service ?? (await serviceName(projectDir));
   const stackName = options.stackName ?? (service ? `${service}-${packaged.stage ?? stage}` : `local-${stage}`);
@@ -424,20 +474,10 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     if (options.duplicateDelivery !== undefined) control.duplicateDelivery = options.duplicateDelivery;
     await releasePackaging();
 
-    const pollers: (SqsPoller | KinesisPoller)[] = [];
+    const pollers = eventSourcePollers(template, resolver, { runtime, target, control, dataDir, log, warn });
     stops.push(async () => {
       await Promise.all(pollers.map((poller) => poller.stop()));
     });
-    for (const [logicalId, resource] of Object.entries(template.Resources)) {
-      if (resource.Type !== 'AWS::Lambda::EventSourceMapping' || !resolver.isActive(logicalId)) continue;
-      const props = resolver.resolve(resource.Properties ?? {}, `Resources.${logicalId}.Properties`) as Record<string, unknown>;
-      const uuid = resolver.identity(logicalId).ref;
-      const source = String(props.EventSourceArn ?? '');
-      const service = source.split(':')[2];
-      if (service === 'sqs') pollers.push(new SqsPoller({ mapping: readSqsMapping(logicalId, uuid, props), runtime, target, control, log }));
-      else if (service === 'kinesis') pollers.push(new KinesisPoller({ mapping: readKinesisMapping(logicalId, uuid, props), runtime, target, dataDir, log }));
-      else warn(`${logicalId}: event source ${source || '(none)'} is not emulated (SQS and Kinesis are)`);
-    }
     await Promise.all(pollers.map((poller) => poller.start()));
 
     const routes: HttpRoute[] = routesFromTemplate(resolver, warn);
@@ -445,16 +485,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     stops.push(() => http.stop());
     const apiUrl = routes.length > 0 ? await http.start() : '';
 
-    const resources: Record<string, LocalResource> = {};
-    for (const [logicalId, resource] of Object.entries(provisioned.resources)) {
-      if (resource.status === 'skipped') continue;
-      resources[logicalId] = {
-        type: resource.type,
-        physicalId: resource.physicalId,
-        ...(resource.arn ? { arn: resource.arn } : {}),
-        ...(resource.url ? { url: resource.url } : {}),
-      };
-    }
+    const resources = localResources(provisioned.resources);
     // Read-only CloudFormation on the edge (emulators/cloudformation.ts), e.g. for `osls invoke local`'s !Ref lookups.
     stacks.register({ stackName, resources, outputs: localOutputs(resolver, apiUrl), region: target.region, accountId: target.accountId });
 
