@@ -4,7 +4,8 @@
  * the versions that read them (v2 >= 2.13.0, v1 >= 1.29.0: AWS Developer Tools Blog, "New: Improved flexibility when
  * configuring endpoint URLs with the AWS SDKs and tools"). Only what should reach the edge is run: the cases that
  * would go to AWS itself (an older CLI, AWS CLI v1's `sqs`) are documented, not sent.
- * Skipped, saying so, when no AWS CLI is installed (`pip install awscli` gives v1, `apt-get install awscli` Debian's v2).
+ * Skipped, saying so, when no AWS CLI is installed (`apt-get install awscli` gives Debian's v2, which `.ci/run` installs;
+ * `pip install awscli` gives v1).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -48,13 +49,14 @@ const installedClis = (): AwsCli[] => {
 const readsConfiguredEndpoint = (cli: AwsCli): boolean => (cli.major === 2 ? cli.minor >= 13 : cli.major === 1 && cli.minor >= 29);
 
 const clis = installedClis();
+const SKIP_REASON = 'no AWS CLI installed: apt-get install -y awscli (CI does it in .ci/run), or pip install awscli';
+if (clis.length === 0) console.warn(`tests/integration/aws-cli.test.ts skipped: ${SKIP_REASON}`);
 
-describe('AWS CLI against the local cloud: the banner\'s endpoint instructions', () => {
+describe.skipIf(clis.length === 0)(clis.length === 0 ? `AWS CLI (skipped: ${SKIP_REASON})` : 'AWS CLI against the local cloud: the banner\'s endpoint instructions', () => {
   let t: CloudUnderTest;
   let configDir: string;
 
   beforeAll(async () => {
-    if (clis.length === 0) return;
     t = await startCloudForTests('aws-cli');
     configDir = await mkdtemp(join(tmpdir(), 'orderflow-aws-cli-'));
     // The banner's profile, in a config file of its own (with --profile, the CLI reads no credentials from the environment).
@@ -88,10 +90,6 @@ describe('AWS CLI against the local cloud: the banner\'s endpoint instructions',
     });
     return stdout;
   };
-
-  if (clis.length === 0) {
-    it.skip('no AWS CLI installed (pip install awscli, or apt-get install awscli): the endpoint instructions are not run', () => undefined);
-  }
 
   for (const cli of clis) {
     describe(`AWS CLI ${cli.version} (${cli.path})`, () => {
