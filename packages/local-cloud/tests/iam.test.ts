@@ -8,13 +8,13 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCloud, type LocalCloud } from '../src/index.ts';
+import { type LocalCloud } from '../src/index.ts';
+import { startFixtureCloud } from './helpers/emulators.ts';
 import { IamGuard, parseIamMode, type IamMode } from '../src/edge/iam.ts';
 import { banner, parseArguments, UsageError } from '../src/cli.ts';
 import { authorizationsOf, type ClassifiedRequest } from '../src/edge/iam-requests.ts';
 import { functionCredentials, type IamModel } from '../src/edge/iam-roles.ts';
 
-const FIXTURE_DIR = join(import.meta.dirname, 'fixtures', 'service');
 const SCOPE = { partition: 'aws', region: 'us-east-1', accountId: '000000000000' };
 const QUEUE_URL = 'http://127.0.0.1:4566/000000000000/results';
 
@@ -149,13 +149,7 @@ describe('IAM: the fixture service under enforce', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'local-iam-'));
-    cloud = await startLocalCloud({
-      skipPackage: true,
-      templatePath: join(FIXTURE_DIR, 'template.json'),
-      bundleDirs: [FIXTURE_DIR],
-      dataDir,
-      edgePort: 0,
-      apiPort: 0,
+    cloud = await startFixtureCloud(dataDir, {
       iam: 'enforce',
       log: (line) => logs.push(line),
     });

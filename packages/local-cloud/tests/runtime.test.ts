@@ -6,15 +6,14 @@ import { PutRecordsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { deflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCloud, type LocalCloud } from '../src/index.ts';
+import { type LocalCloud } from '../src/index.ts';
 import { interpretKinesisResponse, readKinesisMapping, type KinesisEventRecord } from '../src/event-sources/kinesis.ts';
 import { extendFailuresPerGroup, failedRecords, type SqsRecord } from '../src/event-sources/sqs.ts';
 import { functionCredentials } from '../src/edge/iam-roles.ts';
 import { FunctionLoadError, LambdaRuntime, type FunctionConfig, type InvokeResult } from '../src/runtime/runtime.ts';
 import { waitFor } from '../src/util/wait.ts';
-import { clientConfig } from './helpers/emulators.ts';
+import { FIXTURE_DIR, clientConfig, startFixtureCloud } from './helpers/emulators.ts';
 
-const FIXTURE_DIR = join(import.meta.dirname, 'fixtures', 'service');
 
 interface Fixture {
   partial?: { id: number; messageId: string; receiveCount: number; record: Record<string, unknown>; context: Record<string, unknown>; nameAtLoad: string; nameNow: string }[];
@@ -35,13 +34,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'local-runtime-'));
-    cloud = await startLocalCloud({
-      skipPackage: true,
-      templatePath: join(FIXTURE_DIR, 'template.json'),
-      bundleDirs: [FIXTURE_DIR],
-      dataDir,
-      edgePort: 0,
-      apiPort: 0,
+    cloud = await startFixtureCloud(dataDir, {
       log: (line) => logs.push(line),
       detail: (line) => details.push(line),
     });
@@ -344,7 +337,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     await cloud.stop();
 
     // Act
-    cloud = await startLocalCloud({ skipPackage: true, templatePath: join(FIXTURE_DIR, 'template.json'), bundleDirs: [FIXTURE_DIR], dataDir, edgePort: 0, apiPort: 0, log: (line) => logs.push(line) });
+    cloud = await startFixtureCloud(dataDir, { log: (line) => logs.push(line) });
     const kinesis = new KinesisClient(clientConfig({ endpoint: cloud.edgeUrl, region: cloud.region }));
     await kinesis.send(new PutRecordsCommand({ StreamName: 'fixture-local-stream', Records: [{ PartitionKey: 'p0', Data: Buffer.from(JSON.stringify({ seq: 100, pk: 'p0' })) }] }));
     kinesis.destroy();

@@ -7,13 +7,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controlHeaders, startLocalCloud, type LocalCloud } from '../src/index.ts';
+import { controlHeaders, type LocalCloud } from '../src/index.ts';
+import { startFixtureCloud } from './helpers/emulators.ts';
 import { banner } from '../src/cli.ts';
 import { hostRefusal, isAllowedHost } from '../src/edge/guard.ts';
 import { rawRequest } from './helpers/raw-http.ts';
 import { listeningSockets, type ListeningSocket } from './helpers/sockets.ts';
 
-const FIXTURE_DIR = join(import.meta.dirname, 'fixtures', 'service');
 
 describe('guard: the Host allow-list (pure)', () => {
   it('allows loopback names on the server port, and *.localhost names where subdomains are served', () => {
@@ -48,13 +48,7 @@ describe('Local cloud: safe on a shared network', () => {
   beforeAll(async () => {
     before = listeningSockets();
     dataDir = await mkdtemp(join(tmpdir(), 'local-safety-'));
-    cloud = await startLocalCloud({
-      skipPackage: true,
-      templatePath: join(FIXTURE_DIR, 'template.json'),
-      bundleDirs: [FIXTURE_DIR],
-      dataDir,
-      edgePort: 0,
-      apiPort: 0,
+    cloud = await startFixtureCloud(dataDir, {
       log: () => undefined,
     });
   });

@@ -10,6 +10,7 @@ import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kin
 import { DeleteMessageCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startEmulators } from '../../src/emulators/emulators.ts';
+import { startLocalCloud, type LocalCloud } from '../../src/index.ts';
 import { LOCAL_CREDENTIALS } from '../../src/util/clients.ts';
 import { sleep, waitFor } from '../../src/util/wait.ts';
 import type { Emulators, EmulatorsOptions } from '../../src/emulators/emulators.ts';
@@ -90,5 +91,13 @@ async function untilActive(client: DynamoDBClient | KinesisClient, name: string)
   );
 }
 
-export { clientConfig, drain, startTestCloud, untilActive };
+/** The fixture service (tests/fixtures/service): a compiled template and its handlers, never packaged. */
+const FIXTURE_DIR = join(import.meta.dirname, '..', 'fixtures', 'service');
+
+/** The fixture service on the local cloud, on free ports, its state in `dataDir`; `options` add to or override that. */
+function startFixtureCloud(dataDir: string, options: Parameters<typeof startLocalCloud>[0] = {}): Promise<LocalCloud> {
+  return startLocalCloud({ skipPackage: true, templatePath: join(FIXTURE_DIR, 'template.json'), bundleDirs: [FIXTURE_DIR], dataDir, edgePort: 0, apiPort: 0, ...options });
+}
+
+export { FIXTURE_DIR, clientConfig, drain, startFixtureCloud, startTestCloud, untilActive };
 export type { TestCloud };
