@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { buildQueryString, HttpResponse } from '@smithy/core/protocols';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { inject } from 'light-my-request';
-import { readBody } from './proxy.ts';
+import { flatHeaders, readBody } from './proxy.ts';
 
 type Handle = NodeHttpHandler['handle'];
 type SdkRequest = Parameters<Handle>[0];
@@ -44,11 +44,8 @@ async function dispatch(listener: RequestListener, request: SdkRequest, options:
   const signal = options.abortSignal as AbortSignal | undefined;
   signal?.throwIfAborted();
   const payload = await bodyOf(request.body);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    // Node's HTTP server answers `Expect: 100-continue` itself; in memory there is nobody to.
-    if (name.toLowerCase() !== 'expect' && name.toLowerCase() !== 'transfer-encoding') headers[name] = value;
-  }
+  // Node's HTTP server answers `Expect: 100-continue` itself; in memory there is nobody to.
+  const headers = flatHeaders(request.headers, ['expect', 'transfer-encoding']);
   if (payload !== undefined) headers['content-length'] = String(payload.length);
   const query = request.query ? buildQueryString(request.query) : '';
   const answer = await inject(
@@ -67,10 +64,7 @@ async function dispatch(listener: RequestListener, request: SdkRequest, options:
     if (signal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason });
     throw error;
   });
-  const responseHeaders: Record<string, string> = {};
-  for (const [name, value] of Object.entries(answer.headers as IncomingHttpHeaders)) {
-    if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
+  const responseHeaders = flatHeaders(answer.headers as IncomingHttpHeaders);
   return {
     response: new HttpResponse({
       statusCode: answer.statusCode,

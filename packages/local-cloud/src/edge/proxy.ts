@@ -60,6 +60,18 @@ function createUpstream(name: string, host: string, port: number, inMemory: { di
   return { name, host, port, agent: new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 }), ...inMemory };
 }
 
+/**
+ * Headers as one string each (a repeated header joined with ", "), for a request or answer handed over in memory;
+ * `omit` names (lower case) are left out.
+ */
+function flatHeaders(headers: Record<string, string | number | string[] | undefined>, omit: readonly string[] = []): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !omit.includes(name.toLowerCase())) flat[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return flat;
+}
+
 /** The client's headers minus hop-by-hop ones, with `overrides` applied (undefined removes). */
 function forwardHeaders(headers: IncomingHttpHeaders, overrides: Record<string, string | undefined> = {}): OutgoingHttpHeaders {
   const result: OutgoingHttpHeaders = {};
@@ -135,10 +147,7 @@ function injecting(dispatch: RequestListener): InMemoryExchange {
  */
 async function dispatchInProcess(send: InMemoryExchange, options: UpstreamRequest): Promise<BufferedResponse> {
   const body = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : await readBody(options.body);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(options.headers)) {
-    if (value !== undefined && name !== 'transfer-encoding') headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
-  }
+  const headers = flatHeaders(options.headers, ['transfer-encoding']);
   if (body !== undefined) headers['content-length'] = String(body.length);
   const answered = send({ method: options.method, path: options.path, headers, ...(body === undefined ? {} : { body }) });
   const signal = options.signal;
@@ -217,5 +226,5 @@ function closeUpstream(upstream: Upstream): void {
   upstream.agent.destroy();
 }
 
-export { clientGone, closeUpstream, createUpstream, exchange, forwardHeaders, pipeThrough, postJson, readBody, sendBuffered };
+export { clientGone, closeUpstream, createUpstream, exchange, flatHeaders, forwardHeaders, pipeThrough, postJson, readBody, sendBuffered };
 export type { BufferedResponse, Upstream };

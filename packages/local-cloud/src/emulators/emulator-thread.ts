@@ -13,7 +13,7 @@
 import type { RequestListener } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import type { BufferedResponse } from '../edge/proxy.ts';
-import { readBody } from '../edge/proxy.ts';
+import { flatHeaders, readBody } from '../edge/proxy.ts';
 import { EmulatorsStartError } from '../util/errors.ts';
 
 type EmulatorName = 'fauxqs' | 'kinesalite' | 'dynalite';
@@ -127,10 +127,7 @@ async function startEmulatorThread(
     ports,
     call,
     listener: (target) => (req, res) => {
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined && name !== 'transfer-encoding') headers[name] = Array.isArray(value) ? value.join(', ') : value;
-      }
+      const headers = flatHeaders(req.headers, ['transfer-encoding']);
       readBody(req)
         .then((body) => call(target)({ method: req.method ?? 'GET', path: req.url ?? '/', headers, ...(body.length > 0 ? { body } : {}) }))
         .then((answer) => {

@@ -5,7 +5,9 @@
  */
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { IncomingHttpHeaders } from 'node:http';
 import { inject } from 'light-my-request';
+import { flatHeaders } from '../edge/proxy.ts';
 import { deadLetterSources, type InspectedQueue } from '../fidelity/fauxqs-dlq-origin.ts';
 import { applySnsDeliveryPolicyPatch, registerDeliveryCheck } from '../fidelity/sns-delivery-policy.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite, type RunningEmulator } from './servers.ts';
@@ -65,10 +67,7 @@ async function main(): Promise<void> {
           remoteAddress: '127.0.0.1',
           ...(message.body === undefined ? {} : { payload: Buffer.from(message.body) }),
         });
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(response.headers)) {
-          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
-        }
+        const headers = flatHeaders(response.headers as IncomingHttpHeaders);
         return { kind: 'response', id: message.id, statusCode: response.statusCode, headers, body: new Uint8Array(response.rawPayload) };
       }
       case 'dead-letter-sources':
