@@ -226,5 +226,5 @@ function closeUpstream(upstream: Upstream): void {
   upstream.agent.destroy();
 }
 
-export { clientGone, closeUpstream, createUpstream, exchange, flatHeaders, forwardHeaders, pipeThrough, postJson, readBody, sendBuffered };
+export { clientGone, closeUpstream, createUpstream, dispatchInProcess, exchange, flatHeaders, forwardHeaders, pipeThrough, postJson, readBody, sendBuffered };
 export type { BufferedResponse, Upstream };

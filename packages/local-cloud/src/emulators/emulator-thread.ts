@@ -13,7 +13,7 @@
 import type { RequestListener } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import type { BufferedResponse } from '../edge/proxy.ts';
-import { flatHeaders, readBody } from '../edge/proxy.ts';
+import { dispatchInProcess, sendBuffered } from '../edge/proxy.ts';
 import { EmulatorsStartError } from '../util/errors.ts';
 
 type EmulatorName = 'fauxqs' | 'kinesalite' | 'dynalite';
@@ -127,15 +127,9 @@ async function startEmulatorThread(
     ports,
     call,
     listener: (target) => (req, res) => {
-      const headers = flatHeaders(req.headers, ['transfer-encoding']);
-      readBody(req)
-        .then((body) => call(target)({ method: req.method ?? 'GET', path: req.url ?? '/', headers, ...(body.length > 0 ? { body } : {}) }))
-        .then((answer) => {
-          const out = { ...answer.headers };
-          delete out['transfer-encoding'];
-          res.writeHead(answer.statusCode, { ...out, 'content-length': String(answer.body.length) });
-          res.end(answer.body);
-        })
+      const method = req.method ?? 'GET';
+      dispatchInProcess(call(target), { method, path: req.url ?? '/', headers: req.headers, body: req })
+        .then((answer) => sendBuffered(res, answer, method))
         .catch((error: unknown) => {
           if (res.headersSent) return void res.destroy();
           res.writeHead(502, { 'content-type': 'application/json' });
