@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbCallError } from '../src/edge/dynamodb-call.ts';
 import type { DynamoDbCall, Json } from '../src/edge/dynamodb-call.ts';
 import { createDynamoDbTransactions } from '../src/edge/dynamodb-transactions.ts';
-import { clientConfig, startTestCloud } from './helpers/emulators.ts';
+import { clientConfig, startTestCloud, untilActive } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 const TABLE = 'accounts';
@@ -37,6 +37,7 @@ describe('DynamoDB transactions at the edge', () => {
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
+    await untilActive(dynamodb, TABLE);
   });
 
   afterAll(async () => {

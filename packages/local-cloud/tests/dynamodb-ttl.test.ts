@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../src/util/wait.ts';
-import { clientConfig, startTestCloud } from './helpers/emulators.ts';
+import { clientConfig, startTestCloud, untilActive } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
 
 describe('DynamoDB TTL at the edge', () => {
@@ -38,6 +38,7 @@ describe('DynamoDB TTL at the edge', () => {
     await dynamodb.send(
       new CreateTableCommand({ TableName, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
     );
+    await untilActive(dynamodb, TableName);
     return TableName;
   }
   const enable = (TableName: string, AttributeName = 'expiresAt', Enabled = true): Promise<unknown> =>

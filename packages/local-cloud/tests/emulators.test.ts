@@ -439,6 +439,7 @@ describe('emulators through the AWS SDK', () => {
 
   it('creates ON_DEMAND Kinesis streams and accepts StreamARN-only calls', async () => {
     await kinesis.send(new CreateStreamCommand({ StreamName: 'on-demand', StreamModeDetails: { StreamMode: 'ON_DEMAND' } }));
+    await untilActive(kinesis, 'on-demand');
     const streamArn = `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/on-demand`;
     const { StreamDescriptionSummary } = await kinesis.send(new DescribeStreamSummaryCommand({ StreamARN: streamArn }));
     expect(StreamDescriptionSummary).toMatchObject({ StreamARN: streamArn, OpenShardCount: 4 });
