@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OrderItem, ShippingAddress, Fulfillment } from '../domain/order.ts';
-import { deriveStatus, statusesBelow, timeline, type OrderStatus, type TimelineEntry } from '../domain/status.ts';
+import { deriveStatus, timeline, type OrderStatus, type TimelineEntry } from '../domain/status.ts';
 import type { OrderEvent } from '../events/order-events.ts';
 import { documents } from './clients/dynamodb.ts';
 
@@ -56,90 +56,93 @@ const attributesFrom = (event: OrderEvent): Record<string, unknown> => {
   }
 };
 
-/**
- * The status write that can ride on the event's own attribute write, with no condition and no read:
- * - when the event alone completes the order (a digital order's OrderCharged), COMPLETED is set: it is the top
- *   status, so setting it never moves an order back;
- * - else the status the event gives with no other step recorded (OrderPlaced: PLACED), only if no status is set yet
- *   (`if_not_exists`): never above the derived one (steps only add up), so the monotonic write can still follow.
- */
-const statusWithEvent = (event: OrderEvent): { status: OrderStatus; completes: boolean } => {
-  const status = deriveStatus({ fulfillment: event.fulfillment, [STEP_ATTRIBUTE[event.type]]: event.occurredAt });
-  return { status, completes: status === 'COMPLETED' };
-};
+/** The step that, with this event's, completes a physical order. */
+const OTHER_STEP = { OrderCharged: 'shippedAt', OrderShipped: 'chargedAt' } as const;
 
 /**
- * Records an order event: first write wins for every attribute (`if_not_exists`), so duplicates and redeliveries
- * are harmless; then moves the stored status forward only (a condition rejects any step back).
- * Returns the order's status after the event.
- *
- * One write per event when the event alone tells the status (OrderPlaced sets PLACED if no status is set yet; a
- * digital order's OrderCharged sets COMPLETED): the status rides on the attribute write (statusWithEvent). A second,
- * conditional write is made only when the stored status is behind the derived one (a physical order's OrderCharged
- * or OrderShipped, whose status depends on the other step).
- *
- * @example
- * const status = await recordEvent(tableName, parseOrderEvent(record.body));
+ * How an event's write sets the status, in the same request as its attributes (no read, no second write):
+ * - `top`: the event alone completes the order (a digital order's OrderCharged): COMPLETED is the top status, so
+ *   setting it never moves an order back;
+ * - `first`: OrderPlaced's PLACED, only if no status is set yet (`if_not_exists`);
+ * - `unless`: a physical order's OrderCharged or OrderShipped sets CHARGED or SHIPPED on condition that the other
+ *   step is not recorded yet. If it is, the condition fails and the event completes the order (`top`). Without the
+ *   other step the stored status can only be none, PLACED or this one, so the write never moves the order back.
  */
-const recordEvent = async (tableName: string, event: OrderEvent): Promise<OrderStatus> => {
+type StatusWrite = { kind: 'top' } | { kind: 'first'; status: OrderStatus } | { kind: 'unless'; status: OrderStatus; otherStep: string };
+
+const statusWrite = (event: OrderEvent): StatusWrite => {
+  const status = deriveStatus({ fulfillment: event.fulfillment, [STEP_ATTRIBUTE[event.type]]: event.occurredAt });
+  if (status === 'COMPLETED') return { kind: 'top' };
+  if (status === 'PLACED' || event.type === 'OrderPlaced') return { kind: 'first', status };
+  return { kind: 'unless', status, otherStep: OTHER_STEP[event.type] };
+};
+
+/** One UpdateItem: the event's attributes, each with if_not_exists (first write wins), and the status as `write` says. */
+const writeEvent = async (tableName: string, event: OrderEvent, write: StatusWrite): Promise<OrderItemRecord | undefined> => {
   const attributes = Object.entries(attributesFrom(event)).filter(([, value]) => value !== undefined);
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Record<string, unknown> = { ':status': write.kind === 'top' ? 'COMPLETED' : write.status };
   const sets = attributes.map(([name, value], index) => {
     names[`#a${index}`] = name;
     values[`:v${index}`] = value;
     return `#a${index} = if_not_exists(#a${index}, :v${index})`;
   });
-  const withEvent = statusWithEvent(event);
-  names['#status'] = 'status';
-  values[':status'] = withEvent.status;
-  if (withEvent.completes) {
+  if (write.kind === 'top') {
     // completedAt: set once, when the order first reaches COMPLETED (order-to-completion latency).
     names['#completedAt'] = 'completedAt';
     values[':now'] = new Date().toISOString();
     sets.push('#status = :status', '#completedAt = if_not_exists(#completedAt, :now)');
-  } else {
+  } else if (write.kind === 'first') {
     sets.push('#status = if_not_exists(#status, :status)');
+  } else {
+    names['#other'] = write.otherStep;
+    sets.push('#status = :status');
   }
   const updated = await documents.send(
     new UpdateCommand({
       TableName: tableName,
       Key: { orderId: event.orderId },
       UpdateExpression: `SET ${sets.join(', ')}`,
+      ...(write.kind === 'unless' ? { ConditionExpression: 'attribute_not_exists(#other)' } : {}),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
-      ReturnValues: 'ALL_NEW',
+      ...(write.kind === 'first' ? { ReturnValues: 'ALL_NEW' as const } : {}),
     }),
   );
-  const item = updated.Attributes as OrderItemRecord;
-  const status = deriveStatus({ ...item, fulfillment: item.fulfillment ?? event.fulfillment });
-  if (item.status !== status) await advanceStatus(tableName, event.orderId, status);
-  return status;
+  return updated.Attributes as OrderItemRecord | undefined;
 };
 
-const advanceStatus = async (tableName: string, orderId: string, status: OrderStatus): Promise<void> => {
-  const below = statusesBelow(status);
-  // DynamoDB's IN needs at least one operand: PLACED has no status below it, so only "not set yet" applies.
-  const stepsBack = below.length > 0 ? ` OR #status IN (${below.map((_, i) => `:below${i}`).join(', ')})` : '';
+/**
+ * Records an order event: first write wins for every attribute (`if_not_exists`), so duplicates and redeliveries
+ * are harmless, and the status moves forward only, in the same write (statusWrite). Returns the order's status
+ * after the event.
+ *
+ * One UpdateItem per event, except the second of a physical order's OrderCharged and OrderShipped: its conditional
+ * write fails (the other step is there) and a second write completes the order. A physical order costs 4 writes
+ * (placed, charged, shipped + 1), a digital one 2.
+ *
+ * @example
+ * const status = await recordEvent(tableName, parseOrderEvent(record.body));
+ */
+const recordEvent = async (tableName: string, event: OrderEvent): Promise<OrderStatus> => {
+  const write = statusWrite(event);
+  if (write.kind === 'top') {
+    await writeEvent(tableName, event, write);
+    return 'COMPLETED';
+  }
+  if (write.kind === 'first') {
+    const item = (await writeEvent(tableName, event, write)) as OrderItemRecord;
+    // A late OrderPlaced (a redelivery) answers the status the recorded steps give.
+    return deriveStatus({ ...item, fulfillment: item.fulfillment ?? event.fulfillment });
+  }
   try {
-    await documents.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { orderId },
-        // completedAt: set once, when the order first reaches COMPLETED (order-to-completion latency).
-        UpdateExpression: status === 'COMPLETED' ? 'SET #status = :status, #completedAt = if_not_exists(#completedAt, :now)' : 'SET #status = :status',
-        ConditionExpression: `attribute_not_exists(#status)${stepsBack}`,
-        ExpressionAttributeNames: { '#status': 'status', ...(status === 'COMPLETED' ? { '#completedAt': 'completedAt' } : {}) },
-        ExpressionAttributeValues: {
-          ':status': status,
-          ...(status === 'COMPLETED' ? { ':now': new Date().toISOString() } : {}),
-          ...Object.fromEntries(below.map((s, i) => [`:below${i}`, s])),
-        },
-      }),
-    );
+    await writeEvent(tableName, event, write);
+    return write.status;
   } catch (error) {
-    // A concurrent writer already stored this status or a later one: monotonic, nothing to do.
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    // The other step is recorded: with this one, the order is complete.
+    await writeEvent(tableName, event, { kind: 'top' });
+    return 'COMPLETED';
   }
 };
 

@@ -30,12 +30,6 @@ const deriveStatus = ({ fulfillment, chargedAt, shippedAt }: OrderSteps): OrderS
   return 'PLACED';
 };
 
-const RANK: Record<OrderStatus, number> = { PLACED: 0, CHARGED: 1, SHIPPED: 1, COMPLETED: 2 };
-
-/** Statuses a stored status may be replaced from when moving to `next` (the monotonic rule, for conditions). */
-const statusesBelow = (next: OrderStatus): OrderStatus[] =>
-  (Object.keys(RANK) as OrderStatus[]).filter((status) => RANK[status] < RANK[next]);
-
 interface TimelineEntry {
   status: OrderStatus;
   at: string;
@@ -75,4 +69,4 @@ const timeline = (steps: OrderSteps): TimelineEntry[] => {
 };
 
 export type { OrderStatus, OrderSteps, TimelineEntry };
-export { completedAt, deriveStatus, statusesBelow, timeline };
+export { completedAt, deriveStatus, timeline };

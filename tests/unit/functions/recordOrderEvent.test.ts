@@ -1,6 +1,6 @@
 import '../helpers/env.ts';
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
-import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -124,8 +124,9 @@ describe('Function: recordOrderEvent', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect([...table.items.entries()]).toEqual(before);
-    // one if_not_exists write per event, and no status write: every order already has the status it derives
-    expect(documentsMock.commandCalls(UpdateCommand).length - writes).toBe(5);
+    // one if_not_exists write per event, plus one for each of A's OrderCharged and OrderShipped: their conditional
+    // write fails (the other step is recorded) and the COMPLETED write changes nothing
+    expect(documentsMock.commandCalls(UpdateCommand).length - writes).toBe(7);
   });
 
   it('keeps the status monotonic: a late OrderPlaced never moves a COMPLETED order back', async () => {
@@ -141,26 +142,22 @@ describe('Function: recordOrderEvent', () => {
     expect(table.items.get(ORDER_A)?.status).toBe('COMPLETED');
   });
 
-  it('ignores a failed status condition (a concurrent writer stored this status or a later one)', async () => {
+  it('completes a physical order whichever of its charge and shipment is recorded last', async () => {
     // Prepare
-    const [placedA, , chargedA] = fifoRecords();
-    table.failWhen(
-      (input) => input.UpdateExpression === 'SET #status = :status' && input.ExpressionAttributeValues?.[':status'] === 'CHARGED',
-      new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } }),
-    );
+    const [placedA, , chargedA, , shippedA] = fifoRecords();
 
     // Act
-    const response = await recordOrderEventHandler(batchOf(placedA, chargedA), context);
+    const response = await recordOrderEventHandler(batchOf(placedA, shippedA, chargedA), context);
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(table.items.get(ORDER_A)).toMatchObject({ chargedAt: '2026-11-22T10:15:31.087Z' });
+    expect(table.items.get(ORDER_A)).toMatchObject({ status: 'COMPLETED', chargedAt: '2026-11-22T10:15:31.087Z', shippedAt: expect.any(String) });
   });
 
   it('fails the record when the status write fails for another reason', async () => {
     // Prepare
     const [placedA, placedB, chargedA] = fifoRecords();
-    table.failWhen((input) => input.UpdateExpression === 'SET #status = :status' && input.Key?.orderId === ORDER_A, throttled());
+    table.failWhen((input) => input.ConditionExpression !== undefined && input.Key?.orderId === ORDER_A, throttled());
 
     // Act
     const response = await recordOrderEventHandler(batchOf(placedA, placedB, chargedA), context);

@@ -1,5 +1,5 @@
 import '../../helpers/env.ts';
-import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -16,7 +16,7 @@ const documentsMock = mockClient(DynamoDBDocumentClient);
 
 /** The five events of events/sqs/order-store-fifo.json: A placed, B placed, A charged, B charged, A shipped. */
 const storedEvents = (): OrderEvent[] => sqsRecords('order-store-fifo').map((record) => parseOrderEvent(record.body));
-/** The conditional status writes (recordEvent's attribute writes have no condition). */
+/** The conditional status writes (a physical order's CHARGED or SHIPPED, unless the other step is recorded). */
 const statusWrites = (): UpdateCommandInput[] =>
   documentsMock
     .commandCalls(UpdateCommand)
@@ -102,31 +102,27 @@ describe('Lib: aws/orders-table', () => {
       expect(table.items.get(ORDER_B)).toMatchObject({ status: 'COMPLETED', completedAt: '2026-11-22T10:15:32.000Z' });
     });
 
-    it('moves the status forward with a condition naming the statuses below it', async () => {
+    it("sets CHARGED or SHIPPED with the event's attributes unless the other step is recorded; the second step completes the order", async () => {
       // Prepare
       vi.useFakeTimers({ toFake: ['Date'] });
       vi.setSystemTime(new Date('2026-11-22T10:15:32.000Z'));
-      const completing = 'SET #status = :status, #completedAt = if_not_exists(#completedAt, :now)';
-      const completingNames = { '#status': 'status', '#completedAt': 'completedAt' };
 
-      // Act
+      // Act: A placed, B placed, A charged, B charged (digital), A shipped
       for (const event of storedEvents()) await recordEvent(TABLE, event);
 
       // Assess
       expect(
-        statusWrites().map((input) => [input.Key?.orderId, input.UpdateExpression, input.ConditionExpression, input.ExpressionAttributeNames, input.ExpressionAttributeValues]),
+        updateInputs().map((input) => [input.Key?.orderId, input.UpdateExpression?.replace(/^SET (#a\d+ = if_not_exists\(#a\d+, :v\d+\), )+/, ''), input.ConditionExpression, input.ExpressionAttributeNames?.['#other'], input.ExpressionAttributeValues?.[':status']]),
       ).toEqual([
-        // Placed (A, B) and B's digital OrderCharged set their status with their attributes: no conditional write.
-        [ORDER_A, 'SET #status = :status', 'attribute_not_exists(#status) OR #status IN (:below0)', { '#status': 'status' }, { ':status': 'CHARGED', ':below0': 'PLACED' }],
-        [
-          ORDER_A,
-          completing,
-          'attribute_not_exists(#status) OR #status IN (:below0, :below1, :below2)',
-          completingNames,
-          { ':status': 'COMPLETED', ':now': '2026-11-22T10:15:32.000Z', ':below0': 'PLACED', ':below1': 'CHARGED', ':below2': 'SHIPPED' },
-        ],
+        [ORDER_A, '#status = if_not_exists(#status, :status)', undefined, undefined, 'PLACED'],
+        [ORDER_B, '#status = if_not_exists(#status, :status)', undefined, undefined, 'PLACED'],
+        [ORDER_A, '#status = :status', 'attribute_not_exists(#other)', 'shippedAt', 'CHARGED'],
+        [ORDER_B, '#status = :status, #completedAt = if_not_exists(#completedAt, :now)', undefined, undefined, 'COMPLETED'],
+        // A's OrderShipped: its condition fails (A is charged), so a second write completes the order.
+        [ORDER_A, '#status = :status', 'attribute_not_exists(#other)', 'chargedAt', 'SHIPPED'],
+        [ORDER_A, '#status = :status, #completedAt = if_not_exists(#completedAt, :now)', undefined, undefined, 'COMPLETED'],
       ]);
-      expect(table.items.get(ORDER_A)?.status).toBe('COMPLETED');
+      expect(table.items.get(ORDER_A)).toMatchObject({ status: 'COMPLETED', completedAt: '2026-11-22T10:15:32.000Z', shippedAt: expect.any(String), trackingNumber: expect.any(String) });
       expect(table.items.get(ORDER_B)?.status).toBe('COMPLETED');
     });
 
@@ -152,8 +148,8 @@ describe('Lib: aws/orders-table', () => {
       expect(completedItem).toMatchObject({ status: 'COMPLETED', completedAt: '2026-11-22T10:15:33.000Z' });
       expect(status).toBe('COMPLETED');
       expect(table.items.get(ORDER_A)).toEqual(completedItem);
-      expect(updateInputs()).toHaveLength(writes + 1);
-      expect(statusWrites().filter((input) => input.ExpressionAttributeValues?.[':status'] === 'COMPLETED')).toHaveLength(1);
+      // The conditional SHIPPED write fails (A is charged) and the COMPLETED write keeps the first completedAt.
+      expect(updateInputs()).toHaveLength(writes + 2);
     });
 
     it('keeps the first completedAt when a concurrent writer completes the order again (if_not_exists)', async () => {
@@ -171,8 +167,8 @@ describe('Lib: aws/orders-table', () => {
       // Assess
       expect(status).toBe('COMPLETED');
       expect(documentsMock).toHaveReceivedLastCommandWith(UpdateCommand, {
-        UpdateExpression: 'SET #status = :status, #completedAt = if_not_exists(#completedAt, :now)',
-        ExpressionAttributeValues: { ':status': 'COMPLETED', ':now': '2026-11-22T10:20:00.000Z', ':below0': 'PLACED', ':below1': 'CHARGED', ':below2': 'SHIPPED' },
+        UpdateExpression: expect.stringMatching(/, #status = :status, #completedAt = if_not_exists\(#completedAt, :now\)$/),
+        ExpressionAttributeValues: expect.objectContaining({ ':status': 'COMPLETED', ':now': '2026-11-22T10:20:00.000Z' }),
       });
       expect(table.items.get(ORDER_A)).toMatchObject({ status: 'COMPLETED', completedAt: '2026-11-22T10:15:33.000Z' });
     });
@@ -203,20 +199,20 @@ describe('Lib: aws/orders-table', () => {
       expect(Object.values(input.ExpressionAttributeValues ?? {})).not.toContain(undefined);
     });
 
-    it('ignores a failed status condition: a concurrent writer stored this status or a later one', async () => {
+    it('completes the order when the conditional write finds the other step recorded (shipped before charged)', async () => {
       // Prepare
-      const [placedA, , chargedA] = storedEvents() as OrderEvent[];
+      const [placedA, , chargedA, , shippedA] = storedEvents() as OrderEvent[];
       await recordEvent(TABLE, placedA as OrderEvent);
-      table.failWhen(
-        (input) => input.UpdateExpression === 'SET #status = :status',
-        new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 } }),
-      );
+      await recordEvent(TABLE, shippedA as OrderEvent);
+      const writes = updateInputs().length;
 
       // Act
       const status = await recordEvent(TABLE, chargedA as OrderEvent);
 
       // Assess
-      expect(status).toBe('CHARGED');
+      expect(status).toBe('COMPLETED');
+      expect(updateInputs().slice(writes).map((input) => input.ExpressionAttributeValues?.[':status'])).toEqual(['CHARGED', 'COMPLETED']);
+      expect(table.items.get(ORDER_A)).toMatchObject({ status: 'COMPLETED', chargedAt: chargedA?.occurredAt, invoiceKey: expect.any(String) });
     });
 
     it('rethrows any other error of the status write', async () => {
@@ -224,7 +220,7 @@ describe('Lib: aws/orders-table', () => {
       const throttled = new ProvisionedThroughputExceededException({ message: 'Throughput exceeds the current capacity of your table', $metadata: { httpStatusCode: 400 } });
       const [placedA, , chargedA] = storedEvents() as OrderEvent[];
       await recordEvent(TABLE, placedA as OrderEvent);
-      table.failWhen((input) => input.UpdateExpression === 'SET #status = :status', throttled);
+      table.failWhen((input) => input.ConditionExpression !== undefined, throttled);
 
       // Act + Assess
       await expect(recordEvent(TABLE, chargedA as OrderEvent)).rejects.toBe(throttled);

@@ -1,7 +1,7 @@
 import '../../helpers/env.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { completedAt, deriveStatus, statusesBelow, timeline, type OrderStatus, type OrderSteps } from '#lib/domain/status.ts';
+import { completedAt, deriveStatus, timeline, type OrderStatus, type OrderSteps } from '#lib/domain/status.ts';
 import { isoDate } from '../../helpers/arbitraries.ts';
 
 const RANK: Record<OrderStatus, number> = { PLACED: 0, CHARGED: 1, SHIPPED: 1, COMPLETED: 2 };
@@ -61,23 +61,6 @@ describe('Lib: domain/status', () => {
       expect(deriveStatus({ fulfillment: 'physical', shippedAt: t, chargedAt: t })).toBe('COMPLETED');
       expect(deriveStatus({ fulfillment: 'digital', placedAt: t })).toBe('PLACED');
       expect(deriveStatus({ fulfillment: 'digital', chargedAt: t })).toBe('COMPLETED');
-    });
-  });
-
-  describe('statusesBelow', () => {
-    it('lists exactly the statuses of a lower rank (what a conditional write may replace)', () => {
-      for (const status of Object.keys(RANK) as OrderStatus[]) {
-        const below = statusesBelow(status);
-        expect(below.every((other) => RANK[other] < RANK[status])).toBe(true);
-        expect((Object.keys(RANK) as OrderStatus[]).filter((other) => RANK[other] < RANK[status])).toEqual(below);
-      }
-      expect(statusesBelow('PLACED')).toEqual([]);
-      expect(statusesBelow('COMPLETED')).toEqual(['PLACED', 'CHARGED', 'SHIPPED']);
-    });
-
-    it('never lets CHARGED and SHIPPED replace each other (same rank: neither is ahead)', () => {
-      expect(statusesBelow('CHARGED')).not.toContain('SHIPPED');
-      expect(statusesBelow('SHIPPED')).not.toContain('CHARGED');
     });
   });
 
