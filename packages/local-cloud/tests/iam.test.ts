@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCloud } from '../src/index.ts';
-import { startFixtureCloud } from './helpers/emulators.ts';
+import { FIXTURE_DIR, startFixtureCloud } from './helpers/emulators.ts';
 import { IamGuard, parseIamMode, type IamMode } from '../src/edge/iam.ts';
 import { banner, parseArguments, UsageError } from '../src/cli.ts';
 import { authorizationsOf, type ClassifiedRequest } from '../src/edge/iam-requests.ts';
@@ -139,6 +139,79 @@ describe('IAM: modes', () => {
     expect([parseArguments(['--iam', 'warn']).iam, parseArguments(['--iam=off']).iam, parseArguments([]).iam]).toEqual(['warn', 'off', undefined]);
     expect(() => parseArguments(['--iam', 'strict'])).toThrow(UsageError);
     expect(() => parseIamMode('strict', '--iam')).toThrow("--iam must be one of enforce, warn, off (got 'strict')");
+  });
+});
+
+describe('IAM: event source mappings, checked as CreateEventSourceMapping checks the role', () => {
+  const FUNCTION = 'shop-local-consumer';
+  const QUEUE = 'arn:aws:sqs:us-east-1:000000000000:work';
+  const STREAM = 'arn:aws:kinesis:us-east-1:000000000000:stream/events';
+  const FAILURES = 'arn:aws:sqs:us-east-1:000000000000:failures';
+  const guardFor = async (mode: IamMode, statements: Record<string, unknown>[]): Promise<IamGuard> => {
+    const role = { roleArn: 'arn:aws:iam::000000000000:role/consumer', roleName: 'consumer', policies: [{ name: 'p', document: { Version: '2012-10-17', Statement: statements } }], notEvaluated: [] };
+    const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/consumer/${FUNCTION}` };
+    const guard = new IamGuard({ mode, log: () => undefined });
+    await guard.load({ ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], buckets: [] });
+    return guard;
+  };
+  const allow = (actions: string[], resource: string): Record<string, unknown> => ({ Effect: 'Allow', Action: actions, Resource: resource });
+
+  it("refuses an SQS mapping whose role lacks one of ReceiveMessage, DeleteMessage, GetQueueAttributes, naming the first, in Lambda's words", async () => {
+    const none = await guardFor('enforce', []);
+    const noDelete = await guardFor('enforce', [allow(['sqs:ReceiveMessage', 'sqs:GetQueueAttributes'], QUEUE)]);
+    const all = await guardFor('enforce', [allow(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], QUEUE)]);
+
+    await expect(none.mappingRefusal(FUNCTION, QUEUE)).resolves.toBe('The provided execution role does not have permissions to call ReceiveMessage on SQS');
+    await expect(noDelete.mappingRefusal(FUNCTION, QUEUE)).resolves.toBe('The provided execution role does not have permissions to call DeleteMessage on SQS');
+    await expect(all.mappingRefusal(FUNCTION, QUEUE)).resolves.toBeUndefined();
+  });
+
+  it('refuses a Kinesis mapping without GetRecords, GetShardIterator or DescribeStream, and one whose on-failure queue the role may not send to', async () => {
+    const read = allow(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:DescribeStream'], STREAM);
+    const noIterator = await guardFor('enforce', [allow(['kinesis:GetRecords', 'kinesis:DescribeStream'], STREAM)]);
+    const noDestination = await guardFor('enforce', [read]);
+    const all = await guardFor('enforce', [read, allow(['sqs:SendMessage'], FAILURES)]);
+
+    await expect(noIterator.mappingRefusal(FUNCTION, STREAM)).resolves.toBe(
+      `Cannot access stream ${STREAM}. Please ensure the role can perform the GetRecords, GetShardIterator, and DescribeStream Actions on your stream in IAM. (denied: GetShardIterator)`,
+    );
+    await expect(noDestination.mappingRefusal(FUNCTION, STREAM, FAILURES)).resolves.toBe(
+      `The provided execution role does not have permissions to call SendMessage on SQS (on-failure destination ${FAILURES})`,
+    );
+    await expect(all.mappingRefusal(FUNCTION, STREAM, FAILURES)).resolves.toBeUndefined();
+  });
+
+  it('checks nothing with --iam off, nor for a function it does not know', async () => {
+    await expect((await guardFor('off', [])).mappingRefusal(FUNCTION, QUEUE)).resolves.toBeUndefined();
+    await expect((await guardFor('enforce', [])).mappingRefusal('shop-local-other', QUEUE)).resolves.toBeUndefined();
+  });
+
+  it('stops the start under enforce, naming each mapping and what its role lacks; under warn starts and logs it', async () => {
+    // Prepare: the fixture service with its default role stripped of the SQS consumer statement
+    const dir = await mkdtemp(join(tmpdir(), 'local-iam-mapping-'));
+    const template = JSON.parse(await readFile(join(FIXTURE_DIR, 'template.json'), 'utf8')) as {
+      Resources: { IamRoleLambdaExecution: { Properties: { Policies: [{ PolicyDocument: { Statement: { Action: string[] }[] } }] } } };
+    };
+    const statements = template.Resources.IamRoleLambdaExecution.Properties.Policies[0].PolicyDocument.Statement;
+    statements.splice(statements.findIndex((statement) => statement.Action.includes('sqs:ReceiveMessage')), 1);
+    const templatePath = join(dir, 'template.json');
+    await writeFile(templatePath, JSON.stringify(template));
+    const logs: string[] = [];
+
+    try {
+      // Act + Assess
+      await expect(startFixtureCloud(join(dir, 'enforce'), { templatePath, iam: 'enforce', log: () => undefined })).rejects.toThrow(
+        /2 event source mapping\(s\) would fail to create on AWS \(InvalidParameterValueException\)[^]*PartialEventSourceMappingSQSWorkQueue: The provided execution role does not have permissions to call ReceiveMessage on SQS[^]*FifoEventSourceMappingSQSOrderedQueue: /,
+      );
+      const warned = await startFixtureCloud(join(dir, 'warn'), { templatePath, iam: 'warn', log: (line) => logs.push(line) });
+      await warned.stop();
+      expect(logs.filter((line) => line.includes('on AWS it would not be created'))).toEqual([
+        expect.stringContaining('[iam] PartialEventSourceMappingSQSWorkQueue: The provided execution role does not have permissions to call ReceiveMessage on SQS'),
+        expect.stringContaining('[iam] FifoEventSourceMappingSQSOrderedQueue: '),
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

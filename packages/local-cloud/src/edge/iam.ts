@@ -199,6 +199,41 @@ class IamGuard {
     return refused;
   }
 
+  /**
+   * What CreateEventSourceMapping answers (InvalidParameterValueException) when the function's role lacks what the
+   * mapping's poller needs on its source, or on its on-failure destination; undefined when the role allows it all.
+   * The pollers' own requests keep the administrator identity once this check passed at start-up, as a mapping
+   * on AWS stays created. Checked: SQS `ReceiveMessage`, `DeleteMessage`, `GetQueueAttributes` (Lambda developer
+   * guide, SQS execution role permissions); Kinesis `GetRecords`, `GetShardIterator`, `DescribeStream`, the three
+   * that Lambda's "Cannot access stream" refusal names (the guide also lists `DescribeStreamSummary`, `ListShards`
+   * and `SubscribeToShard`, which mappings are created without: the Serverless Framework's default role lacks
+   * `ListShards`); an SQS on-failure destination `SendMessage`, an SNS one `Publish`.
+   */
+  async mappingRefusal(functionName: string, sourceArn: string, onFailureDestination?: string): Promise<string | undefined> {
+    const identity = this.mode === 'off' ? undefined : [...(this.model?.identities.values() ?? [])].find((fn) => fn.functionName === functionName);
+    if (identity === undefined) return undefined;
+    const missing = async (actions: string[], resource: string): Promise<string[]> => {
+      const denied: string[] = [];
+      for (const action of actions) if (!(await this.decide(identity, { action, resource })).allowed) denied.push(action.split(':')[1] as string);
+      return denied;
+    };
+    const service = sourceArn.split(':')[2];
+    if (service === 'sqs') {
+      const [first] = await missing(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], sourceArn);
+      if (first !== undefined) return `The provided execution role does not have permissions to call ${first} on SQS`;
+    } else if (service === 'kinesis') {
+      const denied = await missing(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:DescribeStream'], sourceArn);
+      if (denied.length > 0) return `Cannot access stream ${sourceArn}. Please ensure the role can perform the GetRecords, GetShardIterator, and DescribeStream Actions on your stream in IAM. (denied: ${denied.join(', ')})`;
+    }
+    const destinationService = onFailureDestination?.split(':')[2];
+    if (onFailureDestination !== undefined && (destinationService === 'sqs' || destinationService === 'sns')) {
+      const action = destinationService === 'sqs' ? 'sqs:SendMessage' : 'sns:Publish';
+      const [first] = await missing([action], onFailureDestination);
+      if (first !== undefined) return `The provided execution role does not have permissions to call ${first} on ${destinationService.toUpperCase()} (on-failure destination ${onFailureDestination})`;
+    }
+    return undefined;
+  }
+
   /** The deliveries a queue policy refused (or, under `warn`, would have). */
   deliveryDenials(): DeliveryDenial[] {
     return [...this.keptDeliveries];
