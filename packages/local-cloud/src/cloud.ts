@@ -353,28 +353,6 @@ function eventSourcePollers(
   return pollers;
 }
 
-/**
- * Each mapping's function role against what its poller needs (IamGuard.mappingRefusal). Under `--iam enforce` a
- * refusal stops the start, as CloudFormation fails to create the mapping and rolls the stack back; under `warn`
- * it is logged and the mapping runs.
- */
-async function checkMappingRoles(pollers: (SqsPoller | KinesisPoller)[], context: { iam: IamGuard; runtime: LambdaRuntime; log: (line: string) => void }): Promise<void> {
-  const { iam, runtime, log } = context;
-  const refusals: string[] = [];
-  for (const { mapping } of pollers) {
-    const [source, destination] = 'queueArn' in mapping ? [mapping.queueArn, undefined] : [mapping.streamArn, mapping.onFailureDestination];
-    const refusal = await iam.mappingRefusal(runtime.get(mapping.functionName).config.name, source, destination);
-    if (refusal !== undefined) refusals.push(`${mapping.logicalId}: ${refusal}`);
-  }
-  if (refusals.length === 0) return;
-  if (iam.mode === 'enforce') {
-    throw new Error(
-      `${refusals.length} event source mapping(s) would fail to create on AWS (InvalidParameterValueException); grant the function's role what is named, or start with --iam warn:\n  ${refusals.join('\n  ')}`,
-    );
-  }
-  for (const refusal of refusals) log(`[iam] ${refusal} (--iam warn: the mapping runs; on AWS it would not be created)`);
-}
-
 /** The resources the local cloud created (what it skipped left out), as `LocalCloud.resources`. */
 function localResources(provisioned: Awaited<ReturnType<typeof provision>>['resources']): Record<string, LocalResource> {
   const resources: Record<string, LocalResource> = {};
@@ -491,13 +469,19 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     });
     stops.push(() => runtime.stop());
     await runtime.start();
-    control.attach(runtime);
+    control.attach(runtime, iam);
     if (options.faults !== undefined) control.setFaults(options.faults === '' ? {} : (JSON.parse(options.faults) as Record<string, unknown>));
     if (options.duplicateDelivery !== undefined) control.duplicateDelivery = options.duplicateDelivery;
     await releasePackaging();
 
     const pollers = eventSourcePollers(template, resolver, { runtime, target, control, dataDir, log, warn });
-    await checkMappingRoles(pollers, { iam, runtime, log });
+    await iam.checkMappings(
+      pollers.map(({ mapping }) => ({
+        logicalId: mapping.logicalId,
+        functionName: runtime.get(mapping.functionName).config.name,
+        ...('queueArn' in mapping ? { sourceArn: mapping.queueArn } : { sourceArn: mapping.streamArn, onFailureDestination: mapping.onFailureDestination }),
+      })),
+    );
     stops.push(async () => {
       await Promise.all(pollers.map((poller) => poller.stop()));
     });

@@ -16,6 +16,7 @@ export { hostRefusal, isAllowedHost, originRefusal, sendRefusal } from './edge/g
 export { TOKEN_FILE, TOKEN_HEADER, TOKEN_VARIABLE, controlHeaders, readLocalToken } from './edge/token.ts';
 export type { HostRule, Refusal } from './edge/guard.ts';
 export type { FunctionStats, LocalStatsSnapshot } from './edge/stats.ts';
+export type { IamReport } from './edge/iam.ts';
 export { startEmulators } from './emulators/emulators.ts';
 export type { Emulators, EmulatorsOptions } from './emulators/emulators.ts';
 export type { SqsPoller } from './event-sources/sqs.ts';

@@ -8,7 +8,7 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalCloud } from '../src/index.ts';
+import { controlHeaders, type IamReport, type LocalCloud } from '../src/index.ts';
 import { FIXTURE_DIR, startFixtureCloud } from './helpers/emulators.ts';
 import { IamGuard, parseIamMode, type IamMode } from '../src/edge/iam.ts';
 import { banner, parseArguments, UsageError } from '../src/cli.ts';
@@ -204,7 +204,9 @@ describe('IAM: event source mappings, checked as CreateEventSourceMapping checks
         /2 event source mapping\(s\) would fail to create on AWS \(InvalidParameterValueException\)[^]*PartialEventSourceMappingSQSWorkQueue: The provided execution role does not have permissions to call ReceiveMessage on SQS[^]*FifoEventSourceMappingSQSOrderedQueue: /,
       );
       const warned = await startFixtureCloud(join(dir, 'warn'), { templatePath, iam: 'warn', log: (line) => logs.push(line) });
+      const report = warned.iam.report();
       await warned.stop();
+      expect(report.mappingRefusals).toEqual([expect.stringMatching(/^PartialEventSourceMappingSQSWorkQueue: /), expect.stringMatching(/^FifoEventSourceMappingSQSOrderedQueue: /)]);
       expect(logs.filter((line) => line.includes('on AWS it would not be created'))).toEqual([
         expect.stringContaining('[iam] PartialEventSourceMappingSQSWorkQueue: The provided execution role does not have permissions to call ReceiveMessage on SQS'),
         expect.stringContaining('[iam] FifoEventSourceMappingSQSOrderedQueue: '),
@@ -276,6 +278,25 @@ describe('IAM: the fixture service under enforce', () => {
     expect(logs.filter((line) => line.startsWith('[iam] not evaluated: '))).toEqual([
       expect.stringContaining('managed policy arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole (not in the template)'),
     ]);
+  });
+
+  it('answers GET /_local/iam (with the token) with what it refused since start', async () => {
+    // Prepare
+    await cloud.runtime.invoke('fixture-local-iam-default-role', { call: 'sendResult' });
+
+    // Act
+    const response = await fetch(`${cloud.edgeUrl}/_local/iam`, { headers: controlHeaders(cloud.token) });
+    const withoutToken = await fetch(`${cloud.edgeUrl}/_local/iam`);
+
+    // Assess
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as IamReport;
+    expect(report).toMatchObject({ mode: 'enforce', mappingRefusals: [] });
+    expect(report.evaluated).toBeGreaterThan(0);
+    expect(report.denials).toContainEqual(
+      expect.objectContaining({ functionName: 'fixture-local-iam-default-role', action: 'sqs:SendMessage', resource: 'arn:aws:sqs:us-east-1:000000000000:fixture-local-results', refused: true }),
+    );
+    expect(withoutToken.status).toBe(403);
   });
 
   it('delivers SNS to SQS only where the queue policy allows sns.amazonaws.com with the topic as aws:SourceArn; drops the others and says so', async () => {

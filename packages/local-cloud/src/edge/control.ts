@@ -11,6 +11,9 @@
  *   errorMessage, orderId) or the poller saw
  *   (a whole batch failed: timeout, crash). SQS keeps a message's id when it moves it to its DLQ, so this is what
  *   `npm run dlq -- peek` shows as the reason. Kept in memory, the last 10,000 records.
+ * - `GET /_local/iam`: what IAM refused since start (edge/iam.ts `report`): the mode, how many requests were
+ *   evaluated, the last denials of functions' requests, the deliveries queue policies dropped, the event source
+ *   mappings their roles would not allow (`--iam warn`); `npm run iam` prints it.
  * - `POST /_local/invoke` `{"functionName": "...", "event": {...}}`: a synchronous invocation, like Lambda's
  *   Invoke API (which the edge does not emulate); `npm run dlq -- redrive` uses it to re-invoke a stream consumer.
  *
@@ -24,9 +27,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from './proxy.ts';
+import type { IamGuard } from './iam.ts';
 import type { LambdaRuntime } from '../runtime/runtime.ts';
 
-const CONTROL_PATHS = new Set(['/_local/faults', '/_local/failures', '/_local/invoke']);
+const CONTROL_PATHS = new Set(['/_local/faults', '/_local/failures', '/_local/invoke', '/_local/iam']);
 
 /** How many failures are remembered (the oldest go first). */
 const MAX_FAILURES = 10_000;
@@ -63,6 +67,7 @@ interface FaultsState {
 
 class LocalControl {
   private runtime?: LambdaRuntime;
+  private iam?: IamGuard;
   private readonly failures = new Map<string, FailureRecord>();
   private readonly variable: string;
   private readonly validate: (json: string) => void;
@@ -75,8 +80,9 @@ class LocalControl {
   }
 
   /** Called by the local cloud once its functions are loaded; picks up the fault variable from the template's environment. */
-  attach(runtime: LambdaRuntime): void {
+  attach(runtime: LambdaRuntime, iam?: IamGuard): void {
     this.runtime = runtime;
+    this.iam = iam;
     this.faults = runtime.list().find((fn) => fn.env[this.variable])?.env[this.variable] ?? '';
   }
 
@@ -136,6 +142,10 @@ class LocalControl {
       if (!key) return send(res, 400, { error: 'give ?messageId=<SQS message id> or ?sequenceNumber=<Kinesis sequence number>' });
       const failure = this.failure(key);
       return failure ? send(res, 200, failure) : send(res, 404, { error: `no failure recorded for ${key} (since this local cloud started)` });
+    }
+    if (url.pathname === '/_local/iam' && method === 'GET') {
+      if (!this.iam) return send(res, 404, { error: 'IAM is not evaluated by this local cloud' });
+      return send(res, 200, this.iam.report());
     }
     if (url.pathname === '/_local/invoke' && method === 'POST') {
       const body = await readJson(req);

@@ -63,6 +63,24 @@ interface DeliveryDenial {
   dropped: boolean;
 }
 
+/** An event source mapping as its function's role must allow it (checkMappings). */
+interface MappingAccess {
+  logicalId: string;
+  functionName: string;
+  sourceArn: string;
+  onFailureDestination?: string;
+}
+
+/** What `GET /_local/iam` answers. */
+interface IamReport {
+  mode: IamMode;
+  evaluated: number;
+  denials: IamDenial[];
+  deliveryDenials: DeliveryDenial[];
+  /** `<mapping logical id>: <Lambda's refusal>`, under `--iam warn` (under `enforce` the cloud does not start). */
+  mappingRefusals: string[];
+}
+
 interface IamGuardOptions {
   mode: IamMode;
   log: (line: string) => void;
@@ -139,6 +157,7 @@ class IamGuard {
   /** Queue policy decisions for every topic and queue of the template, by `service topic queue` (prepareDeliveries). */
   private readonly deliveryReasons = new Map<string, string | undefined>();
   private readonly keptDeliveries: DeliveryDenial[] = [];
+  private mappingRefusals: string[] = [];
 
   constructor(options: IamGuardOptions) {
     this.mode = options.mode;
@@ -197,6 +216,31 @@ class IamGuard {
       refused.push([sourceArn, queueArn]);
     }
     return refused;
+  }
+
+  /**
+   * Each mapping against its function's role (mappingRefusal). Under `enforce` a refusal throws, as CloudFormation
+   * fails to create the mapping and rolls the stack back; under `warn` it is logged and kept for `report`.
+   */
+  async checkMappings(mappings: MappingAccess[]): Promise<void> {
+    const refusals: string[] = [];
+    for (const mapping of mappings) {
+      const refusal = await this.mappingRefusal(mapping.functionName, mapping.sourceArn, mapping.onFailureDestination);
+      if (refusal !== undefined) refusals.push(`${mapping.logicalId}: ${refusal}`);
+    }
+    this.mappingRefusals = refusals;
+    if (refusals.length === 0) return;
+    if (this.mode === 'enforce') {
+      throw new Error(
+        `${refusals.length} event source mapping(s) would fail to create on AWS (InvalidParameterValueException); grant the function's role what is named, or start with --iam warn:\n  ${refusals.join('\n  ')}`,
+      );
+    }
+    for (const refusal of refusals) this.log(`[iam] ${refusal} (--iam warn: the mapping runs; on AWS it would not be created)`);
+  }
+
+  /** What IAM refused (or, under `warn`, would have) since start: `GET /_local/iam`, `npm run iam`. */
+  report(): IamReport {
+    return { mode: this.mode, evaluated: this.screened, denials: this.denials(), deliveryDenials: this.deliveryDenials(), mappingRefusals: [...this.mappingRefusals] };
   }
 
   /**
@@ -393,4 +437,4 @@ function parseIamMode(value: string, source: string): IamMode {
 }
 
 export { IamGuard, S3_PRINCIPAL, SNS_PRINCIPAL, parseIamMode };
-export type { IamMode };
+export type { IamMode, IamReport };
