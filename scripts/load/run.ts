@@ -20,6 +20,7 @@ import { renderHtml } from './html.ts';
 import { Sampler, scanOrders, statsDelta } from './observe.ts';
 import type { OpenLoopSummary, RequestRecord } from './open-loop.ts';
 import { ArtilleryError, artilleryCommands, writeArtilleryFiles } from './artillery.ts';
+import { ARTILLERY_RUNNERS, accountByCorrelation, artilleryInvocation, artilleryOutcome, formatRunAccounting, runArtillery, type ArtilleryRunner } from './artillery-run.ts';
 import { formatPrediction, predictForReport } from './prediction.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { buildReport, type LoadReport } from './report.ts';
@@ -66,7 +67,7 @@ interface RunResult {
 
 class UsageError extends Error {
   constructor(message: string) {
-    super(`${message}\nusage: npm run load -- <scenario|file.yml> [--stage NAME] [--region R] [--stack NAME] [--in-process] [--inline-sender] [--out DIR] [--engine artillery --workers N [--target-url URL]]`);
+    super(`${message}\nusage: npm run load -- <scenario|file.yml> [--stage NAME] [--region R] [--stack NAME] [--in-process] [--inline-sender] [--out DIR] [--engine artillery [--workers N] [--runner local|lambda|fargate] [--target-url URL]]`);
     this.name = 'UsageError';
   }
 }
@@ -683,7 +684,7 @@ function formatSummary(report: LoadReport, paths?: { jsonPath: string; htmlPath:
   return `${lines.join('\n')}\n`;
 }
 
-type CliArguments = Omit<RunOptions, 'scenario'> & { scenario?: string; help: boolean; engine?: 'artillery'; workers?: number; targetUrl?: string };
+type CliArguments = Omit<RunOptions, 'scenario'> & { scenario?: string; help: boolean; engine?: 'artillery'; workers?: number; targetUrl?: string; runner?: ArtilleryRunner };
 
 function parseArguments(argv: string[]): CliArguments {
   const out: CliArguments = { help: false };
@@ -709,6 +710,10 @@ function parseArguments(argv: string[]): CliArguments {
       const workers = Number(value(i++, arg));
       if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a whole number >= 1, got "${argv[i]}"`);
       out.workers = workers;
+    } else if (arg === '--runner') {
+      const runner = value(i++, arg);
+      if (!(ARTILLERY_RUNNERS as readonly string[]).includes(runner)) throw new UsageError(`--runner must be one of ${ARTILLERY_RUNNERS.join(', ')}, got "${runner}"`);
+      out.runner = runner as ArtilleryRunner;
     } else if (arg === '--target-url') out.targetUrl = value(i++, arg);
     else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
     else if (out.scenario === undefined) out.scenario = arg;
@@ -717,33 +722,71 @@ function parseArguments(argv: string[]): CliArguments {
   if (out.stage !== undefined && !/^[a-zA-Z0-9-]+$/.test(out.stage)) throw new UsageError(`--stage must be letters, digits and dashes, got "${out.stage}"`);
   if (out.stage === 'local') throw new UsageError('--stage local is the local cloud: leave --stage out');
   if (out.workers !== undefined && out.engine === undefined) throw new UsageError('--workers needs --engine artillery');
-  if (out.engine === 'artillery' && out.stage === undefined && out.targetUrl === undefined) throw new UsageError('--engine artillery needs --stage NAME (or --target-url URL)');
+  if (out.runner !== undefined && out.engine === undefined) throw new UsageError('--runner needs --engine artillery');
   return out;
 }
 
-/** `--engine artillery`: writes the Artillery script for the stage's API and says how to run it. */
-async function writeArtillery(args: CliArguments & { scenario: string }): Promise<void> {
+/**
+ * `--engine artillery`: writes the Artillery script for the target's API, runs it with the installed Artillery CLI
+ * (artillery-run.ts) and accounts for the run's orders in the Orders table; without a CLI, says how to get one and
+ * how to run the script. `--target-url` runs without accounting (the run has no table to read).
+ */
+async function runWithArtillery(args: CliArguments & { scenario: string }): Promise<number> {
   const scenario = await loadScenario(args.scenario);
-  let target = args.targetUrl;
-  if (target === undefined) {
-    const resolved = await resolveTarget({ stage: args.stage, region: args.region, stack: args.stack, log: (line) => process.stderr.write(`${line}\n`) });
-    target = resolved.apiUrl;
-    await resolved.stop();
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const target =
+    args.targetUrl === undefined
+      ? await resolveTarget({ stage: args.stage, region: args.region, stack: args.stack, inProcess: args.inProcess ?? false, edgePort: Number(process.env.EDGE_PORT ?? 4566), apiPort: Number(process.env.PORT ?? 3000), log })
+      : undefined;
+  try {
+    const dir = args.reportsDir ?? join(import.meta.dirname, '..', '..', 'reports');
+    await mkdir(dir, { recursive: true });
+    const workers = args.workers ?? 1;
+    const runner = args.runner ?? (args.stage === undefined ? 'local' : 'lambda');
+    const stamp = timestamp(Date.now());
+    const runId = `${stamp}-${Math.random().toString(36).slice(2, 8)}`;
+    const { scriptPath, processorPath } = await writeArtilleryFiles(scenario, { target: args.targetUrl ?? (target as LoadTarget).apiUrl, workers, runId }, dir);
+    const region = args.region ?? process.env.AWS_REGION ?? 'us-east-1';
+    const outputPath = join(dir, `${scenario.name}-artillery-${stamp}.artillery.json`);
+    const invocation = artilleryInvocation({ scriptPath, outputPath, runner, workers, region });
+    const binary = process.env.ARTILLERY_BIN ?? 'artillery';
+    process.stdout.write(`wrote ${relative(process.cwd(), scriptPath)} and ${relative(process.cwd(), processorPath)} (run id ${runId}; orders carry x-correlation-id load-${runId}-<uuid>)\n`);
+    process.stdout.write(`running: ${binary} ${invocation.join(' ')}\n`);
+    const started = Date.now();
+    if (!(await runArtillery(binary, invocation))) {
+      process.stdout.write(
+        [
+          `no Artillery CLI (${binary}) on PATH: it is not a dependency of this project. \`npm install -g artillery\` (or prefix the commands with \`npx artillery@latest\`; ARTILLERY_BIN names another binary), then:`,
+          ...artilleryCommands(relative(process.cwd(), scriptPath), workers, region).map((line) => `  ${line}`),
+          '',
+        ].join('\n'),
+      );
+      return 0;
+    }
+    const outcome = artilleryOutcome(JSON.parse(await readFile(outputPath, 'utf8')));
+    if (target === undefined) {
+      process.stdout.write(`${JSON.stringify(outcome)}\n--target-url: no Orders table to account from (give --stage NAME, or run against the local cloud, for the zero-loss accounting)\n`);
+      return 0;
+    }
+    // The run's orders, by correlation id, until every accepted one is COMPLETED or the scenario's drain deadline passes.
+    const prefix = `load-${runId}-`;
+    const deadline = Date.now() + scenario.drain.deadlineMs;
+    let items: TableItem[] = [];
+    for (;;) {
+      items = (await scanOrders(target, (item) => item.correlationId?.startsWith(prefix) === true)).items;
+      const completed = items.filter((item) => item.status === 'COMPLETED').length;
+      if (completed >= outcome.accepted || Date.now() >= deadline) break;
+      await sleep(2_000);
+    }
+    const accounting = accountByCorrelation(items, outcome.accepted);
+    const reportPath = join(dir, `${scenario.name}-artillery-${stamp}.json`);
+    const report = { scenario: scenario.name, runId, engine: 'artillery', runner, workers, target: target.description, command: `${binary} ${invocation.join(' ')}`, startedAt: new Date(started).toISOString(), artillery: outcome, accounting };
+    await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`${formatRunAccounting(outcome, accounting, Math.round(scenario.drain.deadlineMs / 1000)).join('\n')}\nreport: ${relative(process.cwd(), reportPath)}\n`);
+    return accounting.lost > 0 || accounting.duplicated > 0 ? 1 : 0;
+  } finally {
+    await target?.stop();
   }
-  const dir = args.reportsDir ?? join(import.meta.dirname, '..', '..', 'reports');
-  await mkdir(dir, { recursive: true });
-  const workers = args.workers ?? 1;
-  const runId = `${timestamp(Date.now())}-${Math.random().toString(36).slice(2, 8)}`;
-  const { scriptPath, processorPath } = await writeArtilleryFiles(scenario, { target, workers, runId }, dir);
-  const region = args.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  process.stdout.write(
-    [
-      `wrote ${relative(process.cwd(), scriptPath)} and ${relative(process.cwd(), processorPath)} (run id ${runId}; orders carry x-correlation-id load-${runId}-<uuid>)`,
-      'Artillery is not a dependency of this project: `npm install -g artillery` (or prefix the commands with `npx artillery@latest`).',
-      ...artilleryCommands(relative(process.cwd(), scriptPath), workers, region).map((line) => `  ${line}`),
-      '',
-    ].join('\n'),
-  );
 }
 
 async function main(): Promise<void> {
@@ -754,7 +797,7 @@ async function main(): Promise<void> {
     return;
   }
   if (args.engine === 'artillery') {
-    await writeArtillery(args as CliArguments & { scenario: string });
+    process.exitCode = await runWithArtillery(args as CliArguments & { scenario: string });
     return;
   }
   const argv = process.argv.slice(2).join(' ');

@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
@@ -15,7 +15,8 @@ import { resolveTarget, type LoadTarget } from '../../scripts/load/target.ts';
 import { waitFor } from 'local-cloud';
 
 const require = createRequire(import.meta.url);
-const artilleryOnPath = spawnSync('artillery', ['--version'], { stdio: 'ignore' }).status === 0;
+const ARTILLERY = process.env.ARTILLERY_BIN ?? 'artillery';
+const artilleryOnPath = spawnSync(ARTILLERY, ['--version'], { stdio: 'ignore' }).status === 0;
 
 describe('Artillery engine: the scenario as a script for distributed load generators', () => {
   let dir: string;
@@ -81,9 +82,12 @@ describe('Artillery engine: the scenario as a script for distributed load genera
     expect(physical).toBeLessThan(180);
   });
 
-  it('is asked for with --engine artillery --workers N and a stage or a URL', () => {
+  it('is asked for with --engine artillery [--workers N] [--runner local|lambda|fargate], against a stage, a URL or the local cloud', () => {
     expect(parseArguments(['spike', '--stage', 'dev', '--engine', 'artillery', '--workers', '20'])).toMatchObject({ scenario: 'spike', stage: 'dev', engine: 'artillery', workers: 20 });
-    expect(() => parseArguments(['spike', '--engine', 'artillery'])).toThrow('--engine artillery needs --stage NAME (or --target-url URL)');
+    expect(parseArguments(['spike', '--engine', 'artillery'])).toMatchObject({ scenario: 'spike', engine: 'artillery' });
+    expect(parseArguments(['spike', '--stage', 'dev', '--engine', 'artillery', '--runner', 'fargate'])).toMatchObject({ runner: 'fargate' });
+    expect(() => parseArguments(['spike', '--stage', 'dev', '--engine', 'artillery', '--runner', 'ec2'])).toThrow('--runner must be one of local, lambda, fargate, got "ec2"');
+    expect(() => parseArguments(['spike', '--runner', 'lambda'])).toThrow('--runner needs --engine artillery');
     expect(() => parseArguments(['spike', '--stage', 'dev', '--engine', 'k6'])).toThrow('only artillery is supported');
     expect(() => parseArguments(['spike', '--stage', 'dev', '--engine', 'artillery', '--workers', '0'])).toThrow('--workers must be a whole number >= 1');
   });
@@ -105,7 +109,7 @@ describe('Artillery engine: the scenario as a script for distributed load genera
       const out = join(dir, 'tiny.json');
 
       // Asynchronously: the local cloud answers from this process's event loop.
-      await promisify(execFile)('artillery', ['run', '--output', out, scriptPath], { timeout: 90_000 });
+      await promisify(execFile)(ARTILLERY, ['run', '--output', out, scriptPath], { timeout: 90_000 });
 
       const counters = (JSON.parse(await readFile(out, 'utf8')) as { aggregate: { counters: Record<string, number> } }).aggregate.counters;
       expect(counters).toMatchObject({ 'http.codes.202': 6 });
@@ -119,5 +123,21 @@ describe('Artillery engine: the scenario as a script for distributed load genera
       );
       expect(items.map((item) => item.invoiceWrites instanceof Set ? item.invoiceWrites.size : item.invoiceWrites)).toEqual([1, 1, 1, 1, 1, 1]);
     }, 120_000);
+  });
+  describe.skipIf(!artilleryOnPath)('with the artillery CLI on PATH: npm run load -- <scenario> --engine artillery', () => {
+    it('runs the script with the local runner against the local cloud, then accounts for every order: 0 lost, 0 duplicated, exit 0', async () => {
+      const scenarioFile = join(dir, 'tiny-run.yml');
+      await writeFile(scenarioFile, 'name: tiny-run\ndescription: 2 orders/s for 3 s.\nkind: api\nphases:\n  - { type: steady, rate: 2, duration: 3s }\ndrain:\n  deadline: 90s\n');
+
+      const { stdout } = await promisify(execFile)('node', ['scripts/load/run.ts', scenarioFile, '--engine', 'artillery', '--in-process', '--out', dir], {
+        timeout: 180_000,
+        env: { ...process.env, ARTILLERY_BIN: ARTILLERY },
+      });
+
+      expect(stdout).toMatch(/accepted \(202\) +6\n/);
+      expect(stdout).toMatch(/completed +6 within 90 s/);
+      expect(stdout).toMatch(/lost +0\n/);
+      expect(stdout).toMatch(/duplicated +0\n/);
+    }, 200_000);
   });
 });
