@@ -81,6 +81,11 @@ interface LocalCloudOptions {
    * false (or the environment variable LOCAL_EMULATORS_THREAD=0): on the edge's thread.
    */
   emulatorsThread?: boolean;
+  /**
+   * Each function's execution environments in worker threads, like Lambda's (runtime/worker-pool.ts). Default true;
+   * false (or the environment variable LOCAL_FUNCTIONS_THREAD=0): every function on the edge's thread, for a debugger.
+   */
+  functionsThread?: boolean;
   /** The functions' requests against their roles (edge/iam.ts): refused, reported, or not evaluated (default DEFAULT_IAM_MODE). */
   iam?: IamMode;
 }
@@ -461,6 +466,9 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       // Inside the project, so the bundles' bare imports (the external AWS SDK) resolve from node_modules.
       extractDir: join(projectDir, '.serverless', '.local-bundles'),
       stats,
+      functionsThread: options.functionsThread ?? process.env.LOCAL_FUNCTIONS_THREAD !== '0',
+      // Lambda's REPORT lines, one per invocation, are details (the CLI prints them with --verbose).
+      report: detail,
       log: (line) => {
         const failure = recordFailureIn(line, options.recordFailureOf);
         if (failure) control.recordFailure(failure);

@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsApiError } from '../util/errors.ts';
-import { readBody } from './proxy.ts';
+import { readBody } from './bodies.ts';
 import { escapeXml } from '../util/xml.ts';
 
 interface StackResourceInput {

@@ -26,7 +26,7 @@
  * curl -s -H "$T" 'localhost:4566/_local/failures?messageId=5ce3462c-c5df-42e1-866b-3423e3741a48'
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from './proxy.ts';
+import { readBody } from './bodies.ts';
 import type { IamGuard } from './iam.ts';
 import type { LambdaRuntime } from '../runtime/runtime.ts';
 
@@ -96,7 +96,7 @@ class LocalControl {
     const text = Object.keys(functions).length === 0 ? '' : JSON.stringify(functions);
     this.validate(text);
     this.faults = text;
-    for (const fn of this.runtime?.list() ?? []) fn.env[this.variable] = text;
+    for (const fn of this.runtime?.list() ?? []) fn.updateEnvironment({ [this.variable]: text });
     if (duplicateDelivery !== undefined) this.duplicateDelivery = duplicateDelivery;
     return this.state();
   }

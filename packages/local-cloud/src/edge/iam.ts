@@ -27,7 +27,7 @@ import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { classifyRequest, s3Location } from './edge.ts';
 import { authorizationsOf, type Authorization, type ClassifiedRequest } from './iam-requests.ts';
 import type { FunctionIdentity, IamModel } from './iam-roles.ts';
-import { readBody } from './proxy.ts';
+import { readBody } from './bodies.ts';
 import { s3OperationOf } from './stats.ts';
 import { escapeXml, s3ErrorXml } from '../util/xml.ts';
 

@@ -15,7 +15,8 @@ import { Readable } from 'node:stream';
 import { buildQueryString, HttpResponse } from '@smithy/core/protocols';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { inject } from 'light-my-request';
-import { flatHeaders, readBody } from './proxy.ts';
+import { bodyOf } from './bodies.ts';
+import { flatHeaders } from './proxy.ts';
 
 type Handle = NodeHttpHandler['handle'];
 type SdkRequest = Parameters<Handle>[0];
@@ -27,14 +28,6 @@ let original: Handle | undefined;
 
 /** Hosts under which a client reaches an edge listening on 127.0.0.1:`port`. */
 const hostsOf = (port: number): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
-
-async function bodyOf(body: unknown): Promise<Buffer | undefined> {
-  if (body === undefined || body === null) return undefined;
-  if (typeof body === 'string') return Buffer.from(body);
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (body instanceof Readable) return readBody(body);
-  throw new TypeError(`in-process edge request: unsupported body type ${Object.prototype.toString.call(body)}`);
-}
 
 /**
  * Sends one SDK request to the edge's listener and answers it as NodeHttpHandler would (a streamed body). An abort

@@ -8,6 +8,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { inject } from 'light-my-request';
+import { readBody } from './bodies.ts';
 
 /** Where an emulator listens, with its own keep-alive connection pool. */
 interface Upstream {
@@ -123,12 +124,6 @@ function openUpstream(upstream: Upstream, options: UpstreamRequest, client?: Ser
   });
 }
 
-async function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks);
-}
-
 /** The listener called with an in-memory request (light-my-request, what Fastify's own `inject` uses). */
 function injecting(dispatch: RequestListener): InMemoryExchange {
   return (request) =>
@@ -226,5 +221,5 @@ function closeUpstream(upstream: Upstream): void {
   upstream.agent.destroy();
 }
 
-export { clientGone, closeUpstream, createUpstream, dispatchInProcess, exchange, flatHeaders, forwardHeaders, pipeThrough, postJson, readBody, sendBuffered };
+export { clientGone, closeUpstream, createUpstream, dispatchInProcess, exchange, flatHeaders, forwardHeaders, pipeThrough, postJson, sendBuffered };
 export type { BufferedResponse, Upstream };

@@ -18,7 +18,8 @@ import {
 import type { NotificationConfiguration, NotificationTarget, S3EventName } from '../fidelity/s3-notifications.ts';
 import { AwsApiError } from '../util/errors.ts';
 import { createKeyLocks } from '../util/key-locks.ts';
-import { exchange, forwardHeaders, pipeThrough, readBody, sendBuffered } from './proxy.ts';
+import { exchange, forwardHeaders, pipeThrough, sendBuffered } from './proxy.ts';
+import { readBody } from './bodies.ts';
 import type { BufferedResponse, Upstream } from './proxy.ts';
 import { SUBRESOURCES, createBucketConfigStore } from '../fidelity/s3-bucket-config.ts';
 import { evaluateWritePreconditions, preconditionFailureXml, writePreconditions } from '../fidelity/s3-conditional.ts';

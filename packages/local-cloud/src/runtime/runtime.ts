@@ -1,23 +1,25 @@
 /**
- * An in-process Lambda runtime for the local cloud: loads each function's bundle, gives it the
- * environment variables of its `AWS::Lambda::Function` resource plus Lambda's own, a Lambda-like
- * context, its timeout and its concurrency limit.
+ * The local cloud's Lambda runtime: finds each function's bundle, gives it the environment variables of its
+ * `AWS::Lambda::Function` resource plus Lambda's own, a Lambda-like context, its timeout, its memory and its
+ * concurrency limit.
  *
- * Environment isolation. Handlers read `process.env` at module scope and during invocations, and
- * several functions share this one process. `process.env` is therefore replaced by a proxy that
- * answers from the environment of the function whose code is running, tracked with
- * AsyncLocalStorage: each bundle is imported inside its function's context, under a unique URL
- * (`?fn=<name>`) so every function gets its own module instance (its own clients, logger, caches),
- * and every invocation runs inside that context. Outside any function, the proxy answers from the
- * real environment. Trade-offs: code that escapes the async context (a callback registered with a
- * native addon, a `setTimeout` scheduled before the bundle was imported) sees the host
- * environment; `TZ` set by a function does not change the process time zone; modules outside the
- * bundle (the AWS SDK, kept external by esbuild) are shared by all functions, as they are
- * stateless. A timed-out handler cannot be killed: its late result is discarded, but its code runs
- * on, where Lambda would freeze the sandbox.
+ * By default every function runs in execution environments of its own, worker threads like Lambda's sandboxes
+ * (worker-pool.ts, function-worker.ts): created on demand (a cold start, with Init Duration in the REPORT line) and
+ * reused warm, each with the function's environment as its own `process.env`, its heap bounded by MemorySize, and
+ * terminated past the function's timeout, so a timed-out handler's code stops there. An invocation first takes one
+ * of the function's concurrency (reserved concurrency) and an execution slot (execution-slots.ts).
+ *
+ * With `functionsThread: false` (for a debugger's breakpoints) every bundle is imported into this thread instead,
+ * and several functions share it. `process.env` is then replaced by a proxy that answers from the environment of
+ * the function whose code is running, tracked with AsyncLocalStorage: each bundle is imported inside its function's
+ * context, under a unique URL (`?fn=<name>`) so every function gets its own module instance, and every invocation
+ * runs inside that context. Trade-offs of that mode: code that escapes the async context sees the host environment;
+ * modules outside the bundle (the AWS SDK, kept external by esbuild) are shared by all functions; a timed-out
+ * handler cannot be stopped (its late result is discarded, but its code runs on); MemorySize is not enforced.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
@@ -27,6 +29,8 @@ import { ExecutionSlots, type ExecutionSlotsOptions, type Priority } from './exe
 import type { LocalStats } from '../edge/stats.ts';
 import { functionCredentialVariables } from '../edge/iam-roles.ts';
 import { isRecord, type TemplateResolver } from '../template/template.ts';
+import { callHandler, errorPayload, handlerExport, parseHandler, serializedResult, type Handler, type LambdaErrorPayload } from './handler-call.ts';
+import { FunctionPool, type Outcome, type PoolSnapshot } from './worker-pool.ts';
 
 /** What the runtime needs to know about one `AWS::Lambda::Function`. */
 interface FunctionConfig {
@@ -64,35 +68,28 @@ interface RuntimeOptions {
   stats?: LocalStats;
   /** How many invocations run at once and which go first (execution-slots.ts); false: no limit but concurrency. */
   executionSlots?: ExecutionSlotsOptions | false;
-}
-
-interface LambdaErrorPayload {
-  errorType: string;
-  errorMessage: string;
-  stackTrace?: string[];
+  /**
+   * Each function's execution environments in worker threads of their own (worker-pool.ts). Default true; false
+   * (or LOCAL_FUNCTIONS_THREAD=0 where the local cloud starts the runtime): every function in this thread, for a
+   * debugger's breakpoints.
+   */
+  functionsThread?: boolean;
+  /**
+   * Execution environments of one function at most (default DEFAULT_ENVIRONMENTS_PER_FUNCTION, never more than its
+   * reserved concurrency); an invocation finding them all busy waits for one, and its timeout starts once it has one.
+   */
+  environmentsPerFunction?: number;
+  /** Idle environments beyond this many, across functions, end (least recently used first). Default DEFAULT_MAX_ENVIRONMENTS. */
+  maxEnvironments?: number;
+  /** False: an environment's SDK requests take a loopback socket to the edge instead of a message (to measure both). */
+  bridgeSdkRequests?: boolean;
+  /** Where the REPORT lines go (default `log`). */
+  report?: (line: string) => void;
 }
 
 type InvokeResult =
-  | { ok: true; payload: unknown; requestId: string; durationMs: number }
-  | { ok: false; error: LambdaErrorPayload; reason: 'error' | 'timeout' | 'throttled'; requestId: string; durationMs: number };
-
-/** The context object of the Node.js runtime (aws-lambda's `Context`). */
-interface LambdaContext {
-  callbackWaitsForEmptyEventLoop: boolean;
-  functionName: string;
-  functionVersion: string;
-  invokedFunctionArn: string;
-  memoryLimitInMB: string;
-  awsRequestId: string;
-  logGroupName: string;
-  logStreamName: string;
-  getRemainingTimeInMillis(): number;
-  done(error?: unknown, result?: unknown): void;
-  fail(error: unknown): void;
-  succeed(result: unknown): void;
-}
-
-type Handler = (event: unknown, context: LambdaContext, callback?: (error?: unknown, result?: unknown) => void) => unknown;
+  | { ok: true; payload: unknown; requestId: string; durationMs: number; initDurationMs?: number }
+  | { ok: false; error: LambdaErrorPayload; reason: 'error' | 'timeout' | 'throttled'; requestId: string; durationMs: number; initDurationMs?: number };
 
 class RuntimeError extends Error {
   constructor(message: string) {
@@ -163,6 +160,20 @@ class Semaphore {
 
 /** Lambda's default account concurrency (Lambda quotas page): the cap for functions without a reservation. */
 const ACCOUNT_CONCURRENCY = 1000;
+
+/**
+ * Execution environments kept across functions before idle ones end: a bound on memory, as each environment is a V8
+ * isolate with the function's bundle and the SDK loaded.
+ */
+const DEFAULT_MAX_ENVIRONMENTS = 64;
+
+/**
+ * On AWS each concurrent invocation gets an environment and CPU of its own; here every environment shares this
+ * machine's cores, and a cold start costs CPU (0.3 to 1.2 s per environment of this app's functions, measured on the
+ * 2-core machine under load with `LambdaRuntime.invoke` on the bundles). More environments of one function than twice
+ * the cores add cold starts and memory, not throughput: invocations beyond them wait for a warm one.
+ */
+const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, 2 * availableParallelism());
 
 /** Keys Lambda reserves: a function cannot set them (Lambda "Defined runtime environment variables"). */
 const RESERVED_KEYS = new Set([
@@ -301,25 +312,34 @@ async function extractZip(zipPath: string, into: string): Promise<void> {
 
 const BUNDLE_EXTENSIONS = ['.mjs', '.js', '.cjs'];
 
-/** `functions/placeOrder.handler` → module path `functions/placeOrder`, export path `handler`. */
-function parseHandler(handler: string): { modulePath: string; exportPath: string[] } {
-  const slash = handler.lastIndexOf('/');
-  const dot = handler.indexOf('.', slash + 1);
-  if (dot < 0) throw new RuntimeError(`handler ${handler} must be <module>.<export>`);
-  return { modulePath: handler.slice(0, dot), exportPath: handler.slice(dot + 1).split('.') };
-}
-
 class LambdaFunction {
   readonly config: FunctionConfig;
   readonly concurrency: Semaphore;
-  env: Record<string, string>;
+  readonly env: Record<string, string>;
+  /** In process (`functionsThread: false`): the imported handler. */
   handler?: Handler;
   file?: string;
+  /** In worker threads: the function's execution environments. */
+  pool?: FunctionPool;
 
   constructor(config: FunctionConfig, env: Record<string, string>) {
     this.config = config;
     this.env = env;
     this.concurrency = new Semaphore(Math.max(0, config.reservedConcurrency ?? ACCOUNT_CONCURRENCY));
+  }
+
+  /**
+   * Changes environment variables, as UpdateFunctionConfiguration does: later invocations see them. In worker
+   * threads, like Lambda, in new execution environments (the idle ones end now, the busy ones after their invocation).
+   */
+  updateEnvironment(changes: Record<string, string>): void {
+    Object.assign(this.env, changes);
+    this.pool?.retire();
+  }
+
+  /** Its execution environments, when they run in worker threads. */
+  environments(): PoolSnapshot | undefined {
+    return this.pool?.snapshot();
   }
 }
 
@@ -330,11 +350,14 @@ class LambdaRuntime {
   private restoreEnv?: () => void;
   private restoreLogs?: () => void;
   private inFlight = new Set<Promise<unknown>>();
+  /** Functions run in worker threads (functionsThread). */
+  private readonly threads: boolean;
   /** Slots shared by every function of this runtime; pollers wait on them before they take messages. */
   readonly slots?: ExecutionSlots;
 
   constructor(options: RuntimeOptions) {
     this.options = options;
+    this.threads = options.functionsThread !== false;
     if (options.executionSlots !== false) this.slots = new ExecutionSlots(options.executionSlots ?? {});
     this.log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
     for (const config of options.functions) {
@@ -379,11 +402,30 @@ class LambdaRuntime {
     };
   }
 
-  /** Installs the env proxy and log prefixes, then imports every bundle (each in its function's context). */
+  /**
+   * In worker threads: finds every bundle (each function's environments import theirs on demand). In process:
+   * installs the env proxy and log prefixes, then imports every bundle (each in its function's context).
+   */
   async start(): Promise<void> {
+    if (this.threads) {
+      for (const fn of this.functions.values()) {
+        fn.file = await this.locateBundle(fn);
+        fn.pool = this.poolFor(fn, fn.file);
+      }
+      return;
+    }
     this.restoreEnv = installEnvProxy();
     this.restoreLogs = installLogPrefix(this.log);
     for (const fn of this.functions.values()) await this.load(fn);
+  }
+
+  private poolFor(fn: LambdaFunction, file: string): FunctionPool {
+    const { config } = fn;
+    const endpoint = new URL(this.options.endpoint);
+    const edgeHosts = endpoint.protocol === 'http:' ? [endpoint.host, `127.0.0.1:${endpoint.port || '80'}`, `localhost:${endpoint.port || '80'}`] : [];
+    const settings = { name: config.name, arn: config.arn, handler: config.handler, file, memorySize: config.memorySize, edgeHosts, bridge: this.options.bridgeSdkRequests !== false };
+    const limit = Math.min(config.reservedConcurrency ?? ACCOUNT_CONCURRENCY, this.options.environmentsPerFunction ?? DEFAULT_ENVIRONMENTS_PER_FUNCTION);
+    return new FunctionPool(settings, () => fn.env, (line) => this.log(`[${config.name}] ${line}`), limit);
   }
 
   private async locateBundle(fn: LambdaFunction): Promise<string> {
@@ -424,12 +466,10 @@ class LambdaRuntime {
     } catch (error) {
       throw new FunctionLoadError(fn.config, file, error);
     }
-    let exported: unknown = module;
-    for (const key of parseHandler(fn.config.handler).exportPath) exported = isRecord(exported) || typeof exported === 'function' ? (exported as Record<string, unknown>)[key] : undefined;
-    if (typeof exported !== 'function') {
-      throw new FunctionLoadError(fn.config, file, new Error(`export ${parseHandler(fn.config.handler).exportPath.join('.')} is not a function`));
-    }
-    fn.handler = exported as Handler;
+    const { exportPath } = parseHandler(fn.config.handler);
+    const handler = handlerExport(module, exportPath);
+    if (handler === undefined) throw new FunctionLoadError(fn.config, file, new Error(`export ${exportPath.join('.')} is not a function`));
+    fn.handler = handler;
   }
 
   /** Finds a function by name, ARN (also qualified, or an API Gateway integration URI) or logical id. */
@@ -485,90 +525,146 @@ class LambdaRuntime {
     return run;
   }
 
-  private async run(fn: LambdaFunction, event: unknown, requestId: string, started: number): Promise<InvokeResult> {
+  private run(fn: LambdaFunction, event: unknown, requestId: string, started: number): Promise<InvokeResult> {
+    return fn.pool ? this.runInEnvironment(fn, fn.pool, event, requestId) : this.runInProcess(fn, event, requestId, started);
+  }
+
+  /**
+   * One invocation in an execution environment of the function: a warm idle one, or a new one whose init phase
+   * comes first (not counted in the timeout or the duration, as on Lambda). Past the timeout, the environment is
+   * terminated, so the handler's code stops there.
+   */
+  private async runInEnvironment(fn: LambdaFunction, pool: FunctionPool, event: unknown, requestId: string): Promise<InvokeResult> {
+    const { config } = fn;
+    this.endIdleBeyondLimit(pool);
+    const { environment, cold } = await pool.take();
+    let initDurationMs: number | undefined;
+    if (cold) {
+      const init = await environment.ready;
+      if ('error' in init) {
+        pool.end(environment);
+        return this.failed(fn, requestId, 0, init.error, 'error');
+      }
+      initDurationMs = init.initMs;
+    }
+    const started = performance.now();
+    const deadline = Date.now() + config.timeout * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), config.timeout * 1000);
+    });
+    const outcome: Outcome | 'timeout' = await Promise.race([environment.invoke(requestId, event, deadline), timedOut]);
+    clearTimeout(timer);
+    const durationMs = performance.now() - started;
+    const initField = initDurationMs === undefined ? {} : { initDurationMs };
+    if (outcome === 'timeout') {
+      // Lambda stops the environment; the next invocation starts a new one.
+      pool.end(environment);
+      const result = this.timedOut(fn, requestId, durationMs);
+      this.report(fn, requestId, durationMs, environment.heapMb, initDurationMs, 'timeout');
+      return { ...result, ...initField };
+    }
+    if (!outcome.ok && outcome.fatal) pool.end(environment);
+    else pool.give(environment);
+    if (outcome.ok) {
+      this.report(fn, requestId, durationMs, outcome.heapMb, initDurationMs);
+      return { ok: true, payload: JSON.parse(outcome.json) as unknown, requestId, durationMs, ...initField };
+    }
+    // A runtime that exited reports it with the request id, as Lambda does ("RequestId: … Error: Runtime exited …").
+    const exited = outcome.fatal === 'out-of-memory' || outcome.fatal === 'exited';
+    const error = exited ? { ...outcome.error, errorMessage: `RequestId: ${requestId} Error: ${outcome.error.errorMessage}` } : outcome.error;
+    const result = this.failed(fn, requestId, durationMs, error, 'error');
+    this.report(fn, requestId, durationMs, outcome.fatal === 'out-of-memory' ? fn.config.memorySize : (outcome.heapMb ?? environment.heapMb), initDurationMs, exited ? `error\tError Type: ${error.errorType}` : undefined);
+    return { ...result, ...initField };
+  }
+
+  /** Ends the least recently used idle environments of other functions while there are more than `maxEnvironments`. */
+  private endIdleBeyondLimit(except: FunctionPool): void {
+    const limit = this.options.maxEnvironments ?? DEFAULT_MAX_ENVIRONMENTS;
+    const pools = [...this.functions.values()].flatMap((fn) => (fn.pool ? [fn.pool] : []));
+    let total = pools.reduce((sum, pool) => sum + pool.size, 0);
+    while (total >= limit) {
+      let oldest: { pool: FunctionPool; environment: NonNullable<ReturnType<FunctionPool['oldestIdle']>> } | undefined;
+      for (const pool of pools) {
+        const environment = pool === except ? undefined : pool.oldestIdle();
+        if (environment && (oldest === undefined || environment.lastUsed < oldest.environment.lastUsed)) oldest = { pool, environment };
+      }
+      if (oldest === undefined) return;
+      oldest.pool.end(oldest.environment);
+      total -= 1;
+    }
+  }
+
+  /**
+   * Lambda's REPORT line (to `report`, default the log): Init Duration on a cold start, Max Memory Used as the
+   * environment's heap (a worker thread has no memory of its own to measure).
+   */
+  private report(fn: LambdaFunction, requestId: string, durationMs: number, heapMb: number | undefined, initDurationMs: number | undefined, status?: string): void {
+    const fields = [
+      `REPORT RequestId: ${requestId}`,
+      `Duration: ${durationMs.toFixed(2)} ms`,
+      `Billed Duration: ${Math.ceil(durationMs + (initDurationMs ?? 0))} ms`,
+      `Memory Size: ${fn.config.memorySize} MB`,
+      `Max Memory Used: ${heapMb ?? fn.config.memorySize} MB`,
+      ...(initDurationMs === undefined ? [] : [`Init Duration: ${initDurationMs.toFixed(2)} ms`]),
+      ...(status === undefined ? [] : [`Status: ${status}`]),
+    ];
+    (this.options.report ?? this.log)(`[${fn.config.name}] ${fields.join('\t')}`);
+  }
+
+  private timedOut(fn: LambdaFunction, requestId: string, durationMs: number): InvokeResult {
+    // Lambda's message for a timeout.
+    const message = `${new Date().toISOString()} ${requestId} Task timed out after ${fn.config.timeout.toFixed(2)} seconds`;
+    this.log(`[${fn.config.name}] ${message}`);
+    return { ok: false, reason: 'timeout', requestId, durationMs, error: { errorType: 'Sandbox.Timedout', errorMessage: message } };
+  }
+
+  private failed(fn: LambdaFunction, requestId: string, durationMs: number, error: LambdaErrorPayload, reason: 'error'): InvokeResult {
+    this.log(`[${fn.config.name}] ${new Date().toISOString()} ${requestId} ERROR Invoke Error ${JSON.stringify(error)}`);
+    return { ok: false, reason, requestId, durationMs, error };
+  }
+
+  /** In this thread (`functionsThread: false`): a timed-out handler cannot be stopped; its late result is discarded. */
+  private async runInProcess(fn: LambdaFunction, event: unknown, requestId: string, started: number): Promise<InvokeResult> {
     const { config } = fn;
     const handler = fn.handler;
     if (!handler) throw new RuntimeError(`function ${config.name} is not loaded`);
     const deadline = started + config.timeout * 1000;
-    const context: LambdaContext = {
-      callbackWaitsForEmptyEventLoop: true,
-      functionName: config.name,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: config.arn,
-      memoryLimitInMB: String(config.memorySize),
-      awsRequestId: requestId,
-      logGroupName: `/aws/lambda/${config.name}`,
-      logStreamName: fn.env.AWS_LAMBDA_LOG_STREAM_NAME ?? '',
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => {},
-      fail: () => {},
-      succeed: () => {},
-    };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
     });
-    const execution = executionContext.run({ fn, env: fn.env }, () =>
-      new Promise<unknown>((resolve, reject) => {
-        const callback = (error?: unknown, result?: unknown): void => (error ? reject(error) : resolve(result));
-        context.done = callback;
-        context.fail = (error) => reject(error);
-        context.succeed = (result) => resolve(result);
-        try {
-          const returned = handler(structuredClone(event), context, callback);
-          // An async handler settles through its promise; a callback handler (fewer than 3 params otherwise) through the callback.
-          if (returned !== undefined || handler.length < 3) Promise.resolve(returned).then(resolve, reject);
-        } catch (error) {
-          reject(error);
-        }
-      }),
-    );
+    const facts = { functionName: config.name, functionArn: config.arn, memorySize: config.memorySize, requestId, logStreamName: fn.env.AWS_LAMBDA_LOG_STREAM_NAME ?? '', deadline };
+    const execution = executionContext.run({ fn, env: fn.env }, () => callHandler(handler, event, facts));
     try {
       const outcome = await Promise.race([execution.then((payload) => ({ payload })), timedOut]);
       if (outcome === 'timeout') {
-        // Lambda's message for a timeout; the late result, if any, is discarded.
         execution.catch(() => {});
-        const seconds = config.timeout.toFixed(2);
-        this.log(`[${config.name}] ${new Date().toISOString()} ${requestId} Task timed out after ${seconds} seconds`);
-        return {
-          ok: false,
-          reason: 'timeout',
-          requestId,
-          durationMs: Date.now() - started,
-          error: { errorType: 'Sandbox.Timedout', errorMessage: `${new Date().toISOString()} ${requestId} Task timed out after ${seconds} seconds` },
-        };
+        return this.timedOut(fn, requestId, Date.now() - started);
       }
-      // Lambda returns the JSON serialization of the result (undefined becomes null).
-      const payload = outcome.payload === undefined ? null : JSON.parse(JSON.stringify(outcome.payload)) as unknown;
-      return { ok: true, payload, requestId, durationMs: Date.now() - started };
+      return { ok: true, payload: JSON.parse(serializedResult(outcome.payload)) as unknown, requestId, durationMs: Date.now() - started };
     } catch (error) {
-      const payload = errorPayload(error);
-      this.log(`[${config.name}] ${new Date().toISOString()} ${requestId} ERROR Invoke Error ${JSON.stringify(payload)}`);
-      return { ok: false, reason: 'error', requestId, durationMs: Date.now() - started, error: payload };
+      return this.failed(fn, requestId, Date.now() - started, errorPayload(error), 'error');
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** Waits for in-flight invocations up to `graceMs`, then abandons them; restores process.env and the streams. */
+  /**
+   * Waits for in-flight invocations up to `graceMs`, then abandons them; ends the execution environments (in
+   * process: restores process.env and the streams).
+   */
   async stop(graceMs = 2000): Promise<void> {
     if (this.inFlight.size > 0) {
       await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     }
     this.slots?.close();
+    await Promise.all([...this.functions.values()].map((fn) => fn.pool?.stop()));
     this.restoreLogs?.();
     this.restoreEnv?.();
     this.restoreLogs = undefined;
     this.restoreEnv = undefined;
   }
-}
-
-/** The Node.js runtime's error shape: errorType is the error's name, as in Lambda's "Invoke Error" log line. */
-function errorPayload(error: unknown): LambdaErrorPayload {
-  if (error instanceof Error) {
-    return { errorType: error.name || 'Error', errorMessage: error.message, stackTrace: error.stack?.split('\n').slice(1).map((l) => l.trim()) };
-  }
-  return { errorType: typeof error === 'string' ? 'string' : 'Error', errorMessage: typeof error === 'string' ? error : JSON.stringify(error) };
 }
 
 function readNumber(value: unknown): number | undefined {
