@@ -478,6 +478,16 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     stops.push(() => runtime.stop());
     await runtime.start();
     control.attach(runtime, iam);
+    // Firehose's Lambda processors call the functions as Firehose does: synchronously, behind the event sources.
+    // A function the template does not have fails the invocation, as Lambda's ResourceNotFoundException would.
+    emulators.attachFunctions?.(async (functionArn, event) => {
+      try {
+        const result = await runtime.invoke(functionArn, event, { priority: 'background' });
+        return result.ok ? { ok: true, payload: result.payload } : { ok: false, errorType: result.error.errorType, errorMessage: result.error.errorMessage };
+      } catch (error) {
+        return { ok: false, errorType: (error as Error).name, errorMessage: (error as Error).message };
+      }
+    });
     if (options.faults !== undefined) control.setFaults(options.faults === '' ? {} : (JSON.parse(options.faults) as Record<string, unknown>));
     if (options.duplicateDelivery !== undefined) control.duplicateDelivery = options.duplicateDelivery;
     await releasePackaging();

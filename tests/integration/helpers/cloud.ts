@@ -46,12 +46,21 @@ interface OrderBody {
   shippingAddress?: { name: string; line1: string; city: string; postalCode: string; country: string };
 }
 
-/** The lake's view of one order event: the object it is in and its line there. */
+/** The lake's view of one order event: the object it is in, its line there, and its row (lib/lake.ts LakeRow). */
 interface LakeLine {
   key: string;
   line: number;
   event: { type: string; orderId: string; eventId: string; occurredAt: string; [key: string]: unknown };
 }
+
+/** A lake row (lower-case columns) with the event's own names for the fields the tests follow. */
+const lakeEventOf = (row: Record<string, unknown>): LakeLine['event'] => ({
+  ...row,
+  type: String(row.type),
+  orderId: String(row.orderid),
+  eventId: String(row.eventid),
+  occurredAt: String(row.occurredat),
+});
 
 interface CloudUnderTest {
   cloud: LocalCloud;
@@ -79,7 +88,7 @@ interface CloudUnderTest {
   scanOrders(): Promise<Record<string, unknown>[]>;
   objectExists(bucket: string, key: string): Promise<boolean>;
   getObjectText(bucket: string, key: string): Promise<string>;
-  /** Every order event in the lake (`events/` objects, GZIP NDJSON), objects in key order, lines in order. */
+  /** Every order event in the lake (`events/` objects, GZIP NDJSON rows), objects in key order, lines in order. */
   readLake(): Promise<LakeLine[]>;
   /** A standard or FIFO queue subscribed to the order topic with raw delivery and no filter: sees everything published. */
   tap(name: string, options?: { fifo?: boolean }): Promise<Tap>;
@@ -257,7 +266,7 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
         const out = await clients.s3.send(new GetObjectCommand({ Bucket: names.lakeBucket, Key: key }));
         const text = gunzipSync(Buffer.from(await (out.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())))).toString('utf8');
         text.split('\n').forEach((raw, index) => {
-          if (raw.trim() !== '') lines.push({ key, line: index + 1, event: JSON.parse(raw) as LakeLine['event'] });
+          if (raw.trim() !== '') lines.push({ key, line: index + 1, event: lakeEventOf(JSON.parse(raw) as Record<string, unknown>) });
         });
       }
       return lines;

@@ -38,6 +38,7 @@ import type { RunningEmulator } from './servers.ts';
 import { startEmulatorThread, type EmulatorName, type EmulatorThread, type WorkerSettings } from './emulator-thread.ts';
 import { createFirehoseService } from '../firehose/service.ts';
 import type { FirehoseService } from '../firehose/service.ts';
+import type { InvokeFunction } from '../firehose/processing.ts';
 import { S3_PRINCIPAL, SNS_PRINCIPAL, type IamGuard } from '../edge/iam.ts';
 import { applySnsDeliveryPolicyPatch, registerDeliveryCheck } from '../fidelity/sns-delivery-policy.ts';
 
@@ -92,6 +93,8 @@ interface Emulators {
    * (with the emulators on this thread, fauxqs asks the IamGuard itself).
    */
   syncDeliveryPolicy?(): Promise<void>;
+  /** Hands the functions' runtime to the local Firehose, for data transformation with Lambda (firehose/processing.ts). */
+  attachFunctions?(invoke: InvokeFunction): void;
   /** Closes everything, flushes state; idempotent. */
   stop(): Promise<void>;
 }
@@ -304,6 +307,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     token: controlToken.token,
     tokenFile: controlToken.file,
     syncDeliveryPolicy: () => syncDeliveryPolicy?.() ?? Promise.resolve(),
+    attachFunctions: (invoke) => firehose?.attachFunctions(invoke),
     stop: () => {
       stopping ??= stopAll().then(() => log('[emulators] stopped'));
       return stopping;

@@ -6,6 +6,8 @@
 import { AwsApiError } from '../util/errors.ts';
 import type { DeliverySettings } from './delivery.ts';
 import { validatePrefixes } from './keys.ts';
+import { backupSettingsOf, normalizeBackup } from './backup.ts';
+import { lambdaProcessorOf } from './processing.ts';
 
 type DeliveryStreamType = 'DirectPut' | 'KinesisStreamAsSource';
 type Json = Record<string, unknown>;
@@ -75,16 +77,17 @@ function normalizeDestination(config: Json, path: string): Json {
   if (processing !== undefined && isEnabled(processing.Enabled)) {
     const processors = Array.isArray(processing.Processors) ? (processing.Processors as Json[]) : [];
     processors.forEach((processor, index) => {
-      if (processor.Type !== 'AppendDelimiterToRecord') {
-        throw invalid(`${path}.ProcessingConfiguration.Processors[${index}].Type ${String(processor.Type)} is not supported by the local Firehose`);
+      if (processor.Type !== 'AppendDelimiterToRecord' && processor.Type !== 'Lambda') {
+        throw invalid(`${path}.ProcessingConfiguration.Processors[${index}].Type ${String(processor.Type)} is not supported by the local Firehose (Lambda, AppendDelimiterToRecord)`);
       }
     });
+    lambdaProcessorOf(config, path);
   }
   for (const feature of ['DataFormatConversionConfiguration', 'DynamicPartitioningConfiguration']) {
     const value = config[feature];
     if (isObject(value) && isEnabled(value.Enabled)) throw invalid(`${path}.${feature} is not supported by the local Firehose`);
   }
-  if (config.S3BackupMode === 'Enabled') throw invalid(`${path}.S3BackupMode Enabled is not supported by the local Firehose`);
+  const backup = normalizeBackup(config, path);
   const prefix = typeof config.Prefix === 'string' ? config.Prefix : '';
   const errorOutputPrefix = typeof config.ErrorOutputPrefix === 'string' ? config.ErrorOutputPrefix : '';
   validatePrefixes(prefix, errorOutputPrefix, path);
@@ -102,7 +105,8 @@ function normalizeDestination(config: Json, path: string): Json {
     BufferingHints: { SizeInMBs: size, IntervalInSeconds: interval },
     CompressionFormat: compression,
     EncryptionConfiguration: config.EncryptionConfiguration ?? { NoEncryptionConfig: 'NoEncryption' },
-    S3BackupMode: config.S3BackupMode ?? 'Disabled',
+    S3BackupMode: 'Disabled',
+    ...backup,
   };
 }
 
@@ -122,8 +126,14 @@ function settingsOf(definition: DeliveryStreamDefinition): DeliverySettings {
   const destination = definition.destination;
   const hints = destination.BufferingHints as { SizeInMBs: number; IntervalInSeconds: number };
   const delimiter = delimiterOf(destination);
+  const processor = lambdaProcessorOf(destination, 'ExtendedS3DestinationConfiguration');
+  const backup = backupSettingsOf(destination);
   return {
     streamName: definition.name,
+    streamArn: definition.arn,
+    ...(definition.source === undefined ? {} : { sourceStreamArn: definition.source.KinesisStreamARN }),
+    ...(processor === undefined ? {} : { processor }),
+    ...(backup === undefined ? {} : { backup }),
     versionId: String(definition.versionId),
     bucket: bucketOf(String(destination.BucketARN)),
     prefix: String(destination.Prefix ?? ''),

@@ -8,7 +8,9 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { sleep } from '../util/wait.ts';
-import { evaluateErrorPrefix, evaluatePrefix, objectSuffix } from './keys.ts';
+import type { BackupSettings } from './backup.ts';
+import { evaluateErrorPrefix, evaluatePrefix, objectSuffix, type ErrorOutputType } from './keys.ts';
+import type { FailedRecord, LambdaProcessor, TransformOutcome } from './processing.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -19,11 +21,19 @@ interface BufferedRecord {
   /** Kinesis source only. */
   shardId?: string;
   sequenceNumber?: string;
+  partitionKey?: string;
 }
 
 /** What the delivery needs from the stream's current definition. */
 interface DeliverySettings {
   streamName: string;
+  streamArn?: string;
+  /** The Kinesis stream read (`KinesisStreamAsSource`). */
+  sourceStreamArn?: string;
+  /** Data transformation with Lambda (processing.ts). */
+  processor?: LambdaProcessor;
+  /** S3 backup of source records (backup.ts). */
+  backup?: BackupSettings;
   versionId: string;
   bucket: string;
   prefix: string;
@@ -54,6 +64,8 @@ interface DeliveryBufferOptions {
   writer: ObjectWriter;
   /** Called once the records are in S3 (commit checkpoints, trim the journal). */
   onDelivered: (records: BufferedRecord[]) => void;
+  /** Runs the records through the processor's function (processing.ts transformRecords, bound to the runtime). */
+  transform?: (records: BufferedRecord[], processor: LambdaProcessor, settings: DeliverySettings) => Promise<TransformOutcome>;
   retry: RetryPolicy;
   log: (line: string) => void;
 }
@@ -96,19 +108,20 @@ async function objectBody(records: BufferedRecord[], settings: DeliverySettings)
 
 /**
  * The documents Firehose writes for failed records (one JSON object per line), as for
- * "processing-failed" records: https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html
+ * "processing-failed" records: https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-failure-handling.html
  */
-function errorBody(records: BufferedRecord[], attempts: number, message: string): Buffer {
+function errorBody(failures: FailedRecord[]): Buffer {
   const now = Date.now();
-  const lines = records.map((record) =>
+  const lines = failures.map(({ record, errorCode, errorMessage, attemptsMade, lambdaArn }) =>
     JSON.stringify({
-      attemptsMade: attempts,
+      attemptsMade,
       arrivalTimestamp: record.arrival,
-      errorCode: 'S3.PutObject',
-      errorMessage: message,
+      errorCode,
+      errorMessage,
       attemptEndingTimestamp: now,
       rawData: record.data.toString('base64'),
       ...(record.sequenceNumber === undefined ? {} : { sequenceNumber: record.sequenceNumber, subSequenceNumber: 0 }),
+      ...(lambdaArn === undefined ? {} : { lambdaArn }),
     }),
   );
   return Buffer.from(`${lines.join('\n')}\n`);
@@ -154,31 +167,43 @@ function createDeliveryBuffer(options: DeliveryBufferOptions): DeliveryBuffer {
   async function deliver(batch: BufferedRecord[], settings: DeliverySettings): Promise<void> {
     const time = new Date(batch.reduce((oldest, record) => Math.min(oldest, record.arrival), Number.POSITIVE_INFINITY));
     const timeZone = settings.timeZone;
-    const key = `${evaluatePrefix(settings.prefix, { time, ...(timeZone === undefined ? {} : { timeZone }) })}${objectSuffix({
-      streamName: settings.streamName,
-      version: settings.versionId,
-      time,
-      ...(timeZone === undefined ? {} : { timeZone }),
-      extension: settings.fileExtension ?? (settings.compression === 'GZIP' ? '.gz' : ''),
-    })}`;
-    const body = await objectBody(batch, settings);
+    const at = { time, ...(timeZone === undefined ? {} : { timeZone }) };
+    const suffix = (extension: string): string => objectSuffix({ streamName: settings.streamName, version: settings.versionId, ...at, extension });
+    const writeErrors = async (bucket: string, prefix: string, errorOutputPrefix: string, errorOutputType: ErrorOutputType, failures: FailedRecord[]): Promise<void> => {
+      if (failures.length === 0) return;
+      const errorKey = `${evaluateErrorPrefix(prefix, errorOutputPrefix, { ...at, errorOutputType })}${suffix('')}`;
+      await withRetries(() => options.writer.put(bucket, errorKey, errorBody(failures)), options.retry.delaysMs);
+      options.log(`[firehose] ${settings.streamName}: ${failures.length} failed records in s3://${bucket}/${errorKey}`);
+    };
+    // The function first: while the runtime is not attached it throws, and the batch waits with nothing written.
+    let records = batch;
+    let failed: FailedRecord[] = [];
+    if (settings.processor !== undefined) {
+      if (options.transform === undefined) throw new DeliveryError(`${settings.streamName}: a Lambda processor is configured but no function runtime is attached`);
+      const outcome = await options.transform(batch, settings.processor, settings);
+      records = outcome.ok;
+      failed = outcome.failed;
+    }
+    // The source records as they came (S3 backup); a failure keeps the whole batch for a later delivery.
+    const backup = settings.backup;
+    if (backup !== undefined) {
+      const backupKey = `${evaluatePrefix(backup.prefix, at)}${suffix(backup.compression === 'GZIP' ? '.gz' : '')}`;
+      const body = await objectBody(batch, { ...settings, compression: backup.compression });
+      await withRetries(() => options.writer.put(backup.bucket, backupKey, body), options.retry.delaysMs);
+      options.log(`[firehose] ${settings.streamName}: source backup s3://${backup.bucket}/${backupKey} (${batch.length} records)`);
+    }
+    await writeErrors(settings.bucket, settings.prefix, settings.errorOutputPrefix, 'processing-failed', failed);
+    if (records.length === 0) return;
+    const key = `${evaluatePrefix(settings.prefix, at)}${suffix(settings.fileExtension ?? (settings.compression === 'GZIP' ? '.gz' : ''))}`;
+    const body = await objectBody(records, settings);
     try {
       await withRetries(() => options.writer.put(settings.bucket, key, body), options.retry.delaysMs);
-      options.log(`[firehose] ${settings.streamName}: s3://${settings.bucket}/${key} (${batch.length} records, ${body.length} bytes)`);
-      return;
+      options.log(`[firehose] ${settings.streamName}: s3://${settings.bucket}/${key} (${records.length} records, ${body.length} bytes)`);
     } catch (error) {
       options.log(`[firehose] ${settings.streamName}: s3://${settings.bucket}/${key} failed, writing under the error prefix: ${(error as Error).message}`);
-      const errorKey = `${evaluateErrorPrefix(settings.prefix, settings.errorOutputPrefix, {
-        time,
-        ...(timeZone === undefined ? {} : { timeZone }),
-        errorOutputType: 'processing-failed',
-      })}${objectSuffix({ streamName: settings.streamName, version: settings.versionId, time, ...(timeZone === undefined ? {} : { timeZone }), extension: '' })}`;
-      const attempts = options.retry.delaysMs.length + 1;
-      await withRetries(
-        () => options.writer.put(settings.bucket, errorKey, errorBody(batch, attempts, (error as Error).message)),
-        options.retry.delaysMs,
-      );
-      options.log(`[firehose] ${settings.streamName}: ${batch.length} failed records in s3://${settings.bucket}/${errorKey}`);
+      const attemptsMade = options.retry.delaysMs.length + 1;
+      const message = (error as Error).message;
+      await writeErrors(settings.bucket, settings.prefix, settings.errorOutputPrefix, 'processing-failed', records.map((record) => ({ record, errorCode: 'S3.PutObject', errorMessage: message, attemptsMade })));
     }
   }
 

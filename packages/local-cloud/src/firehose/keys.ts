@@ -236,4 +236,5 @@ function objectSuffix(input: { streamName: string; version: string; time: Date; 
 }
 
 export { evaluateErrorPrefix, evaluatePrefix, formatTimestamp, objectSuffix, validatePrefixes };
+export type { ErrorOutputType };
 

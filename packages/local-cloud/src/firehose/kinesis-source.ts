@@ -108,6 +108,7 @@ function startKinesisSource(options: KinesisSourceOptions): KinesisSource {
               arrival: record.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
               shardId,
               sequenceNumber: record.SequenceNumber ?? '',
+              ...(record.PartitionKey === undefined ? {} : { partitionKey: record.PartitionKey }),
             })),
           );
           readPositions.set(shardId, records.at(-1)?.SequenceNumber ?? '');

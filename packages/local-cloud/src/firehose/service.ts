@@ -6,7 +6,8 @@
  * Sources: `DirectPut` (PutRecord/PutRecordBatch, journaled on disk before they are acknowledged)
  * and `KinesisStreamAsSource` (every shard read, sequence numbers checkpointed on disk once the
  * object holding them is written). Destination: S3 / ExtendedS3 with buffering hints, GZIP,
- * `AppendDelimiterToRecord`, Prefix / ErrorOutputPrefix expressions, FileExtension, CustomTimeZone.
+ * `AppendDelimiterToRecord`, data transformation with Lambda (processing.ts), S3 backup of source records
+ * (backup.ts), Prefix / ErrorOutputPrefix expressions, FileExtension, CustomTimeZone.
  * Definitions live in `<dataDir>/firehose/streams.json`.
  */
 import { randomInt } from 'node:crypto';
@@ -31,6 +32,7 @@ import type { DeliveryStreamDefinition, Json } from './config.ts';
 import { ensureParentDirectory, readJsonFile, removeFile, writeJsonFileAtomic, writeTextFileAtomic } from '../util/json-file.ts';
 import { startKinesisSource } from './kinesis-source.ts';
 import type { KinesisSource } from './kinesis-source.ts';
+import { transformRecords, type InvokeFunction } from './processing.ts';
 
 interface FirehoseServiceOptions {
   /** `<dataDir>/firehose`. */
@@ -55,6 +57,11 @@ interface FirehoseEndpoints {
 interface FirehoseService {
   handle(operation: string, input: Json): Promise<unknown>;
   start(endpoints: FirehoseEndpoints): void;
+  /**
+   * The functions' runtime, for Lambda processors; until it is attached (it loads after the template's resources),
+   * a stream with a processor keeps its records buffered.
+   */
+  attachFunctions(invoke: InvokeFunction): void;
   stop(): Promise<void>;
 }
 
@@ -113,6 +120,7 @@ function createFirehoseService(options: FirehoseServiceOptions): FirehoseService
   let kinesis: KinesisClient | undefined;
   let s3: S3Client | undefined;
   let writer: ObjectWriter | undefined = options.writer;
+  let invoke: InvokeFunction | undefined;
 
   const persistDefinitions = (): void => writeJsonFileAtomic(streamsFile, Object.fromEntries(definitions));
 
@@ -159,6 +167,14 @@ function createFirehoseService(options: FirehoseServiceOptions): FirehoseService
         writer,
         retry: options.retry ?? DEFAULT_RETRY,
         log,
+        transform: (records, processor, settings) =>
+          transformRecords(
+            records,
+            processor,
+            invoke,
+            { deliveryStreamArn: settings.streamArn ?? definition.arn, region: options.region, ...(settings.sourceStreamArn === undefined ? {} : { sourceKinesisStreamArn: settings.sourceStreamArn }) },
+            log,
+          ),
         onDelivered: (records) => {
           if (definition.type === 'DirectPut') return rewriteJournal(name, runtime.buffer.records);
           for (const record of records) {
@@ -379,6 +395,9 @@ function createFirehoseService(options: FirehoseServiceOptions): FirehoseService
         };
       }
       for (const definition of definitions.values()) startRuntime(definition);
+    },
+    attachFunctions(next) {
+      invoke = next;
     },
     async stop() {
       await Promise.all([...runtimes.keys()].map((name) => stopRuntime(name)));

@@ -1,0 +1,92 @@
+/**
+ * The lake on the compiled template running on the local cloud, through the real SDK: Firehose reads the order
+ * stream, hands each batch to transformLakeRecords (Lambda processor: no customer name or address in the lake),
+ * writes what the function could not read under errors/processing-failed/, and backs up every source record under
+ * source/.
+ */
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from 'local-cloud';
+import { physicalOrder, startCloudForTests, uniqueCustomer, type CloudUnderTest } from './helpers/cloud.ts';
+
+describe('Local cloud: the lake behind Firehose data transformation', () => {
+  let t: CloudUnderTest;
+
+  beforeAll(async () => {
+    t = await startCloudForTests('lake');
+  });
+
+  afterAll(async () => {
+    await t?.dispose();
+  });
+
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail') console.log(`last local cloud log lines:\n${t.tail(80)}`);
+  });
+
+  /** Every object under a prefix of the lake bucket, as text (`.gz` decompressed). */
+  const objectsUnder = async (prefix: string): Promise<Array<{ key: string; text: string }>> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await t.clients.s3.send(new ListObjectsV2Command({ Bucket: t.names.lakeBucket, Prefix: prefix, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return Promise.all(
+      keys.map(async (key) => {
+        const bytes = Buffer.from(await (await t.clients.s3.send(new GetObjectCommand({ Bucket: t.names.lakeBucket, Key: key }))).Body!.transformToByteArray());
+        return { key, text: (key.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8') };
+      }),
+    );
+  };
+
+  it('keeps the order events without the customer name and address, and backs the source records up under source/', async () => {
+    // Prepare
+    const customerId = uniqueCustomer('lake');
+    // Act
+    const placed = await t.api.postOrder(physicalOrder(customerId));
+    expect(placed.status).toBe(202);
+    const orderId = String(placed.body.orderId);
+    // Assess
+    const rows = await waitFor(async () => {
+      const mine = (await t.readLake()).filter((line) => line.event.orderId === orderId);
+      return mine.length >= 3 ? mine : undefined;
+    }, { timeoutMs: 20_000, what: `order ${orderId}'s three rows in the lake` });
+    const placedRow = rows.find((row) => row.event.type === 'OrderPlaced')?.event;
+    expect(placedRow).toMatchObject({ customerid: customerId, shipcountry: 'GB', itemcount: 2, totalcents: 2598 });
+    expect(JSON.stringify(rows)).not.toMatch(/Ada|1 Main St|Leeds|LS1 1AA/);
+    const backup = await waitFor(async () => {
+      const texts = (await objectsUnder('source/')).filter((object) => object.text.includes(orderId));
+      return texts.length > 0 ? texts : undefined;
+    }, { timeoutMs: 20_000, what: `order ${orderId}'s source records under source/` });
+    expect(backup[0]?.key).toMatch(/^source\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.gz$/);
+    expect(backup.map((object) => object.text).join('')).toContain('"name":"Ada"');
+  });
+
+  it('writes a record the function cannot read under errors/processing-failed/, as Firehose writes it', async () => {
+    // Prepare
+    const garbage = `not an order event ${Date.now()}\n`;
+    // Act
+    await t.clients.kinesis.send(new PutRecordCommand({ StreamName: t.names.streamName, PartitionKey: 'garbage', Data: Buffer.from(garbage) }));
+    // Assess
+    const rawData = Buffer.from(garbage).toString('base64');
+    const failure = await waitFor(async () => {
+      for (const object of await objectsUnder('errors/processing-failed/')) {
+        const line = object.text.split('\n').find((text) => text.includes(rawData));
+        if (line !== undefined) return { key: object.key, document: JSON.parse(line) as Record<string, unknown> };
+      }
+      return undefined;
+    }, { timeoutMs: 20_000, what: 'the garbage record under errors/processing-failed/' });
+    expect(failure.key).toMatch(/^errors\/processing-failed\/year=\d{4}\/month=\d{2}\/day=\d{2}\//);
+    expect(failure.document).toMatchObject({
+      errorCode: 'Lambda.ProcessingFailedStatus',
+      attemptsMade: 1,
+      lambdaArn: expect.stringMatching(/:function:orderflow-local-transformLakeRecords$/),
+      sequenceNumber: expect.any(String),
+    });
+    expect(t.logs.some((line) => line.includes('transformLakeRecords') && line.includes('record failed') && line.includes('garbage'))).toBe(true);
+  });
+});
