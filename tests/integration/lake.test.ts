@@ -1,14 +1,15 @@
 /**
  * The lake on the compiled template running on the local cloud, through the real SDK: Firehose reads the order
  * stream, hands each batch to transformLakeRecords (Lambda processor: no customer name or address in the lake),
- * writes what the function could not read under errors/processing-failed/, and backs up every source record under
- * source/.
+ * writes what the function could not read under errors/processing-failed/, converts the rows to Parquet with the
+ * Glue table's columns, and backs up every source record under source/.
  */
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'local-cloud';
+import { LAKE_COLUMNS } from '../../lib/lake.ts';
 import { physicalOrder, startCloudForTests, uniqueCustomer, type CloudUnderTest } from './helpers/cloud.ts';
 
 describe('Local cloud: the lake behind Firehose data transformation', () => {
@@ -58,6 +59,10 @@ describe('Local cloud: the lake behind Firehose data transformation', () => {
     const placedRow = rows.find((row) => row.event.type === 'OrderPlaced')?.event;
     expect(placedRow).toMatchObject({ customerid: customerId, shipcountry: 'GB', itemcount: 2, totalcents: 2598 });
     expect(JSON.stringify(rows)).not.toMatch(/Ada|1 Main St|Leeds|LS1 1AA/);
+    // Parquet, as Firehose's record format conversion writes it with the Glue table's columns.
+    for (const row of rows) expect(row.key).toMatch(/^events\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.parquet$/);
+    expect(Object.keys(placedRow ?? {})).toEqual(expect.arrayContaining([...LAKE_COLUMNS]));
+    expect(placedRow?.occurredat).toBeInstanceOf(Date);
     const backup = await waitFor(async () => {
       const texts = (await objectsUnder('source/')).filter((object) => object.text.includes(orderId));
       return texts.length > 0 ? texts : undefined;

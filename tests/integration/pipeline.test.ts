@@ -145,7 +145,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     expect(invocationsMentioning(t.invocations, notify, invoiceKey).some((i) => i.result?.ok)).toBe(true);
     expect(invocationsMentioning(t.invocations, notify, labelKey).some((i) => i.result?.ok)).toBe(true);
 
-    // Its three events in a GZIP NDJSON object under the lake's hour prefix.
+    // Its three events in a Parquet object under the lake's hour prefix.
     const lines = await waitFor(async () => {
       const mine = lakeLinesOf(await t.readLake(), orderId);
       return mine.length >= 3 ? mine : undefined;
@@ -154,7 +154,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     expect(lines.map((line) => line.event.eventId).sort()).toEqual(['OrderCharged', 'OrderPlaced', 'OrderShipped'].map((type) => `${orderId}:${type}`));
     const prefixes = lakePrefixesSince(startedAt);
     for (const line of lines) {
-      expect(line.key).toMatch(/^events\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.gz$/);
+      expect(line.key).toMatch(/^events\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.parquet$/);
       expect(prefixes.has(line.key.slice(0, line.key.lastIndexOf('/') + 1))).toBe(true);
     }
 

@@ -50,13 +50,15 @@ describe.each(STAGES)('Firehose delivery to the lake (%s stage)', (stage) => {
     expect(refId(props.ExtendedS3DestinationConfiguration?.BucketARN)).toBe(outputTarget(t, 'LakeBucketName'));
   });
 
-  // Compression: https://docs.aws.amazon.com/firehose/latest/dev/create-destination.html
+  // Compression: https://docs.aws.amazon.com/firehose/latest/dev/create-destination.html; with record format
+  // conversion S3 compression is off and the serializer compresses (enable-record-format-conversion.html).
   // Prefixes ("if you use an expression in Prefix you must also specify ErrorOutputPrefix", and
   // !{firehose:error-output-type}): https://docs.aws.amazon.com/firehose/latest/dev/s3-prefixes.html
-  it('compresses with GZIP, partitions by year=/month=/day=/hour=, and has an ErrorOutputPrefix with !{firehose:error-output-type}', () => {
+  it('writes SNAPPY Parquet (S3 compression off), partitions by year=/month=/day=/hour=, and has an ErrorOutputPrefix with !{firehose:error-output-type}', () => {
     for (const [id, props] of deliveryStreams(t)) {
       const s3 = props.ExtendedS3DestinationConfiguration;
-      expect(s3.CompressionFormat, id).toBe('GZIP');
+      expect(s3.CompressionFormat, id).toBe('UNCOMPRESSED');
+      expect(s3.DataFormatConversionConfiguration.OutputFormatConfiguration.Serializer.ParquetSerDe.Compression, id).toBe('SNAPPY');
       expect(s3.Prefix, id).toContain(HOURLY_PARTITIONS);
       expect(s3.ErrorOutputPrefix, id).toContain('!{firehose:error-output-type}');
     }

@@ -3,6 +3,7 @@
  * on the compiled template of every stage.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LAKE_COLUMNS } from '../../lib/lake.ts';
 import { STAGES, allowedResources, asArray, loadTemplate, refId, resolveValue, resource, resourcesOfType, roleStatements, type Cfn, type Template } from './helpers.ts';
 
 const lakeStream = (t: Template): Cfn => {
@@ -48,6 +49,43 @@ describe.each(STAGES)('The lake: transformation and source backup (%s stage)', (
     const ownRole = refId(resource(t, functionId).Properties.Role) ?? '';
     const actions = roleStatements(t, ownRole).statements.flatMap((source) => asArray<string>(source.statement.Action));
     expect(actions.filter((action) => !action.startsWith('logs:') && !action.startsWith('xray:'))).toEqual([]);
+  });
+
+  // DataFormatConversionConfiguration: https://docs.aws.amazon.com/firehose/latest/dev/record-format-conversion.html
+  it('converts to Parquet with the schema of the lake Glue table, whose columns are the rows transformLakeRecords writes', () => {
+    const destination = lakeStream(t);
+    const conversion = destination.DataFormatConversionConfiguration;
+    expect(conversion.Enabled).toBe(true);
+    expect(Object.keys(conversion.InputFormatConfiguration.Deserializer)).toEqual(['OpenXJsonSerDe']);
+    expect(Object.keys(conversion.OutputFormatConfiguration.Serializer)).toEqual(['ParquetSerDe']);
+    const tableId = refId(conversion.SchemaConfiguration.TableName) ?? '';
+    const table = resource(t, tableId);
+    expect(table.Type).toBe('AWS::Glue::Table');
+    const database = resource(t, refId(table.Properties.DatabaseName) ?? '');
+    expect(database.Type).toBe('AWS::Glue::Database');
+    expect(conversion.SchemaConfiguration.DatabaseName).toBe(database.Properties.DatabaseInput.Name);
+    expect(refId(conversion.SchemaConfiguration.RoleARN)).toBe(refId(destination.RoleARN));
+    const input = table.Properties.TableInput;
+    expect(asArray<Cfn>(input.StorageDescriptor.Columns).map((column) => column.Name)).toEqual([...LAKE_COLUMNS]);
+    expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe');
+    // The table reads what Firehose writes: its location is the Prefix before the partitions, which are its keys.
+    expect(JSON.stringify(input.StorageDescriptor.Location)).toContain('/events/');
+    expect(destination.Prefix).toBe(`events/${asArray<Cfn>(input.PartitionKeys).map((key) => `${key.Name}=!{timestamp:${{ year: 'yyyy', month: 'MM', day: 'dd', hour: 'HH' }[key.Name as 'year']}}/`).join('')}`);
+    expect(input.Parameters['projection.enabled']).toBe('true');
+  });
+
+  // "BufferingHints.SizeInMBs must be at least 64 when data format conversion is enabled" (CreateDeliveryStream);
+  // the local stage's 1 MiB is for the local Firehose only, which accepts any size.
+  it('buffers at least 64 MiB on AWS, as Firehose requires with format conversion', () => {
+    if (stage === 'local') return;
+    expect(lakeStream(t).BufferingHints.SizeInMBs).toBeGreaterThanOrEqual(64);
+  });
+
+  it('lets Firehose read the table schema, and nothing more from Glue', () => {
+    const destination = lakeStream(t);
+    const statements = roleStatements(t, refId(destination.RoleARN) ?? '').statements;
+    const glueActions = statements.flatMap((source) => asArray<string>(source.statement.Action)).filter((action) => action.startsWith('glue:'));
+    expect(glueActions.sort()).toEqual(['glue:GetTable', 'glue:GetTableVersion', 'glue:GetTableVersions']);
   });
 
   // S3BackupMode / S3BackupConfiguration: https://docs.aws.amazon.com/firehose/latest/APIReference/API_ExtendedS3DestinationConfiguration.html

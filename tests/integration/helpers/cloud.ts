@@ -13,9 +13,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { parquetReadObjects } from 'hyparquet';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { type LocalCloud, type LocalCloudOptions } from 'local-cloud';
@@ -46,7 +46,7 @@ interface OrderBody {
   shippingAddress?: { name: string; line1: string; city: string; postalCode: string; country: string };
 }
 
-/** The lake's view of one order event: the object it is in, its line there, and its row (lib/lake.ts LakeRow). */
+/** The lake's view of one order event: the object it is in, its row number there, and its row (lib/lake.ts LakeRow). */
 interface LakeLine {
   key: string;
   line: number;
@@ -55,11 +55,12 @@ interface LakeLine {
 
 /** A lake row (lower-case columns) with the event's own names for the fields the tests follow. */
 const lakeEventOf = (row: Record<string, unknown>): LakeLine['event'] => ({
-  ...row,
+  // Parquet INT64 columns (bigint) read back as BigInt; the amounts are far below 2^53.
+  ...Object.fromEntries(Object.entries(row).map(([name, value]) => [name, typeof value === 'bigint' ? Number(value) : value])),
   type: String(row.type),
   orderId: String(row.orderid),
   eventId: String(row.eventid),
-  occurredAt: String(row.occurredat),
+  occurredAt: row.occurredat instanceof Date ? row.occurredat.toISOString() : String(row.occurredat),
 });
 
 interface CloudUnderTest {
@@ -88,7 +89,7 @@ interface CloudUnderTest {
   scanOrders(): Promise<Record<string, unknown>[]>;
   objectExists(bucket: string, key: string): Promise<boolean>;
   getObjectText(bucket: string, key: string): Promise<string>;
-  /** Every order event in the lake (`events/` objects, GZIP NDJSON rows), objects in key order, lines in order. */
+  /** Every order event in the lake (`events/` objects, Parquet rows), objects in key order, rows in order. */
   readLake(): Promise<LakeLine[]>;
   /** A standard or FIFO queue subscribed to the order topic with raw delivery and no filter: sees everything published. */
   tap(name: string, options?: { fifo?: boolean }): Promise<Tap>;
@@ -191,6 +192,7 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
     return url;
   };
   const taps: string[] = [];
+  const lakeObjects = new Map<string, LakeLine['event'][]>();
 
   const t: CloudUnderTest = {
     cloud,
@@ -263,11 +265,15 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
       keys.sort();
       const lines: LakeLine[] = [];
       for (const key of keys) {
-        const out = await clients.s3.send(new GetObjectCommand({ Bucket: names.lakeBucket, Key: key }));
-        const text = gunzipSync(Buffer.from(await (out.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())))).toString('utf8');
-        text.split('\n').forEach((raw, index) => {
-          if (raw.trim() !== '') lines.push({ key, line: index + 1, event: lakeEventOf(JSON.parse(raw) as Record<string, unknown>) });
-        });
+        // Firehose never rewrites an object: each is read and decoded once per test file.
+        let rows = lakeObjects.get(key);
+        if (rows === undefined) {
+          const out = await clients.s3.send(new GetObjectCommand({ Bucket: names.lakeBucket, Key: key }));
+          const bytes = await (out.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()));
+          rows = (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })).map(lakeEventOf);
+          lakeObjects.set(key, rows);
+        }
+        rows.forEach((event, index) => lines.push({ key, line: index + 1, event }));
       }
       return lines;
     },

@@ -24,7 +24,7 @@ import type { DynamoDbExtension } from './dynamodb-call.ts';
 import { edgeRefusal, sendRefusal, type ControlToken } from './guard.ts';
 import type { IamGuard } from './iam.ts';
 
-type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'cloudformation' | 'unsupported';
+type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'glue' | 'cloudformation' | 'unsupported';
 
 interface EdgeRoute {
   service: EdgeService;
@@ -42,6 +42,8 @@ interface EdgeOptions {
   port: number;
   upstreams: { fauxqs: Upstream; kinesis: Upstream; dynamodb: Upstream };
   firehose: JsonApiHandler;
+  /** The Glue Data Catalog (glue/catalog.ts). */
+  glue?: JsonApiHandler;
   /** Built with the edge's host (known once it listens), hence a factory. */
   s3: (edgeHost: () => string) => S3Edge;
   health: () => Record<string, unknown>;
@@ -77,6 +79,7 @@ const TARGET_PREFIXES: Array<[string, EdgeService]> = [
   ['DynamoDB_20120810.', 'dynamodb'],
   ['DynamoDBStreams_20120810.', 'dynamodb'],
   ['Firehose_20150804.', 'firehose'],
+  ['AWSGlue.', 'glue'],
   ['AmazonSQS.', 'sqs'],
 ];
 
@@ -88,6 +91,7 @@ const SIGNING_SERVICES: Record<string, EdgeService> = {
   kinesis: 'kinesis',
   dynamodb: 'dynamodb',
   firehose: 'firehose',
+  glue: 'glue',
   cloudformation: 'cloudformation',
 };
 
@@ -348,6 +352,9 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
       }
       case 'firehose':
         return handleJsonApi(req, res, routed.operation ?? '', options.firehose);
+      case 'glue':
+        if (options.glue === undefined) return sendJsonError(res, 501, 'NotImplemented', `The local cloud's Glue Data Catalog is not running (edge ${endpoint()})`, 'application/json');
+        return handleJsonApi(req, res, routed.operation ?? '', options.glue);
       case 'sqs':
         if (routed.operation === undefined && (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
           return handleQuery(req, res);

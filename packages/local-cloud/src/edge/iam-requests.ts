@@ -31,7 +31,7 @@ interface ArnScope {
 
 /** A request as the edge sees it, after classification. */
 type ClassifiedRequest =
-  | { protocol: 'json'; service: 'dynamodb' | 'kinesis' | 'firehose' | 'sqs'; operation: string; input: Record<string, unknown> }
+  | { protocol: 'json'; service: 'dynamodb' | 'kinesis' | 'firehose' | 'glue' | 'sqs'; operation: string; input: Record<string, unknown> }
   | { protocol: 'query'; service: 'sqs' | 'sns' | 'sts' | 'cloudformation'; operation: string; params: URLSearchParams }
   | { protocol: 's3'; operation: string; bucket?: string; key: string; query: URLSearchParams; copySource?: string; deleteBody?: string };
 
@@ -183,6 +183,18 @@ function authorizationsOf(request: ClassifiedRequest, scope: ArnScope, hashKeyOf
       if (service === 'kinesis') {
         const stream = str(input.StreamARN) ?? (str(input.StreamName) === undefined ? undefined : arnOf(scope, 'kinesis', `stream/${String(input.StreamName)}`));
         return [{ action: `kinesis:${operation}`, resource: str(input.ConsumerARN) ?? stream ?? '*' }];
+      }
+      if (service === 'glue') {
+        // A table's actions need the catalog, the database and the table (Glue developer guide, "Specifying AWS Glue
+        // resource ARNs"); the catalog is what every Glue action touches.
+        const database = str(input.DatabaseName) ?? str(input.Name);
+        const tableInput = input.TableInput as Record<string, unknown> | undefined;
+        const table = str(input.DatabaseName) === undefined ? undefined : (str(input.Name) ?? str(tableInput?.Name));
+        return [
+          { action: `glue:${operation}`, resource: arnOf(scope, 'glue', 'catalog') },
+          ...(database === undefined ? [] : [{ action: `glue:${operation}`, resource: arnOf(scope, 'glue', `database/${database}`) }]),
+          ...(database === undefined || table === undefined ? [] : [{ action: `glue:${operation}`, resource: arnOf(scope, 'glue', `table/${database}/${table}`) }]),
+        ];
       }
       const deliveryStream = str(input.DeliveryStreamName);
       return [{ action: `firehose:${operation}`, resource: deliveryStream === undefined ? '*' : arnOf(scope, 'firehose', `deliverystream/${deliveryStream}`) }];

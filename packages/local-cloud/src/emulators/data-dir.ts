@@ -27,6 +27,7 @@ const STATE_FOLDERS = {
   kinesalite: 'kinesalite',
   dynalite: 'dynalite',
   firehose: 'firehose',
+  glue: 'glue',
   edge: 'edge',
 } as const;
 

@@ -39,6 +39,7 @@ import { startEmulatorThread, type EmulatorName, type EmulatorThread, type Worke
 import { createFirehoseService } from '../firehose/service.ts';
 import type { FirehoseService } from '../firehose/service.ts';
 import type { InvokeFunction } from '../firehose/processing.ts';
+import { createGlueCatalog } from '../glue/catalog.ts';
 import { S3_PRINCIPAL, SNS_PRINCIPAL, type IamGuard } from '../edge/iam.ts';
 import { applySnsDeliveryPolicyPatch, registerDeliveryCheck } from '../fidelity/sns-delivery-policy.ts';
 
@@ -245,7 +246,9 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       ...(iam === undefined ? {} : { allowsDelivery: (bucketArn: string, queueArn: string) => iam.allowsDelivery(S3_PRINCIPAL, bucketArn, queueArn) }),
     });
     notifier = s3Notifier;
-    const firehoseService = createFirehoseService({ directory: state('firehose'), region, accountId, log });
+    // The Glue Data Catalog: served at the edge (the template's databases and tables), read by Firehose's conversion.
+    const glue = createGlueCatalog({ directory: state('glue'), accountId });
+    const firehoseService = createFirehoseService({ directory: state('firehose'), region, accountId, log, catalog: glue });
     firehose = firehoseService;
     // SNS FIFO deduplication ids, kept on disk so a restart within the 5-minute interval still deduplicates.
     snsFifo = createSnsFifoDedup({ file: join(state('edge'), 'sns-fifo-dedup.jsonl') });
@@ -258,6 +261,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       port: edgePort,
       upstreams: { fauxqs: fauxqsUpstream, kinesis: kinesisUpstream, dynamodb: dynamodbUpstream },
       firehose: (operation, input) => firehoseService.handle(operation, input),
+      glue: (operation, input) => glue.handle(operation, input),
       s3: (edgeHost) =>
         createS3Edge({
           fauxqs: fauxqsUpstream,
@@ -271,7 +275,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       health: () => ({
         region,
         accountId,
-        services: { sqs: 'running', sns: 'running', s3: 'running', kinesis: 'running', dynamodb: 'running', firehose: 'running' },
+        services: { sqs: 'running', sns: 'running', s3: 'running', kinesis: 'running', dynamodb: 'running', firehose: 'running', glue: 'running' },
       }),
       log,
       snsFifo,
@@ -290,7 +294,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       unserve = () => served.forEach((unregister) => unregister());
     }
     firehoseService.start({ s3: edge.endpoint, kinesis: kinesisEndpoint });
-    detail(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose; state in ${dataDir})`);
+    detail(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose, Glue Data Catalog; state in ${dataDir})`);
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;

@@ -8,6 +8,7 @@ import type { DeliverySettings } from './delivery.ts';
 import { validatePrefixes } from './keys.ts';
 import { backupSettingsOf, normalizeBackup } from './backup.ts';
 import { lambdaProcessorOf } from './processing.ts';
+import { conversionOf } from './conversion.ts';
 
 type DeliveryStreamType = 'DirectPut' | 'KinesisStreamAsSource';
 type Json = Record<string, unknown>;
@@ -83,10 +84,10 @@ function normalizeDestination(config: Json, path: string): Json {
     });
     lambdaProcessorOf(config, path);
   }
-  for (const feature of ['DataFormatConversionConfiguration', 'DynamicPartitioningConfiguration']) {
-    const value = config[feature];
-    if (isObject(value) && isEnabled(value.Enabled)) throw invalid(`${path}.${feature} is not supported by the local Firehose`);
-  }
+  const partitioning = config.DynamicPartitioningConfiguration;
+  if (isObject(partitioning) && isEnabled(partitioning.Enabled)) throw invalid(`${path}.DynamicPartitioningConfiguration is not supported by the local Firehose`);
+  // Region and account only fill the error documents' dataCatalogTable; checked here, read again in settingsOf.
+  conversionOf(config, path, '', '');
   const backup = normalizeBackup(config, path);
   const prefix = typeof config.Prefix === 'string' ? config.Prefix : '';
   const errorOutputPrefix = typeof config.ErrorOutputPrefix === 'string' ? config.ErrorOutputPrefix : '';
@@ -128,7 +129,10 @@ function settingsOf(definition: DeliveryStreamDefinition): DeliverySettings {
   const delimiter = delimiterOf(destination);
   const processor = lambdaProcessorOf(destination, 'ExtendedS3DestinationConfiguration');
   const backup = backupSettingsOf(destination);
+  const [, , , region = '', accountId = ''] = definition.arn.split(':');
+  const conversion = conversionOf(destination, 'ExtendedS3DestinationConfiguration', region, accountId);
   return {
+    ...(conversion === undefined ? {} : { conversion }),
     streamName: definition.name,
     streamArn: definition.arn,
     ...(definition.source === undefined ? {} : { sourceStreamArn: definition.source.KinesisStreamARN }),

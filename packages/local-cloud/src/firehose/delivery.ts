@@ -11,6 +11,8 @@ import { sleep } from '../util/wait.ts';
 import type { BackupSettings } from './backup.ts';
 import { evaluateErrorPrefix, evaluatePrefix, objectSuffix, type ErrorOutputType } from './keys.ts';
 import type { FailedRecord, LambdaProcessor, TransformOutcome } from './processing.ts';
+import { convertToParquet, type ConversionSettings } from './conversion.ts';
+import type { GlueColumn } from '../glue/catalog.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -34,6 +36,8 @@ interface DeliverySettings {
   processor?: LambdaProcessor;
   /** S3 backup of source records (backup.ts). */
   backup?: BackupSettings;
+  /** Record format conversion to Parquet (conversion.ts). */
+  conversion?: ConversionSettings;
   versionId: string;
   bucket: string;
   prefix: string;
@@ -66,6 +70,8 @@ interface DeliveryBufferOptions {
   onDelivered: (records: BufferedRecord[]) => void;
   /** Runs the records through the processor's function (processing.ts transformRecords, bound to the runtime). */
   transform?: (records: BufferedRecord[], processor: LambdaProcessor, settings: DeliverySettings) => Promise<TransformOutcome>;
+  /** The columns of a Glue table (the local Glue Data Catalog), for record format conversion. */
+  columns?: (databaseName: string, tableName: string) => GlueColumn[] | undefined;
   retry: RetryPolicy;
   log: (line: string) => void;
 }
@@ -112,16 +118,17 @@ async function objectBody(records: BufferedRecord[], settings: DeliverySettings)
  */
 function errorBody(failures: FailedRecord[]): Buffer {
   const now = Date.now();
-  const lines = failures.map(({ record, errorCode, errorMessage, attemptsMade, lambdaArn }) =>
+  const lines = failures.map(({ record, errorCode, errorMessage, attemptsMade, lambdaArn, dataCatalogTable }) =>
     JSON.stringify({
       attemptsMade,
       arrivalTimestamp: record.arrival,
-      errorCode,
-      errorMessage,
+      // A format conversion failure's document spells these two capitalized ("Handling errors for data format conversion").
+      ...(dataCatalogTable === undefined ? { errorCode, errorMessage } : { ErrorCode: errorCode, ErrorMessage: errorMessage }),
       attemptEndingTimestamp: now,
       rawData: record.data.toString('base64'),
       ...(record.sequenceNumber === undefined ? {} : { sequenceNumber: record.sequenceNumber, subSequenceNumber: 0 }),
       ...(lambdaArn === undefined ? {} : { lambdaArn }),
+      ...(dataCatalogTable === undefined ? {} : { dataCatalogTable }),
     }),
   );
   return Buffer.from(`${lines.join('\n')}\n`);
@@ -184,6 +191,12 @@ function createDeliveryBuffer(options: DeliveryBufferOptions): DeliveryBuffer {
       records = outcome.ok;
       failed = outcome.failed;
     }
+    // The table's columns before anything is written: a table not there yet keeps the batch for later.
+    const conversion = settings.conversion;
+    const columns = conversion === undefined ? undefined : options.columns?.(conversion.databaseName, conversion.tableName);
+    if (conversion !== undefined && columns === undefined) {
+      throw new DeliveryError(`${settings.streamName}: Glue table ${conversion.databaseName}.${conversion.tableName} not found (SchemaConfiguration)`);
+    }
     // The source records as they came (S3 backup); a failure keeps the whole batch for a later delivery.
     const backup = settings.backup;
     if (backup !== undefined) {
@@ -193,9 +206,17 @@ function createDeliveryBuffer(options: DeliveryBufferOptions): DeliveryBuffer {
       options.log(`[firehose] ${settings.streamName}: source backup s3://${backup.bucket}/${backupKey} (${batch.length} records)`);
     }
     await writeErrors(settings.bucket, settings.prefix, settings.errorOutputPrefix, 'processing-failed', failed);
+    let body: Buffer | undefined;
+    if (conversion !== undefined && columns !== undefined) {
+      const outcome = convertToParquet(records, columns, conversion);
+      await writeErrors(settings.bucket, settings.prefix, settings.errorOutputPrefix, 'format-conversion-failed', outcome.failed);
+      records = outcome.converted;
+      body = outcome.body;
+    }
     if (records.length === 0) return;
-    const key = `${evaluatePrefix(settings.prefix, at)}${suffix(settings.fileExtension ?? (settings.compression === 'GZIP' ? '.gz' : ''))}`;
-    const body = await objectBody(records, settings);
+    const extension = settings.fileExtension ?? (conversion !== undefined ? '.parquet' : settings.compression === 'GZIP' ? '.gz' : '');
+    const key = `${evaluatePrefix(settings.prefix, at)}${suffix(extension)}`;
+    body ??= await objectBody(records, settings);
     try {
       await withRetries(() => options.writer.put(settings.bucket, key, body), options.retry.delaysMs);
       options.log(`[firehose] ${settings.streamName}: s3://${settings.bucket}/${key} (${records.length} records, ${body.length} bytes)`);

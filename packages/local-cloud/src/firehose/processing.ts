@@ -40,6 +40,8 @@ interface FailedRecord {
   errorMessage: string;
   attemptsMade: number;
   lambdaArn?: string;
+  /** Set for a record format conversion failure (conversion.ts): its document names the table. */
+  dataCatalogTable?: Record<string, string>;
 }
 
 interface TransformOutcome {

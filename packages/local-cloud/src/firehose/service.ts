@@ -7,7 +7,8 @@
  * and `KinesisStreamAsSource` (every shard read, sequence numbers checkpointed on disk once the
  * object holding them is written). Destination: S3 / ExtendedS3 with buffering hints, GZIP,
  * `AppendDelimiterToRecord`, data transformation with Lambda (processing.ts), S3 backup of source records
- * (backup.ts), Prefix / ErrorOutputPrefix expressions, FileExtension, CustomTimeZone.
+ * (backup.ts), record format conversion to Parquet with a Glue table's schema (conversion.ts), Prefix /
+ * ErrorOutputPrefix expressions, FileExtension, CustomTimeZone.
  * Definitions live in `<dataDir>/firehose/streams.json`.
  */
 import { randomInt } from 'node:crypto';
@@ -33,6 +34,7 @@ import { ensureParentDirectory, readJsonFile, removeFile, writeJsonFileAtomic, w
 import { startKinesisSource } from './kinesis-source.ts';
 import type { KinesisSource } from './kinesis-source.ts';
 import { transformRecords, type InvokeFunction } from './processing.ts';
+import type { GlueCatalog } from '../glue/catalog.ts';
 
 interface FirehoseServiceOptions {
   /** `<dataDir>/firehose`. */
@@ -45,6 +47,8 @@ interface FirehoseServiceOptions {
   retry?: RetryPolicy;
   /** How often an idle shard is polled; Firehose reads each shard about once a second. */
   pollIntervalMs?: number;
+  /** The Glue Data Catalog whose tables record format conversion reads (glue/catalog.ts). */
+  catalog?: Pick<GlueCatalog, 'columns'>;
 }
 
 interface FirehoseEndpoints {
@@ -175,6 +179,7 @@ function createFirehoseService(options: FirehoseServiceOptions): FirehoseService
             { deliveryStreamArn: settings.streamArn ?? definition.arn, region: options.region, ...(settings.sourceStreamArn === undefined ? {} : { sourceKinesisStreamArn: settings.sourceStreamArn }) },
             log,
           ),
+        ...(options.catalog === undefined ? {} : { columns: (database: string, table: string) => options.catalog?.columns(database, table) }),
         onDelivered: (records) => {
           if (definition.type === 'DirectPut') return rewriteJournal(name, runtime.buffer.records);
           for (const record of records) {

@@ -11,6 +11,7 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { CreateDeliveryStreamCommand, FirehoseClient, type CreateDeliveryStreamCommandInput } from '@aws-sdk/client-firehose';
+import * as glue from '@aws-sdk/client-glue';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -152,6 +153,7 @@ interface Clients {
   kinesis: KinesisClient;
   dynamodb: DynamoDBClient;
   firehose: FirehoseClient;
+  glue: glue.GlueClient;
 }
 
 function createClients(target: AwsTarget): Clients {
@@ -163,6 +165,7 @@ function createClients(target: AwsTarget): Clients {
     kinesis: new KinesisClient(config()),
     dynamodb: new DynamoDBClient(config()),
     firehose: new FirehoseClient(config()),
+    glue: new glue.GlueClient(config()),
   };
 }
 
@@ -512,6 +515,34 @@ const provisionDeliveryStream: Provisioner = async ({ logicalId, props, resolver
   return { physicalId: name, arn, status };
 };
 
+/** The CloudFormation properties are the CreateDatabase input (the local Glue Data Catalog, glue/catalog.ts). */
+const provisionGlueDatabase: Provisioner = async ({ logicalId, props, resolver, clients, target }) => {
+  const name = resolver.identity(logicalId).ref;
+  let status: ProvisionedResource['status'] = 'created';
+  try {
+    await clients.glue.send(new glue.CreateDatabaseCommand(props as unknown as glue.CreateDatabaseCommandInput));
+  } catch (error) {
+    if (!(error instanceof glue.AlreadyExistsException)) throw error;
+    status = 'exists';
+  }
+  return { physicalId: name, arn: `arn:aws:glue:${target.region}:${target.accountId}:database/${name}`, status };
+};
+
+/** CreateTable with the template's TableInput; a table from an earlier run takes the template's columns (UpdateTable). */
+const provisionGlueTable: Provisioner = async ({ logicalId, props, resolver, clients, target }) => {
+  const name = resolver.identity(logicalId).ref;
+  const input = props as unknown as glue.UpdateTableCommandInput;
+  let status: ProvisionedResource['status'] = 'created';
+  try {
+    await clients.glue.send(new glue.CreateTableCommand(input));
+  } catch (error) {
+    if (!(error instanceof glue.AlreadyExistsException)) throw error;
+    await clients.glue.send(new glue.UpdateTableCommand(input));
+    status = 'exists';
+  }
+  return { physicalId: name, arn: `arn:aws:glue:${target.region}:${target.accountId}:table/${String(input.DatabaseName)}/${name}`, status };
+};
+
 const PROVISIONERS: Record<string, Provisioner> = {
   'AWS::SQS::Queue': provisionQueue,
   'AWS::SNS::Topic': provisionTopic,
@@ -520,6 +551,8 @@ const PROVISIONERS: Record<string, Provisioner> = {
   'AWS::Kinesis::Stream': provisionStream,
   'AWS::DynamoDB::Table': provisionTable,
   'AWS::KinesisFirehose::DeliveryStream': provisionDeliveryStream,
+  'AWS::Glue::Database': provisionGlueDatabase,
+  'AWS::Glue::Table': provisionGlueTable,
 };
 
 /** Groups resources into waves: each wave only references resources of earlier waves. */

@@ -364,6 +364,15 @@ class TemplateResolver {
         const apiId = stableSuffix(seed, 10).toLowerCase();
         return { ref: apiId, attributes: { ApiId: apiId, ApiEndpoint: `https://${apiId}.execute-api.${region}.${urlSuffix}` } };
       }
+      case 'AWS::Glue::Database': {
+        // Ref is the database name (DatabaseInput.Name), as Glue stores it: lower case.
+        const input = isRecord(props.DatabaseInput) ? props.DatabaseInput : {};
+        return { ref: String(this.resolveValue(input.Name, `${logicalId}.Properties.DatabaseInput.Name`)).toLowerCase(), attributes: {} };
+      }
+      case 'AWS::Glue::Table': {
+        const input = isRecord(props.TableInput) ? props.TableInput : {};
+        return { ref: String(this.resolveValue(input.Name, `${logicalId}.Properties.TableInput.Name`)).toLowerCase(), attributes: {} };
+      }
       case 'AWS::CloudWatch::Alarm': {
         const alarm = name();
         return { ref: alarm, attributes: { Arn: `arn:${partition}:cloudwatch:${region}:${accountId}:alarm:${alarm}` } };
