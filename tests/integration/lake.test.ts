@@ -2,7 +2,7 @@
  * The lake on the compiled template running on the local cloud, through the real SDK: Firehose reads the order
  * stream, hands each batch to transformLakeRecords (Lambda processor: no customer name or address in the lake),
  * writes what the function could not read under errors/processing-failed/, converts the rows to Parquet with the
- * Glue table's columns, and backs up every source record under source/.
+ * Glue table's columns, and backs up every source record under source/; `npm run lake:query` answers SQL over it.
  */
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -10,6 +10,7 @@ import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'local-cloud';
 import { LAKE_COLUMNS } from '../../lib/lake.ts';
+import { runLakeQuery } from '../../scripts/lake/query.ts';
 import { physicalOrder, startCloudForTests, uniqueCustomer, type CloudUnderTest } from './helpers/cloud.ts';
 
 describe('Local cloud: the lake behind Firehose data transformation', () => {
@@ -93,5 +94,44 @@ describe('Local cloud: the lake behind Firehose data transformation', () => {
       sequenceNumber: expect.any(String),
     });
     expect(t.logs.some((line) => line.includes('transformLakeRecords') && line.includes('record failed') && line.includes('garbage'))).toBe(true);
+  });
+
+  /** `npm run lake:query -- <argv>` against this cloud: its exit code and what it printed. */
+  const lakeQuery = async (...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runLakeQuery([...argv, '--endpoint', t.cloud.edgeUrl], { out: (line) => out.push(line), err: (line) => err.push(line), env: {} });
+    return { code, out, err };
+  };
+
+  it('npm run lake:query runs SQL over the lake with DuckDB, through the Glue table, qualified or not', async () => {
+    // Prepare
+    const placed = await t.api.postOrder(physicalOrder(uniqueCustomer('lake-sql')));
+    const orderId = String(placed.body.orderId);
+    await waitFor(async () => ((await t.readLake()).filter((line) => line.event.orderId === orderId).length >= 3 ? true : undefined), {
+      timeoutMs: 20_000,
+      what: `order ${orderId}'s rows in the lake`,
+    });
+    // Act
+    const byType = await lakeQuery(`select type, totalcents, shipcountry, year, month from order_events where orderid = '${orderId}' order by occurredat, type`, '--json');
+    const qualified = await lakeQuery(`select count(*) as n from orderflow_local.order_events where orderid = '${orderId}'`);
+    // Assess
+    expect(byType.err).toEqual([]);
+    expect(byType.code).toBe(0);
+    const rows = byType.out.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rows.map((row) => row.type).sort()).toEqual(['OrderCharged', 'OrderPlaced', 'OrderShipped']);
+    expect(rows.find((row) => row.type === 'OrderPlaced')).toMatchObject({ totalcents: '2598', shipcountry: 'GB', year: String(new Date().getUTCFullYear()) });
+    expect(rows.every((row) => /^\d{2}$/.test(String(row.month)))).toBe(true);
+    expect(qualified.code).toBe(0);
+    expect(qualified.out).toEqual(['n', '-', '3', '(1 row)']);
+  });
+
+  it('npm run lake:query names the SQL error, and asks for the SQL when it is missing', async () => {
+    const failed = await lakeQuery('select nope from order_events');
+    expect(failed.code).toBe(1);
+    expect(failed.err.join('\n')).toMatch(/nope/);
+    const missing = await lakeQuery();
+    expect(missing.code).toBe(2);
+    expect(missing.err.join('\n')).toMatch(/the SQL to run is missing\nusage: npm run lake:query/);
   });
 });
