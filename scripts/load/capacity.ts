@@ -186,7 +186,10 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
     }
     if (r.Type === 'AWS::Kinesis::Stream') {
       const mode = isObject(p.StreamModeDetails) ? p.StreamModeDetails.StreamMode : undefined;
-      kinesis = { onDemand: mode === 'ON_DEMAND', shards: num(p.ShardCount, 1) };
+      // ShardCount is `Fn::If [<on-demand condition>, AWS::NoValue, <shards>]` (resources/streaming.yml): the
+      // provisioned branch is the count; an ON_DEMAND stream has none.
+      const count = isObject(p.ShardCount) && Array.isArray(p.ShardCount['Fn::If']) ? (p.ShardCount['Fn::If'] as unknown[])[2] : p.ShardCount;
+      kinesis = { onDemand: mode === 'ON_DEMAND', shards: num(count, 1) };
     }
   }
   return { mappings, functions, subscriptions, topic, api, kinesis };

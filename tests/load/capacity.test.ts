@@ -79,6 +79,26 @@ describe('Function: capacityConfigFromTemplate', () => {
     expect(config.kinesis).toEqual({ onDemand: true, shards: 1 });
   });
 
+  it("reads a provisioned stream's shard count from the template's Fn::If on the on-demand condition", () => {
+    // Prepare
+    const stream = (mode: string): Parameters<typeof capacityConfigFromTemplate>[0] => ({
+      Resources: {
+        Stream: {
+          Type: 'AWS::Kinesis::Stream',
+          Properties: { StreamModeDetails: { StreamMode: mode }, ShardCount: { 'Fn::If': ['OnDemand', { Ref: 'AWS::NoValue' }, 3] } },
+        },
+      },
+    });
+
+    // Act
+    const provisioned = capacityConfigFromTemplate(stream('PROVISIONED'));
+    const onDemand = capacityConfigFromTemplate(stream('ON_DEMAND'));
+
+    // Assess
+    expect(provisioned.kinesis).toEqual({ onDemand: false, shards: 3 });
+    expect(onDemand.kinesis?.onDemand).toBe(true);
+  });
+
   it('names the resource at fault for a batch size below 1', () => {
     const template = {
       Resources: {

@@ -40,3 +40,38 @@ describe('Stage params', () => {
     expect(dev.output).toContain(`FAULTS: '{"*":{"latencyMs":5}}'`);
   });
 });
+
+describe('Stage params: the order stream', () => {
+  // Each bad value fails packaging naming the param (scripts/template/stream-params.cjs), before CloudFormation sees it.
+  it.each([
+    ['streamMode=fast', 'params.streamMode must be PROVISIONED or ON_DEMAND', '"fast"'],
+    ['streamRetentionHours=23', 'params.streamRetentionHours must be a whole number from 24 to 8760', '"23"'],
+    ['streamRetentionHours=8761', 'params.streamRetentionHours must be a whole number from 24 to 8760', '"8761"'],
+    ['streamRetentionHours=48.5', 'params.streamRetentionHours must be a whole number from 24 to 8760', '"48.5"'],
+    ['streamShards=0', 'params.streamShards must be a whole number from 1 to 20000', '"0"'],
+  ])('refuses --param=%s, naming the param, its bounds and the value', { timeout: 60_000 }, async (param, message, got) => {
+    // Act
+    const { code, output } = await print('--stage', 'dev', `--param=${param}`);
+
+    // Assess
+    expect(code, output).not.toBe(0);
+    expect(output).toContain(message);
+    expect(output).toContain(`got ${got}`);
+  });
+
+  it('an ON_DEMAND stream leaves ShardCount out through its condition; retention up to 8,760 h is accepted', { timeout: 60_000 }, async () => {
+    // Act
+    const { code, output } = await print('--stage', 'dev', '--param=streamMode=on_demand', '--param=streamRetentionHours=8760', '--format', 'json');
+
+    // Assess
+    expect(code, output).toBe(0);
+    // osls prints `resources` merged into one object ({ Resources, Conditions, Outputs }).
+    const config = JSON.parse(output.slice(output.indexOf('{'))) as { resources: { Resources: Record<string, { Properties?: Record<string, unknown> }>; Conditions: Record<string, unknown> } };
+    const stream = config.resources.Resources.OrderStream?.Properties;
+    const conditions = config.resources.Conditions;
+    expect(stream?.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+    expect(stream?.RetentionPeriodHours).toBe(8760);
+    expect(stream?.ShardCount).toEqual({ 'Fn::If': ['OrderStreamOnDemand', { Ref: 'AWS::NoValue' }, 1] });
+    expect(conditions.OrderStreamOnDemand).toEqual({ 'Fn::Equals': ['ON_DEMAND', 'ON_DEMAND'] });
+  });
+});
