@@ -50,6 +50,8 @@ interface CfnResource {
   Type: string;
   Properties?: Cfn;
   DependsOn?: string | string[];
+  /** A condition of the template's Conditions: CloudFormation creates the resource only where it holds. */
+  Condition?: string;
 }
 
 interface Template {

@@ -27,6 +27,12 @@ import {
 const ACTIONS_WITHOUT_RESOURCE_TYPES: Record<string, string> = {
   'xray:PutTraceSegments': 'X-Ray has no resource type for it (tracing: Active on every function)',
   'xray:PutTelemetryRecords': 'X-Ray has no resource type for it (tracing: Active on every function)',
+  // EC2's Describe actions: Service Authorization Reference, "Actions defined by Amazon EC2", resource types column
+  // empty. warehouseDispatch's Amazon MQ event source needs them (Lambda developer guide, "Using Lambda with Amazon MQ").
+  'ec2:DescribeNetworkInterfaces': 'EC2 has no resource type for it (the Amazon MQ event source)',
+  'ec2:DescribeSecurityGroups': 'EC2 has no resource type for it (the Amazon MQ event source)',
+  'ec2:DescribeSubnets': 'EC2 has no resource type for it (the Amazon MQ event source)',
+  'ec2:DescribeVpcs': 'EC2 has no resource type for it (the Amazon MQ event source)',
 };
 
 /**

@@ -136,7 +136,8 @@ function banner(cloud: LocalCloud, stage: string, options: { verbose?: boolean; 
   for (const route of cloud.routes) add(route.functionName, route.routeKey);
   for (const poller of cloud.pollers) {
     const fn = cloud.runtime.get(poller.mapping.functionName).config.name;
-    add(fn, 'queueArn' in poller.mapping ? `sqs ${shortName(poller.mapping.queueArn)}` : `kinesis ${shortName(poller.mapping.streamArn)}`);
+    const m = poller.mapping;
+    add(fn, 'queueArn' in m ? `sqs ${shortName(m.queueArn)}` : 'streamArn' in m ? `kinesis ${shortName(m.streamArn)}` : `rabbitmq ${m.queue}`);
   }
   const consumers = new Map<string, string>();
   for (const poller of cloud.pollers) {

@@ -14,6 +14,8 @@ import { claimDataDir, type DataDirClaim } from './emulators/data-dir.ts';
 import { startEmulators, type Emulators, type EmulatorsOptions } from './emulators/emulators.ts';
 import { HttpApiServer, routesFromTemplate, type HttpRoute } from './event-sources/http-api.ts';
 import { KinesisPoller, readKinesisMapping } from './event-sources/kinesis.ts';
+import { RabbitMqPoller, readRabbitMqMapping } from './event-sources/rabbitmq.ts';
+import { startRabbitMqBrokers, type LocalBroker } from './amazonmq/rabbitmq-broker.ts';
 import { SqsPoller, readSqsMapping } from './event-sources/sqs.ts';
 import { provision, type AwsTarget } from './provision/provision.ts';
 import { LambdaRuntime, functionsFromTemplate } from './runtime/runtime.ts';
@@ -115,7 +117,9 @@ interface LocalCloud {
   /** HTTP API routes and the function behind each. */
   routes: { routeKey: string; functionName: string }[];
   runtime: LambdaRuntime;
-  pollers: (SqsPoller | KinesisPoller)[];
+  pollers: (SqsPoller | KinesisPoller | RabbitMqPoller)[];
+  /** Amazon MQ for RabbitMQ brokers running locally (rabbitmq-server), by logical id: their AMQP connection. */
+  brokers: Record<string, LocalBroker['connection']>;
   /** `LogicalId (Type)` of every resource that only matters on AWS (IAM, policies, alarms...). */
   notEmulated: string[];
   /** The same, grouped: type → logical ids, the most frequent type first. */
@@ -341,10 +345,18 @@ async function prepareProject(
 function eventSourcePollers(
   template: CfnTemplate,
   resolver: TemplateResolver,
-  context: { runtime: LambdaRuntime; target: AwsTarget; control: LocalControl; dataDir: string; log: (line: string) => void; warn: (message: string) => void },
-): (SqsPoller | KinesisPoller)[] {
-  const { runtime, target, control, dataDir, log, warn } = context;
-  const pollers: (SqsPoller | KinesisPoller)[] = [];
+  context: {
+    runtime: LambdaRuntime;
+    target: AwsTarget;
+    control: LocalControl;
+    dataDir: string;
+    log: (line: string) => void;
+    warn: (message: string) => void;
+    brokers: Map<string, LocalBroker>;
+  },
+): (SqsPoller | KinesisPoller | RabbitMqPoller)[] {
+  const { runtime, target, control, dataDir, log, warn, brokers } = context;
+  const pollers: (SqsPoller | KinesisPoller | RabbitMqPoller)[] = [];
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type !== 'AWS::Lambda::EventSourceMapping' || !resolver.isActive(logicalId)) continue;
     const props = resolver.resolve(resource.Properties ?? {}, `Resources.${logicalId}.Properties`) as Record<string, unknown>;
@@ -353,7 +365,11 @@ function eventSourcePollers(
     const service = source.split(':')[2];
     if (service === 'sqs') pollers.push(new SqsPoller({ mapping: readSqsMapping(logicalId, uuid, props), runtime, target, control, log }));
     else if (service === 'kinesis') pollers.push(new KinesisPoller({ mapping: readKinesisMapping(logicalId, uuid, props), runtime, target, dataDir, log }));
-    else warn(`${logicalId}: event source ${source || '(none)'} is not emulated (SQS and Kinesis are)`);
+    else if (service === 'mq') {
+      // A broker that did not start (no rabbitmq-server) was named once already: its mappings stay idle.
+      const broker = brokers.get(source);
+      if (broker) pollers.push(new RabbitMqPoller({ mapping: readRabbitMqMapping(logicalId, props), runtime, broker, log }));
+    } else warn(`${logicalId}: event source ${source || '(none)'} is not emulated (SQS and Kinesis are)`);
   }
   return pollers;
 }
@@ -492,13 +508,20 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     if (options.duplicateDelivery !== undefined) control.duplicateDelivery = options.duplicateDelivery;
     await releasePackaging();
 
-    const pollers = eventSourcePollers(template, resolver, { runtime, target, control, dataDir, log, warn });
+    // Amazon MQ for RabbitMQ brokers as rabbitmq-server children (amazonmq/rabbitmq-broker.ts), when installed.
+    const brokers = await startRabbitMqBrokers(resolver, { dataDir, log });
+    stops.push(async () => {
+      await Promise.all([...brokers.values()].map((broker) => broker.stop()));
+    });
+    const pollers = eventSourcePollers(template, resolver, { runtime, target, control, dataDir, log, warn, brokers });
+    // SQS and Kinesis mappings' roles, as CreateEventSourceMapping checks them (Amazon MQ's are not checked).
     await iam.checkMappings(
-      pollers.map(({ mapping }) => ({
-        logicalId: mapping.logicalId,
-        functionName: runtime.get(mapping.functionName).config.name,
-        ...('queueArn' in mapping ? { sourceArn: mapping.queueArn } : { sourceArn: mapping.streamArn, onFailureDestination: mapping.onFailureDestination }),
-      })),
+      pollers.flatMap(({ mapping }) => {
+        const functionName = runtime.get(mapping.functionName).config.name;
+        if ('queueArn' in mapping) return [{ logicalId: mapping.logicalId, functionName, sourceArn: mapping.queueArn }];
+        if ('streamArn' in mapping) return [{ logicalId: mapping.logicalId, functionName, sourceArn: mapping.streamArn, onFailureDestination: mapping.onFailureDestination }];
+        return [];
+      }),
     );
     stops.push(async () => {
       await Promise.all(pollers.map((poller) => poller.stop()));
@@ -528,6 +551,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       routes: routes.map((route) => ({ routeKey: route.routeKey, functionName: runtime.get(route.functionName).config.name })),
       runtime,
       pollers,
+      brokers: Object.fromEntries([...brokers.values()].map((broker) => [broker.logicalId, broker.connection])),
       notEmulated: provisioned.notEmulated,
       notEmulatedByType,
       warnings,

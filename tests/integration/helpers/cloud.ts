@@ -10,7 +10,6 @@
  * await t.dispose();
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -18,7 +17,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-
 import { parquetReadObjects } from 'hyparquet';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { type LocalCloud, type LocalCloudOptions } from 'local-cloud';
+import { freePort, type LocalCloud, type LocalCloudOptions } from 'local-cloud';
 import { localClients, type LocalClients } from '../../../scripts/local/clients.ts';
 import { startOrderflowCloud } from '../../../scripts/local/cloud.ts';
 import type { InvokeResult } from 'local-cloud';
@@ -102,19 +101,6 @@ interface Tap {
   url: string;
   /** Receives (and deletes) everything currently visible, until a receive comes back empty. */
   drain(): Promise<Message[]>;
-}
-
-/** A free TCP port on 127.0.0.1 (for child processes, which cannot report the port they picked as cheaply). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const ADDRESS = { name: 'Ada', line1: '1 Main St', city: 'Leeds', postalCode: 'LS1 1AA', country: 'GB' };

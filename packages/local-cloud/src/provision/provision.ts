@@ -72,6 +72,8 @@ class ProvisionError extends Error {
 
 /** Types the local cloud runs itself (functions, pollers, the HTTP API) rather than on an emulator. */
 const RUNTIME_TYPES = new Set([
+  // A RabbitMQ broker is a rabbitmq-server child process the cloud starts with its pollers (amazonmq/).
+  'AWS::AmazonMQ::Broker',
   'AWS::Lambda::Function',
   'AWS::Lambda::EventSourceMapping',
   'AWS::ApiGatewayV2::Api',

@@ -373,6 +373,12 @@ class TemplateResolver {
         const input = isRecord(props.TableInput) ? props.TableInput : {};
         return { ref: String(this.resolveValue(input.Name, `${logicalId}.Properties.TableInput.Name`)).toLowerCase(), attributes: {} };
       }
+      case 'AWS::AmazonMQ::Broker': {
+        // Ref is the broker id; the ARN ends with the name and the id (Amazon MQ "Broker" attributes).
+        const brokerName = typeof props.BrokerName === 'string' ? props.BrokerName : name();
+        const brokerId = `b-${stableUuid(seed)}`;
+        return { ref: brokerId, attributes: { Arn: `arn:${partition}:mq:${region}:${accountId}:broker:${brokerName}:${brokerId}` } };
+      }
       case 'AWS::CloudWatch::Alarm': {
         const alarm = name();
         return { ref: alarm, attributes: { Arn: `arn:${partition}:cloudwatch:${region}:${accountId}:alarm:${alarm}` } };
