@@ -23,7 +23,10 @@ import { waitFor } from '../util/wait.ts';
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 const EPMD = '/usr/bin/epmd';
 
-/** How long a node may take to start: ~22 s measured on this project's 2-core CI machine (first boot), so 120 s. */
+/**
+ * How long a node may take to start: 22 s from spawn to "Server startup complete" for a first boot of
+ * rabbitmq-server 3.10.8 on a 2-core machine under load (measured by hand while writing this), so 120 s.
+ */
 const START_TIMEOUT_MS = 120_000;
 
 interface BrokerConnection {
