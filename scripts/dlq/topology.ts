@@ -88,7 +88,7 @@ function consumers(template: CfnTemplate): Map<string, string> {
 function dlqsOf(template: CfnTemplate): DlqInfo[] {
   const byId = new Map<string, DlqInfo>();
   const add = (dlqId: string | undefined, source: DlqSource): void => {
-    if (!dlqId || template.Resources[dlqId]?.Type !== 'AWS::SQS::Queue') return;
+    if (!dlqId || template.Resources[dlqId]?.Type !== 'AWS::SQS::Queue' || !created(template, dlqId)) return;
     let dlq = byId.get(dlqId);
     if (!dlq) {
       const queueName = queueNameOf(template, dlqId);
@@ -99,6 +99,7 @@ function dlqsOf(template: CfnTemplate): DlqInfo[] {
   };
   const consumerOf = consumers(template);
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (!created(template, logicalId)) continue;
     const props = resource.Properties ?? {};
     const redrive = typeof props.RedrivePolicy === 'string' ? (JSON.parse(props.RedrivePolicy) as unknown) : props.RedrivePolicy;
     if (resource.Type === 'AWS::SQS::Queue' && isRecord(redrive)) {
@@ -133,10 +134,43 @@ function dlqsOf(template: CfnTemplate): DlqInfo[] {
   return [...byId.values()];
 }
 
+/**
+ * Whether CloudFormation creates the resource: false when its Condition evaluates to false on literal values (an
+ * opt-in stage param left '', e.g. resources/partner-access.yml). A condition that depends on anything else (a
+ * stack parameter) counts as true.
+ */
+function created(template: CfnTemplate, logicalId: string): boolean {
+  const name = (template.Resources[logicalId] as { Condition?: unknown } | undefined)?.Condition;
+  return typeof name !== 'string' || holds(template, { Condition: name }, 0) !== false;
+}
+
+/** A condition's value, or undefined when it cannot be known from the template alone. */
+function holds(template: CfnTemplate, value: unknown, depth: number): boolean | undefined {
+  if (depth > 20 || !isRecord(value)) return typeof value === 'boolean' ? value : undefined;
+  const conditions = (template as { Conditions?: Record<string, unknown> }).Conditions ?? {};
+  const args = (key: string): unknown[] => (Array.isArray(value[key]) ? (value[key] as unknown[]) : []);
+  if (typeof value.Condition === 'string') return holds(template, conditions[value.Condition], depth + 1);
+  if ('Fn::Not' in value) {
+    const inner = holds(template, args('Fn::Not')[0], depth + 1);
+    return inner === undefined ? undefined : !inner;
+  }
+  if ('Fn::And' in value || 'Fn::Or' in value) {
+    const all = args('Fn::And' in value ? 'Fn::And' : 'Fn::Or').map((each) => holds(template, each, depth + 1));
+    if (all.includes(undefined)) return undefined;
+    return 'Fn::And' in value ? all.every(Boolean) : all.some(Boolean);
+  }
+  if ('Fn::Equals' in value) {
+    const [left, right] = args('Fn::Equals');
+    const literal = (side: unknown): boolean => ['string', 'number', 'boolean'].includes(typeof side);
+    return literal(left) && literal(right) ? String(left) === String(right) : undefined;
+  }
+  return undefined;
+}
+
 /** Every queue of the template: logical id → QueueName (when literal). */
 function queuesOf(template: CfnTemplate): { logicalId: string; queueName?: string; fifo: boolean }[] {
   return Object.entries(template.Resources)
-    .filter(([, resource]) => resource.Type === 'AWS::SQS::Queue')
+    .filter(([logicalId, resource]) => resource.Type === 'AWS::SQS::Queue' && created(template, logicalId))
     .map(([logicalId]) => {
       const queueName = queueNameOf(template, logicalId);
       return { logicalId, ...(queueName ? { queueName } : {}), fifo: isFifo(template, logicalId) };

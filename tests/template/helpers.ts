@@ -48,6 +48,8 @@ type Cfn = any;
 
 interface CfnResource {
   Type: string;
+  /** The name of the Condition that decides whether CloudFormation creates it. */
+  Condition?: string;
   Properties?: Cfn;
   DependsOn?: string | string[];
   /** A condition of the template's Conditions: CloudFormation creates the resource only where it holds. */
@@ -62,6 +64,8 @@ interface Template {
   /** Stage params after merging `params.default` and `params.<stage>`. */
   params: Record<string, unknown>;
   resources: Record<string, CfnResource>;
+  /** The template's Conditions (evaluated by CloudFormation at deploy time, not by osls). */
+  conditions: Record<string, Cfn>;
   outputs: Record<string, Cfn>;
   /** Where serverless-esbuild wrote the bundles for this stage (`<name>.mjs`). */
   bundleDir: string;
@@ -186,13 +190,23 @@ const runOsls = (args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{
     );
   });
 
-const packageStage = async (stage: Stage, stageDir: string): Promise<PackagingResult> => {
+/** Stage params given on the command line (`--param=name=value`), e.g. an opt-in feature's account id. */
+type ParamOverrides = Readonly<Record<string, string>>;
+
+/** The cache folder of a stage packaged with `params`: the stage's name, plus a hash of the params if any. */
+const variantName = (stage: Stage, params: ParamOverrides): string => {
+  const entries = Object.entries(params).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? stage : `${stage}-${createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 8)}`;
+};
+
+const packageStage = async (stage: Stage, stageDir: string, params: ParamOverrides): Promise<PackagingResult> => {
   const serviceDir = join(stageDir, 'service');
   const packageDir = join(stageDir, 'package');
   shadowService(serviceDir);
   const env = credentialFreeEnv(stageDir);
   const started = Date.now();
-  const { ok, output } = await runOsls(['package', '--stage', stage, '--package', packageDir], serviceDir, env);
+  const paramArgs = Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
+  const { ok, output } = await runOsls(['package', '--stage', stage, ...paramArgs, '--package', packageDir], serviceDir, env);
   const awsEnv = Object.fromEntries(
     Object.entries(env)
       .filter(([name]) => name.startsWith('AWS_'))
@@ -202,11 +216,11 @@ const packageStage = async (stage: Stage, stageDir: string): Promise<PackagingRe
 };
 
 /** The first worker to ask packages the stage; the others wait for its result.json. */
-const packagedStage = async (stage: Stage): Promise<PackagingResult> => {
+const packagedStage = async (stage: Stage, params: ParamOverrides = {}): Promise<PackagingResult> => {
   mkdirSync(CACHE_ROOT, { recursive: true });
   removeFinishedRuns();
   const runDir = join(CACHE_ROOT, `run-${runId()}`);
-  const stageDir = join(runDir, stage);
+  const stageDir = join(runDir, variantName(stage, params));
   const resultFile = join(stageDir, 'result.json');
   mkdirSync(runDir, { recursive: true });
   let owner = true;
@@ -218,7 +232,7 @@ const packagedStage = async (stage: Stage): Promise<PackagingResult> => {
   }
   if (owner) {
     // Whatever happens, write a result: the other workers are waiting for it.
-    const result = await packageStage(stage, stageDir).catch(
+    const result = await packageStage(stage, stageDir, params).catch(
       (error: unknown): PackagingResult => ({
         ok: false,
         stage,
@@ -251,10 +265,25 @@ const packaging = (stage: Stage): Promise<PackagingResult> => {
   return packagings.get(stage) as Promise<PackagingResult>;
 };
 
-/** The compiled CloudFormation template of `stage`, plus the stage's params and names. */
-const loadTemplate = async (stage: Stage): Promise<Template> => {
-  const result = await packaging(stage);
-  if (!result.ok) throw new Error(`osls package --stage ${stage} failed:\n${result.output}`);
+const variants = new Map<string, Promise<PackagingResult>>();
+
+/**
+ * The compiled CloudFormation template of `stage`, plus the stage's params and names. With `params`, the stage is
+ * packaged once more with them on the command line (`--param=name=value`), as an opt-in feature is deployed.
+ *
+ * @example
+ * const withPartner = await loadTemplate('dev', { partnerAccountId: '210987654321' });
+ */
+const loadTemplate = async (stage: Stage, params: ParamOverrides = {}): Promise<Template> => {
+  let result: PackagingResult;
+  if (Object.keys(params).length === 0) result = await packaging(stage);
+  else {
+    const name = variantName(stage, params);
+    if (!variants.has(name)) variants.set(name, packagedStage(stage, params));
+    result = await (variants.get(name) as Promise<PackagingResult>);
+  }
+  const given = Object.entries(params).map(([name, value]) => ` --param=${name}=${value}`).join('');
+  if (!result.ok) throw new Error(`osls package --stage ${stage}${given} failed:\n${result.output}`);
   const compiled = JSON.parse(readFileSync(join(result.packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as Cfn;
   const state = JSON.parse(readFileSync(join(result.packageDir, 'serverless-state.json'), 'utf8')) as Cfn;
   const config = state.service.initialServerlessConfig;
@@ -263,8 +292,9 @@ const loadTemplate = async (stage: Stage): Promise<Template> => {
     stage,
     service,
     stackName: String(state.service.provider.stackName ?? `${service}-${stage}`),
-    params: { ...config.params?.default, ...config.params?.[stage] },
+    params: { ...config.params?.default, ...config.params?.[stage], ...params },
     resources: compiled.Resources,
+    conditions: compiled.Conditions ?? {},
     outputs: compiled.Outputs ?? {},
     bundleDir: join(result.serviceDir, '.esbuild', '.build', 'functions'),
   };

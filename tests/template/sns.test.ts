@@ -21,6 +21,8 @@ const FILTER_POLICIES: Record<string, Cfn> = {
   billing: { type: ['OrderPlaced'] },
   shipping: { type: ['OrderPlaced'], fulfillment: ['physical'] },
   analytics: undefined,
+  // resources/partner-access.yml, created only with the partnerAccountId param (tests/template/partner-access.test.ts).
+  'partner-shipments': { type: ['OrderPlaced'], fulfillment: ['physical'] },
 };
 
 /** Queue subscriptions: the fan-out. (The alarms topic's optional e-mail subscription is checked on its own.) */

@@ -39,6 +39,17 @@ describe('Stage params', () => {
     expect(dev.code, dev.output).toBe(0);
     expect(dev.output).toContain(`FAULTS: '{"*":{"latencyMs":5}}'`);
   });
+
+  it('refuses a partnerAccountId that is not 12 digits: resolving the service fails naming params.partnerAccountId', { timeout: 60_000 }, async () => {
+    // Act
+    const [refused, accepted] = await Promise.all([print('--stage', 'dev', '--param=partnerAccountId=12345'), print('--stage', 'dev', '--param=partnerAccountId=210987654321')]);
+
+    // Assess
+    expect(refused.code, refused.output).not.toBe(0);
+    expect(refused.output).toContain("params.partnerAccountId must be '' or a 12-digit AWS account id");
+    expect(accepted.code, accepted.output).toBe(0);
+    expect(accepted.output).toContain('arn:${AWS::Partition}:iam::210987654321:root');
+  });
 });
 
 describe('Stage params: the order stream', () => {
