@@ -4,6 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { requireEnv } from '#lib/aws/env.ts';
 import { withVisibilityHeartbeat } from '#lib/aws/visibility.ts';
 import { processSqsBatch, type AroundRecord } from '#lib/batch.ts';
+import { parseReviewDelays } from '#lib/review-delay.ts';
 import { parseOrderPlaced } from '#lib/events/order-events.ts';
 import { withPowertools } from '#lib/middleware/handler.ts';
 import { metrics } from '#lib/powertools.ts';
@@ -27,6 +28,7 @@ const shipOrderRecord = async (record: SQSRecord, log: Logger): Promise<void> =>
     bucket: requireEnv('DOCUMENTS_BUCKET'),
     topicArn: requireEnv('TOPIC_ARN'),
     reviewQueueUrl: requireEnv('REVIEW_QUEUE_URL'),
+    reviewDelays: parseReviewDelays(process.env.REVIEW_DELAY_BY_COUNTRY ?? ''),
   });
   log.info('order shipped', { orderId: shipped.orderId, trackingNumber: shipped.trackingNumber });
   metrics.addMetric('OrdersShipped', MetricUnit.Count, 1);

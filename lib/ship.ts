@@ -5,6 +5,7 @@ import { publishOrderEvent } from './aws/publish.ts';
 import { putObjectIfAbsent } from './aws/s3.ts';
 import { InvalidEventError } from './domain/errors.ts';
 import { eventIdFor, type OrderPlacedEvent, type OrderShippedEvent, type ReviewRequest } from './events/order-events.ts';
+import { reviewDelayFor, type ReviewDelays } from './review-delay.ts';
 
 const labelKeyFor = (orderId: string): string => `documents/labels/${orderId}.json`;
 
@@ -16,6 +17,8 @@ interface ShipOptions {
   bucket: string;
   topicArn: string;
   reviewQueueUrl: string;
+  /** Review delay per shipping country, overriding the queue's DelaySeconds (lib/review-delay.ts); none by default. */
+  reviewDelays?: ReviewDelays;
   now?: Date;
 }
 
@@ -26,12 +29,14 @@ interface ShipOptions {
  * @example
  * await shipOrder(event, { bucket, topicArn, reviewQueueUrl });
  */
-const shipOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, reviewQueueUrl, now = new Date() }: ShipOptions): Promise<OrderShippedEvent> => {
+const shipOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, reviewQueueUrl, reviewDelays = {}, now = new Date() }: ShipOptions): Promise<OrderShippedEvent> => {
   const { orderId, order } = placed;
   if (placed.fulfillment !== 'physical' || !order.shippingAddress) {
     // The shipping subscription's filter policy only lets physical orders through: this is a misconfiguration.
     throw new InvalidEventError('OrderPlaced event', [{ field: 'fulfillment', message: 'must be physical with a shippingAddress to ship' }]);
   }
+  // Checked before any side effect: a delay SQS would refuse fails here, naming it, not after the label is printed.
+  const delaySeconds = reviewDelayFor(order.shippingAddress.country, reviewDelays);
   const labelKey = labelKeyFor(orderId);
   const trackingNumber = trackingNumberFor(orderId);
   const label = { orderId, trackingNumber, carrier: 'orderflow-post', shipTo: order.shippingAddress, items: order.items, printedAt: now.toISOString() };
@@ -48,10 +53,12 @@ const shipOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, reviewQue
   };
   await publishOrderEvent(topicArn, shipped);
   const review: ReviewRequest = { orderId, customerId: order.customerId, correlationId: placed.correlationId };
-  // The queue's DelaySeconds holds the request back; a duplicate request is harmless (requestReview marks once).
+  // The queue's DelaySeconds holds the request back, or the country's (a message's own DelaySeconds overrides the
+  // queue's); a duplicate request is harmless (requestReview marks once).
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: reviewQueueUrl,
+      ...(delaySeconds === undefined ? {} : { DelaySeconds: delaySeconds }),
       MessageBody: JSON.stringify(review),
       MessageAttributes: {
         orderId: { DataType: 'String', StringValue: orderId },

@@ -179,9 +179,10 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
       });
     }
 
-    // The review request waited in the delay queue (local stage DelaySeconds: 2) before requestReview ran.
+    // The review request waited before requestReview ran: its own DelaySeconds for a GB address (local stage
+    // reviewDelayByCountry: 3 s), which overrides the delay queue's 2 s (lib/review-delay.ts).
     const reviewed = await orderItemWith(orderId, ['reviewRequestedAt'], 15_000);
-    expect(Date.parse(String(reviewed.reviewRequestedAt)) - Date.parse(String(reviewed.shippedAt))).toBeGreaterThanOrEqual(2000);
+    expect(Date.parse(String(reviewed.reviewRequestedAt)) - Date.parse(String(reviewed.shippedAt))).toBeGreaterThanOrEqual(3000);
   });
 
   it('a digital order is COMPLETED once charged and never gets a label (shipping filter policy)', async () => {
@@ -252,10 +253,10 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     const mine = (await t.scanOrders()).filter((item) => customers.includes(String(item.customerId)));
     expect(mine.map((item) => item.orderId).sort()).toEqual(expected.map((e) => e.orderId).sort());
 
-    // Physical orders get their review request only after the delay queue's 2 s.
+    // Physical orders (GB addresses) get their review request only after their own 3 s (reviewDelayByCountry).
     for (const e of expected.filter((x) => x.fulfillment === 'physical')) {
       const item = await orderItemWith(e.orderId, ['reviewRequestedAt'], 15_000);
-      expect(Date.parse(String(item.reviewRequestedAt)) - Date.parse(String(item.shippedAt))).toBeGreaterThanOrEqual(2000);
+      expect(Date.parse(String(item.reviewRequestedAt)) - Date.parse(String(item.shippedAt))).toBeGreaterThanOrEqual(3000);
     }
   });
 

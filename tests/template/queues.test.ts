@@ -1,10 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseReviewDelays } from '#lib/review-delay.ts';
 import {
   STAGES,
   deadLetterQueueIds,
   deadLetterQueues,
   isFifoQueue,
   kinesisMappings,
+  lambdaFunctions,
   queueShortName,
   refId,
   resource,
@@ -142,5 +144,15 @@ describe.each(STAGES)('SQS queues and event source mappings (%s stage)', (stage)
     const delay = resource(t, reviewQueues[0] as string).Properties?.DelaySeconds;
     expect(Number(delay)).toBe(expected[stage]);
     expect(Number(delay)).toBe(Number(t.params.reviewDelaySeconds));
+  });
+
+  // A message's DelaySeconds overrides the queue's, within the same 0-900 (SQS API reference, SendMessage).
+  it("shipOrder's per-country review delays (REVIEW_DELAY_BY_COUNTRY, the reviewDelayByCountry param) are each a DelaySeconds SQS accepts, and differ from the queue's", () => {
+    const shipOrder = lambdaFunctions(t).find(({ name }) => name === 'shipOrder');
+    const variable = shipOrder?.props.Environment?.Variables?.REVIEW_DELAY_BY_COUNTRY as string | undefined;
+    expect(variable).toBe(t.params.reviewDelayByCountry);
+    const delays = parseReviewDelays(variable ?? '');
+    expect(Object.keys(delays).length).toBeGreaterThan(0);
+    for (const seconds of Object.values(delays)) expect(seconds).not.toBe(Number(t.params.reviewDelaySeconds));
   });
 });

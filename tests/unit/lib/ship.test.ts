@@ -7,6 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidEventError } from '#lib/domain/errors.ts';
 import { parseOrderPlaced, type OrderPlacedEvent } from '#lib/events/order-events.ts';
+import { DelayOutOfRangeError } from '#lib/review-delay.ts';
 import { labelKeyFor, shipOrder, trackingNumberFor } from '#lib/ship.ts';
 import { DEPLOYED } from '../helpers/env.ts';
 import { firstRecord } from '../helpers/fixtures.ts';
@@ -103,5 +104,39 @@ describe('Lib: ship', () => {
         if (a !== b) expect(trackingNumberFor(a)).not.toBe(trackingNumberFor(b));
       }),
     );
+  });
+
+  it("overrides the queue's delay with the shipping country's (a GB order waits 300 s) and leaves it to the queue for other countries", async () => {
+    // Prepare
+    const gb = placed();
+    const fr = structuredClone(gb);
+    fr.orderId = `${gb.orderId}-fr`;
+    (fr.order.shippingAddress as { country: string }).country = 'FR';
+    const reviewDelays = { GB: 300 };
+
+    // Act
+    await shipOrder(gb, { ...options, reviewDelays });
+    await shipOrder(fr, { ...options, reviewDelays });
+
+    // Assess
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((call) => call.args[0].input);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]?.DelaySeconds).toBe(300);
+    expect(sent[1]).not.toHaveProperty('DelaySeconds');
+  });
+
+  it('refuses a delay over 900 s (the SQS maximum) before printing, publishing or sending anything, naming DelaySeconds', async () => {
+    // Prepare
+    const event = placed();
+
+    // Act
+    const shipping = shipOrder(event, { ...options, reviewDelays: { GB: 901 } });
+
+    // Assess
+    await expect(shipping).rejects.toThrow(DelayOutOfRangeError);
+    await expect(shipping).rejects.toThrow('DelaySeconds is 901: SQS accepts a DelaySeconds from 0 to 900');
+    expect(s3Mock.calls()).toHaveLength(0);
+    expect(snsMock.calls()).toHaveLength(0);
+    expect(sqsMock.calls()).toHaveLength(0);
   });
 });

@@ -13,6 +13,7 @@ import { applyFauxqsDedupScopePatch } from '../fidelity/fauxqs-dedup-scope.ts';
 import { applyFauxqsDlqOriginPatch } from '../fidelity/fauxqs-dlq-origin.ts';
 import { applyFauxqsFifoBatchPatch } from '../fidelity/fauxqs-fifo-batch.ts';
 import { applyFauxqsPatches } from '../fidelity/fauxqs-patches.ts';
+import { applySqsDelayLimitPatch } from '../fidelity/sqs-delay-limit.ts';
 import { guardServer, internalRefusal } from '../edge/guard.ts';
 import { sleep } from '../util/wait.ts';
 
@@ -181,7 +182,7 @@ async function startFauxqsEmulator(
   log: (line: string) => void,
 ): Promise<RunningEmulator & { server: FauxqsServer }> {
   mkdirSync(dataDir, { recursive: true });
-  for (const patch of [...(await applyFauxqsPatches()), ...(await applyFauxqsDedupScopePatch()), ...(await applyFauxqsFifoBatchPatch()), ...(await applyFauxqsDlqOriginPatch())]) log(`[emulators] patched ${patch}`);
+  for (const patch of [...(await applyFauxqsPatches()), ...(await applyFauxqsDedupScopePatch()), ...(await applyFauxqsFifoBatchPatch()), ...(await applyFauxqsDlqOriginPatch()), ...(await applySqsDelayLimitPatch())]) log(`[emulators] patched ${patch}`);
   const { started, listener } = withRequestListener(() => startFauxqs({ port: 0, logger: false, dataDir, defaultRegion: region }));
   const server = await started;
   const dispatch = listener();
