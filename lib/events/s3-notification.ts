@@ -61,3 +61,4 @@ const parseS3Notification = (body: string): S3ObjectCreated[] => {
 
 
 export { parseS3Notification };
+export type { S3ObjectCreated };

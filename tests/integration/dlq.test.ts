@@ -111,8 +111,13 @@ describe('npm run dlq on the local cloud', () => {
     const dlqs = await listed();
     const text = await cli('list');
 
-    // Assess: 7 queue DLQs, 4 subscription DLQs, the stream's on-failure queue.
-    expect(dlqs).toHaveLength(12);
+    // Assess: 8 queue DLQs, 5 subscription DLQs (the imports topic's two subscriptions share one), the stream's
+    // on-failure queue.
+    expect(dlqs).toHaveLength(14);
+    expect(dlqs.find((d) => d.name === 'orderflow-local-imports-sub-dlq')?.sources.map((source) => source.redriveTarget).sort()).toEqual([
+      'orderflow-local-import-audit',
+      'orderflow-local-import-jobs',
+    ]);
     expect(dlqs.find((d) => d.name === 'orderflow-local-billing-dlq')?.sources).toEqual([
       { kind: 'queue', source: 'queue orderflow-local-billing (orderflow-local-chargeOrder)', consumer: 'orderflow-local-chargeOrder', redriveTarget: 'orderflow-local-billing', maxReceiveCount: 2 },
     ]);

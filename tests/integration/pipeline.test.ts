@@ -9,9 +9,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from 'local-cloud';
+import { auditKeyFor, auditPrefixFor } from '../../lib/import-audit.ts';
 import { importOrderId } from '../../lib/imports.ts';
 import {
   digitalOrder,
@@ -248,6 +249,20 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     expect(rejected.rejected.map((r) => r.line)).toEqual([2, 5]);
     expect(rejected.rejected[0]?.fields.map((f) => f.field)).toEqual(['(line)']);
     expect(rejected.rejected[1]?.fields.map((f) => f.field)).toContain('items[0].quantity');
+
+    // The same upload reached the imports topic's second subscriber: auditImport wrote its audit record to the lake
+    // (resources/imports-fanout.yml: S3 → SNS → import-jobs and import-audit, each allowed by its policy).
+    const auditKeys = await waitFor(
+      async () => {
+        const listed = await t.clients.s3.send(new ListObjectsV2Command({ Bucket: t.names.lakeBucket, Prefix: auditPrefixFor({ bucket, key }) }));
+        return listed.KeyCount === 0 ? undefined : (listed.Contents ?? []).map((object) => String(object.Key));
+      },
+      { what: "the upload's audit record in the lake" },
+    );
+    expect(auditKeys).toHaveLength(1);
+    const audit = JSON.parse(await t.getObjectText(t.names.lakeBucket, auditKeys[0] as string)) as { sequencer: string };
+    expect(audit).toMatchObject({ bucket, key, eTag, eventName: 'ObjectCreated:Put' });
+    expect(auditKeys[0]).toBe(auditKeyFor({ bucket, key, sequencer: audit.sequencer }));
 
     // Exactly one order per valid line, none for the rejected ones.
     const mine = (await t.scanOrders()).filter((item) => customers.includes(String(item.customerId)));

@@ -161,7 +161,7 @@ describe.each(STAGES)('Access policies (%s stage)', (stage) => {
   });
 
   // https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html
-  it('S3 notifications: documents bucket → document-events queue for documents/invoices/ and documents/labels/; imports bucket → import-jobs queue for .ndjson', () => {
+  it('S3 notifications to queues: documents bucket → document-events queue for documents/invoices/ and documents/labels/ (the imports bucket notifies a topic: imports-fanout.test.ts)', () => {
     const named = (id: string, property: string): string => {
       const value = resolveValue(t, t.resources[id]?.Properties?.[property]);
       return value.replace(`${t.stackName}-`, '').replace(`-${FAKE.AccountId}`, '').replace(`${t.service}-${t.stage}-`, '');
@@ -177,7 +177,6 @@ describe.each(STAGES)('Access policies (%s stage)', (stage) => {
     expect(actual).toEqual([
       { bucket: 'documents', queue: 'document-events', event: 's3:ObjectCreated:*', filter: 'prefix=documents/invoices/' },
       { bucket: 'documents', queue: 'document-events', event: 's3:ObjectCreated:*', filter: 'prefix=documents/labels/' },
-      { bucket: 'imports', queue: 'import-jobs', event: 's3:ObjectCreated:*', filter: 'suffix=.ndjson' },
     ]);
   });
 });

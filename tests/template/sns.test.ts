@@ -23,6 +23,9 @@ const FILTER_POLICIES: Record<string, Cfn> = {
   analytics: undefined,
   // resources/partner-access.yml, created only with the partnerAccountId param (tests/template/partner-access.test.ts).
   'partner-shipments': { type: ['OrderPlaced'], fulfillment: ['physical'] },
+  // The imports topic's two subscribers (resources/imports-fanout.yml): every upload event, unfiltered.
+  'import-jobs': undefined,
+  'import-audit': undefined,
 };
 
 /** Queue subscriptions: the fan-out. (The alarms topic's optional e-mail subscription is checked on its own.) */
@@ -36,8 +39,11 @@ const subscriptions = (t: Template): Array<{ id: string; props: Cfn; topicId: st
     queueId: targetId(subscription.Properties.Endpoint, `${id}.Endpoint`),
   }));
 
-/** Topics that fan out to queues (the alarms topic has at most an e-mail subscription). */
-const fanOutTopics = (t: Template): string[] => [...new Set(subscriptions(t).map((s) => s.topicId))];
+/** The imports topic (resources/imports-fanout.yml): standard, as S3 notifies standard topics only; checked on its own. */
+const IMPORTS_TOPIC = 'ImportsTopic';
+
+/** Topics that fan out order events to queues (the alarms topic has at most an e-mail subscription). */
+const fanOutTopics = (t: Template): string[] => [...new Set(subscriptions(t).map((s) => s.topicId))].filter((id) => id !== IMPORTS_TOPIC);
 
 describe.each(STAGES)('SNS fan-out (%s stage)', (stage) => {
   let t: Template;
@@ -63,7 +69,7 @@ describe.each(STAGES)('SNS fan-out (%s stage)', (stage) => {
   // Raw delivery: https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html
   // Subscription DLQs ("the DLQ of a FIFO topic's subscription must be an SQS FIFO queue"):
   // https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html
-  it('every subscription: Protocol sqs, RawMessageDelivery true, a RedrivePolicy to a FIFO queue', () => {
+  it("every subscription: Protocol sqs, RawMessageDelivery true, a RedrivePolicy to a queue of its topic's kind (FIFO for a FIFO topic)", () => {
     const all = subscriptions(t);
     expect(all.length).toBeGreaterThan(0);
     const violations: string[] = [];
@@ -73,7 +79,7 @@ describe.each(STAGES)('SNS fan-out (%s stage)', (stage) => {
       if (t.resources[s.queueId]?.Type !== 'AWS::SQS::Queue') violations.push(`${s.id}: Endpoint is not a queue of this stack`);
       const dlq = refId(s.props.RedrivePolicy?.deadLetterTargetArn);
       if (!dlq || t.resources[dlq]?.Type !== 'AWS::SQS::Queue') violations.push(`${s.id}: no RedrivePolicy to a queue of this stack`);
-      else if (!isFifoQueue(t, dlq)) violations.push(`${s.id}: subscription DLQ ${dlq} is not FIFO`);
+      else if (isFifoQueue(t, dlq) !== (resource(t, s.topicId).Properties.FifoTopic === true)) violations.push(`${s.id}: subscription DLQ ${dlq} is not of its topic's kind`);
     }
     expect(violations).toEqual([]);
   });

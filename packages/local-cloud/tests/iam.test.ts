@@ -10,6 +10,7 @@ import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlHeaders, type IamReport, type LocalCloud } from '../src/index.ts';
 import { FIXTURE_DIR, startFixtureCloud } from './helpers/emulators.ts';
+import { waitFor } from '../src/util/wait.ts';
 import { IamGuard, parseIamMode, type IamMode } from '../src/edge/iam.ts';
 import { banner, parseArguments, UsageError } from '../src/cli.ts';
 import { authorizationsOf, type ClassifiedRequest } from '../src/edge/iam-requests.ts';
@@ -73,7 +74,7 @@ describe('IAM: modes', () => {
       notEvaluated: [],
     };
     const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/worker/${FUNCTION}` };
-    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], buckets: [] };
+    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], topicPolicies: new Map(), buckets: [] };
   };
   /** One SQS JSON request through the guard, signed with `accessKeyId`; what reached the service, if anything. */
   const send = async (mode: IamMode, accessKeyId: string, operation: string): Promise<{ statusCode: number; body: string; forwarded?: string; logs: string[]; guard: IamGuard }> => {
@@ -345,5 +346,44 @@ describe('IAM: the fixture service under enforce', () => {
     expect(dropped().slice(before)).toEqual([
       expect.objectContaining({ service: 's3.amazonaws.com', queueArn: cloud.resources.StrangerQueue?.arn, reason: expect.stringContaining('aws:SourceArn arn:aws:s3:::fixture-local-drops-000000000000'), dropped: true }),
     ]);
+  });
+
+  it('publishes an S3 notification to a topic only where the topic policy allows s3.amazonaws.com with the bucket as aws:SourceArn; drops the other bucket\'s and says so', async () => {
+    // Prepare
+    const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+    const s3 = new S3Client({ endpoint: cloud.edgeUrl, region: cloud.region, credentials, forcePathStyle: true });
+    const sqs = new SQSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials });
+    const strays = 'arn:aws:s3:::fixture-local-strays-000000000000';
+    const topicArn = cloud.resources.UploadsTopic?.physicalId;
+    const dropped = (): unknown[] => cloud.iam.deliveryDenials().filter((denial) => denial.sourceArn === strays);
+    const before = dropped().length;
+    const keysReceived: string[] = [];
+    try {
+      // Act
+      await s3.send(new PutObjectCommand({ Bucket: 'fixture-local-uploads-000000000000', Key: 'allowed.json', Body: '{}' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'fixture-local-strays-000000000000', Key: 'refused.json', Body: '{}' }));
+
+      // Assess: the allowed bucket's event goes through the topic to its queue (raw: S3's own JSON); the notifications
+      // are sent after the writes answer, so both outcomes are polled with a deadline.
+      await waitFor(
+        async () => {
+          const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: cloud.resources.UploadsQueue?.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+          for (const message of Messages) {
+            const event = JSON.parse(message.Body ?? '{}') as { Records?: Array<{ s3: { object: { key: string } } }> };
+            for (const record of event.Records ?? []) keysReceived.push(record.s3.object.key);
+          }
+          return keysReceived.includes('allowed.json') && dropped().length > before;
+        },
+        { what: "the uploads bucket's event in the uploads queue and the strays bucket's refused", timeoutMs: 15_000 },
+      );
+      expect(keysReceived).not.toContain('refused.json');
+      expect(dropped().slice(before)).toEqual([
+        expect.objectContaining({ service: 's3.amazonaws.com', queueArn: topicArn, reason: `the topic policy allows no s3.amazonaws.com sns:Publish with aws:SourceArn ${strays}`, dropped: true }),
+      ]);
+      expect(logs.some((line) => line.startsWith(`[iam] s3.amazonaws.com delivery from ${strays} to ${topicArn ?? '?'} dropped`))).toBe(true);
+    } finally {
+      s3.destroy();
+      sqs.destroy();
+    }
   });
 });

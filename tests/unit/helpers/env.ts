@@ -32,6 +32,7 @@ const DEPLOYED = {
   IMPORT_CHECKPOINTS_TABLE: 'orderflow-dev-idempotency',
   IMPORT_CHECKPOINT_SECONDS: '1814400',
   IMPORT_MAX_BYTES: '104857600',
+  LAKE_BUCKET: `orderflow-dev-lake-${ACCOUNT}`,
 } as const;
 
 /**

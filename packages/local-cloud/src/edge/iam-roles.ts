@@ -46,6 +46,11 @@ interface IamModel {
   queuePolicies: Map<string, Record<string, unknown> | undefined>;
   /** The template's topics' ARNs. */
   topics: string[];
+  /**
+   * Each topic's policy (`AWS::SNS::TopicPolicy`), by topic ARN; a topic without one is here too, undefined (its
+   * default policy lets only its own account's principals publish: no service such as S3).
+   */
+  topicPolicies: Map<string, Record<string, unknown> | undefined>;
   /** The template's buckets' ARNs. */
   buckets: string[];
 }
@@ -104,6 +109,7 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
   const hashKeys = new Map<string, string>();
   const queuePolicies = new Map<string, Record<string, unknown> | undefined>();
   const topics: string[] = [];
+  const topicPolicies = new Map<string, Record<string, unknown> | undefined>();
   const buckets: string[] = [];
 
   for (const [logicalId, resource] of resources) {
@@ -142,6 +148,11 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
       }
       case 'AWS::SNS::Topic':
         topics.push(identity().ref);
+        if (!topicPolicies.has(identity().ref)) topicPolicies.set(identity().ref, undefined);
+        break;
+      case 'AWS::SNS::TopicPolicy':
+        // As for queues: a topic has one policy, the last one set wins.
+        if (isRecord(props.PolicyDocument)) for (const arn of asArray(props.Topics)) topicPolicies.set(String(arn), props.PolicyDocument);
         break;
       case 'AWS::S3::Bucket':
         buckets.push(`arn:${partition}:s3:::${identity().ref}`);
@@ -183,7 +194,7 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
       principalArn: `arn:${partition}:sts::${accountId}:assumed-role/${role.roleName}/${fn.name}`,
     });
   }
-  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics, buckets };
+  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics, topicPolicies, buckets };
 }
 
 export { functionCredentialVariables, functionCredentials, iamModelFromTemplate };

@@ -49,15 +49,16 @@ interface IamDenial {
   refused: boolean;
 }
 
-/** A service-to-service delivery a queue policy refuses (SNS → SQS). */
+/** A service-to-service delivery a queue or topic policy refuses (SNS → SQS, S3 → SQS, S3 → SNS). */
 interface DeliveryDenial {
   at: string;
   /** `sns.amazonaws.com` or `s3.amazonaws.com`. */
   service: string;
   /** The topic's or bucket's ARN (the delivery's `aws:SourceArn`). */
   sourceArn: string;
+  /** The queue's ARN, or the topic's for S3 → SNS. */
   queueArn: string;
-  /** Why the queue policy refuses it. */
+  /** Why the queue (or topic) policy refuses it. */
   reason: string;
   /** Whether it was dropped (`enforce`) or delivered anyway (`warn`). */
   dropped: boolean;
@@ -181,13 +182,19 @@ class IamGuard {
     for (const [queueArn, policy] of model.queuePolicies) {
       for (const [service, sourceArn] of sources) this.deliveryReasons.set(deliveryKey(service, sourceArn, queueArn), await this.deliveryRefusal(service, sourceArn, queueArn, policy));
     }
+    // S3 → SNS: the topic policy must let s3.amazonaws.com publish with the bucket as aws:SourceArn (S3 user guide,
+    // "Granting permissions to publish event notification messages to a destination").
+    for (const [topicArn, policy] of model.topicPolicies) {
+      for (const bucketArn of model.buckets) this.deliveryReasons.set(deliveryKey(S3_PRINCIPAL, bucketArn, topicArn), await this.deliveryRefusal(S3_PRINCIPAL, bucketArn, topicArn, policy));
+    }
   }
 
   /**
    * Whether `service` may deliver from `sourceArn` to the queue: its policy must allow the service principal
    * `sqs:SendMessage` (with the delivery's `aws:SourceArn` and `aws:SourceAccount`); without a policy, nothing is
-   * delivered (SNS developer guide, "Fanout to Amazon SQS queues": the queue policy must allow the topic). A topic or
-   * queue the template does not define is not checked (its policy is not known here).
+   * delivered (SNS developer guide, "Fanout to Amazon SQS queues": the queue policy must allow the topic). The same
+   * for S3 → SNS with `queueArn` a topic's ARN: its topic policy must allow `sns:Publish`. A topic or queue the
+   * template does not define is not checked (its policy is not known here).
    */
   allowsDelivery(service: string, sourceArn: string, queueArn: string): boolean {
     if (this.mode === 'off') return true;
@@ -283,8 +290,11 @@ class IamGuard {
     return [...this.keptDeliveries];
   }
 
-  private async deliveryRefusal(service: string, sourceArn: string, queueArn: string, policy: Record<string, unknown> | undefined): Promise<string | undefined> {
-    if (policy === undefined) return `the queue has no policy, so nothing allows ${service} to send to it`;
+  /** Why `service` may not deliver from `sourceArn` to the queue or topic `targetArn` (undefined: it may). */
+  private async deliveryRefusal(service: string, sourceArn: string, targetArn: string, policy: Record<string, unknown> | undefined): Promise<string | undefined> {
+    const topic = targetArn.split(':')[2] === 'sns';
+    const [what, action] = topic ? ['topic', 'sns:Publish'] : ['queue', 'sqs:SendMessage'];
+    if (policy === undefined) return `the ${what} has no policy, so nothing allows ${service} to ${topic ? 'publish' : 'send'} to it`;
     const model = this.model as IamModel;
     const result = await runSimulation(
       {
@@ -293,22 +303,22 @@ class IamGuard {
         resourceControlPolicies: [],
         resourcePolicy: policy,
         request: {
-          action: 'sqs:SendMessage',
+          action,
           principal: service,
-          resource: { resource: queueArn, accountId: model.accountId },
+          resource: { resource: targetArn, accountId: model.accountId },
           contextVariables: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': model.accountId, 'aws:SecureTransport': 'true' },
         },
       },
       {},
     );
     if (result.resultType === 'error') {
-      this.log(`[iam] WARN queue policy of ${queueArn} not evaluated (deliveries allowed): ${JSON.stringify(result.errors)}`);
+      this.log(`[iam] WARN ${what} policy of ${targetArn} not evaluated (deliveries allowed): ${JSON.stringify(result.errors)}`);
       return undefined;
     }
     if (result.overallResult === 'Allowed') return undefined;
     return result.overallResult === 'ExplicitlyDenied'
-      ? `the queue policy denies it (aws:SourceArn ${sourceArn})`
-      : `the queue policy allows no ${service} sqs:SendMessage with aws:SourceArn ${sourceArn}`;
+      ? `the ${what} policy denies it (aws:SourceArn ${sourceArn})`
+      : `the ${what} policy allows no ${service} ${action} with aws:SourceArn ${sourceArn}`;
   }
 
   /** The last denials (and, in `warn` mode, the requests that would have been denied). */

@@ -12,10 +12,10 @@ interface S3NotifierOptions {
   region: string;
   log: (line: string) => void;
   /**
-   * Whether the queue's policy lets S3 deliver from the bucket (`aws:SourceArn`); a refused delivery is dropped, as S3
-   * drops it, and reported by the check (edge/iam.ts `allowsDelivery`). None: every delivery happens.
+   * Whether the queue's (or topic's) policy lets S3 deliver from the bucket (`aws:SourceArn`); a refused delivery is
+   * dropped, as S3 drops it, and reported by the check (edge/iam.ts `allowsDelivery`). None: every delivery happens.
    */
-  allowsDelivery?: (bucketArn: string, queueArn: string) => boolean;
+  allowsDelivery?: (bucketArn: string, targetArn: string) => boolean;
 }
 
 interface S3Notifier {
@@ -59,9 +59,12 @@ function createS3Notifier(options: S3NotifierOptions): S3Notifier {
         await sqs.send(new SendMessageCommand({ QueueUrl: queueUrlFromArn(target.arn), MessageBody: body }));
         return;
       }
-      case 'topic':
+      case 'topic': {
+        const bucketArn = bucketArnOf(body);
+        if (bucketArn !== undefined && options.allowsDelivery?.(bucketArn, target.arn) === false) return;
         await sns.send(new PublishCommand({ TopicArn: target.arn, Message: body, Subject: SNS_SUBJECT }));
         return;
+      }
       case 'lambda':
         if (!warnedLambdas.has(target.arn)) {
           warnedLambdas.add(target.arn);
