@@ -52,8 +52,6 @@ interface CfnResource {
   Condition?: string;
   Properties?: Cfn;
   DependsOn?: string | string[];
-  /** A condition of the template's Conditions: CloudFormation creates the resource only where it holds. */
-  Condition?: string;
 }
 
 interface Template {

@@ -152,7 +152,7 @@ describe('IAM: event source mappings, checked as CreateEventSourceMapping checks
     const role = { roleArn: 'arn:aws:iam::000000000000:role/consumer', roleName: 'consumer', policies: [{ name: 'p', document: { Version: '2012-10-17', Statement: statements } }], notEvaluated: [] };
     const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/consumer/${FUNCTION}` };
     const guard = new IamGuard({ mode, log: () => undefined });
-    await guard.load({ ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], buckets: [] });
+    await guard.load({ ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], topicPolicies: new Map(), buckets: [] });
     return guard;
   };
   const allow = (actions: string[], resource: string): Record<string, unknown> => ({ Effect: 'Allow', Action: actions, Resource: resource });
