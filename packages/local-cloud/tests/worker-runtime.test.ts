@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { functionCredentials } from '../src/edge/iam-roles.ts';
 import { LambdaRuntime, type FunctionConfig } from '../src/runtime/runtime.ts';
+import { waitFor } from '../src/util/wait.ts';
 import { FIXTURE_DIR } from './helpers/emulators.ts';
 
 /** A function of the fixture service's handlers (no emulators: these handlers make no AWS call). */
@@ -58,7 +59,7 @@ describe('Local cloud: functions in worker threads, like Lambda execution enviro
     // Assess
     expect(cold).toMatchObject({ ok: true, initDurationMs: expect.any(Number), payload: { greetingAtLoad: 'hello' } });
     expect(warm.ok && warm.initDurationMs).toBeUndefined();
-    expect(cloud.get('env-a').environments()).toEqual({ environments: 1, idle: 1, coldStarts: 1 });
+    expect(cloud.get('env-a').environments()).toEqual({ environments: 1, idle: 1, coldStarts: 1, waiting: 0 });
     const [coldReport, warmReport] = reportsOf('env-a');
     expect(coldReport).toMatch(new RegExp(`^\\[env-a\\] REPORT RequestId: ${cold.requestId}\\tDuration: \\d+\\.\\d{2} ms\\tBilled Duration: \\d+ ms\\tMemory Size: 256 MB\\tMax Memory Used: \\d+ MB\\tInit Duration: \\d+\\.\\d{2} ms$`));
     expect(warmReport).toMatch(new RegExp(`^\\[env-a\\] REPORT RequestId: ${warm.requestId}\\tDuration: [^\\t]+\\tBilled Duration: [^\\t]+\\tMemory Size: 256 MB\\tMax Memory Used: \\d+ MB$`));
@@ -133,7 +134,7 @@ describe('Local cloud: functions in worker threads, like Lambda execution enviro
     expect(results.every((result) => result.ok)).toBe(true);
     expect(results.filter((result) => result.initDurationMs !== undefined)).toHaveLength(2);
     expect(throttled).toMatchObject({ ok: false, reason: 'throttled' });
-    expect(cloud.get('bounded').environments()).toEqual({ environments: 2, idle: 2, coldStarts: 2 });
+    expect(cloud.get('bounded').environments()).toEqual({ environments: 2, idle: 2, coldStarts: 2, waiting: 0 });
   });
 
   it('runs invocations beyond environmentsPerFunction in the warm environments, one at a time each', async () => {
@@ -146,7 +147,28 @@ describe('Local cloud: functions in worker threads, like Lambda execution enviro
 
     // Assess
     expect(results.map((result) => result?.ok)).toEqual([true, true, true]);
-    expect(runtime.get('single').environments()).toEqual({ environments: 1, idle: 1, coldStarts: 1 });
+    expect(runtime.get('single').environments()).toEqual({ environments: 1, idle: 1, coldStarts: 1, waiting: 0 });
+  });
+
+  it('an invocation given up while it waits for an environment (the HTTP API answered 503) never runs', async () => {
+    // Prepare
+    runtime = new LambdaRuntime({ functions: [fn('busy', 'handlers/slow.handler')], region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: (line) => logs.push(line), environmentsPerFunction: 1 });
+    await runtime.start();
+    const cloud = runtime;
+    const running = cloud.invoke('busy', { sleepMs: 500 });
+    const gaveUp = new AbortController();
+    const waiting = cloud.invoke('busy', { sleepMs: 1 }, { signal: gaveUp.signal }).then(() => 'ran', () => 'gave up');
+    await waitFor(() => cloud.get('busy').environments()?.waiting === 1, { what: 'the second invocation waiting for the environment', timeoutMs: 10_000 });
+
+    // Act
+    gaveUp.abort();
+
+    // Assess
+    expect(await waiting).toBe('gave up');
+    expect(await running).toMatchObject({ ok: true });
+    const next = await cloud.invoke('busy', { sleepMs: 2 });
+    expect(next).toMatchObject({ ok: true });
+    expect(logs.filter((line) => line.startsWith('[busy] FIXTURE')).map((line) => JSON.parse(line.slice('[busy] FIXTURE '.length)).item.sleptMs)).toEqual([500, 2]);
   });
 
   it('a changed environment variable reaches the next invocation in a new environment, as UpdateFunctionConfiguration does', async () => {

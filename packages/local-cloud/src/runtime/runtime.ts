@@ -515,18 +515,19 @@ class LambdaRuntime {
       fn.concurrency.release();
       throw error;
     }
-    const run = this.run(fn, event, requestId, Date.now()).finally(() => {
+    const run = this.run(fn, event, requestId, Date.now(), options.signal).finally(() => {
       releaseSlot?.();
       fn.concurrency.release();
     });
     run.then((result) => this.options.stats?.recordInvocation(fn.config.name, fn.config.memorySize, result), () => {});
     this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run));
+    const forget = (): boolean => this.inFlight.delete(run);
+    run.then(forget, forget);
     return run;
   }
 
-  private run(fn: LambdaFunction, event: unknown, requestId: string, started: number): Promise<InvokeResult> {
-    return fn.pool ? this.runInEnvironment(fn, fn.pool, event, requestId) : this.runInProcess(fn, event, requestId, started);
+  private run(fn: LambdaFunction, event: unknown, requestId: string, started: number, signal?: AbortSignal): Promise<InvokeResult> {
+    return fn.pool ? this.runInEnvironment(fn, fn.pool, event, requestId, signal) : this.runInProcess(fn, event, requestId, started);
   }
 
   /**
@@ -534,10 +535,10 @@ class LambdaRuntime {
    * comes first (not counted in the timeout or the duration, as on Lambda). Past the timeout, the environment is
    * terminated, so the handler's code stops there.
    */
-  private async runInEnvironment(fn: LambdaFunction, pool: FunctionPool, event: unknown, requestId: string): Promise<InvokeResult> {
+  private async runInEnvironment(fn: LambdaFunction, pool: FunctionPool, event: unknown, requestId: string, signal?: AbortSignal): Promise<InvokeResult> {
     const { config } = fn;
     this.endIdleBeyondLimit(pool);
-    const { environment, cold } = await pool.take();
+    const { environment, cold } = await pool.take(signal);
     let initDurationMs: number | undefined;
     if (cold) {
       const init = await environment.ready;

@@ -153,11 +153,12 @@ class ExecutionEnvironment {
   }
 }
 
-/** Counts of one function's environments (`cold`: created so far). */
+/** Counts of one function's environments (`coldStarts`: created so far; `waiting`: invocations waiting for one). */
 interface PoolSnapshot {
   environments: number;
   idle: number;
   coldStarts: number;
+  waiting: number;
 }
 
 /** The environments of one function. */
@@ -181,14 +182,30 @@ class FunctionPool {
     this.limit = Math.max(1, limit);
   }
 
-  /** A warm idle environment, else a new one (`cold`) below the limit, else the next one given back. */
-  take(): Promise<{ environment: ExecutionEnvironment; cold: boolean }> {
+  /**
+   * A warm idle environment, else a new one (`cold`) below the limit, else the next one given back. An aborted wait
+   * rejects with the signal's reason (the HTTP API gave up: the invocation must not run after its 503).
+   */
+  take(signal?: AbortSignal): Promise<{ environment: ExecutionEnvironment; cold: boolean }> {
+    signal?.throwIfAborted();
     for (let environment = this.idle.pop(); environment !== undefined; environment = this.idle.pop()) {
       if (!environment.gone && environment.generation === this.generation) return Promise.resolve({ environment, cold: false });
       this.end(environment);
     }
     if (this.all.size < this.limit) return Promise.resolve(this.create());
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = this.waiting.indexOf(waiter);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(signal?.reason);
+      };
+      const waiter = (taken: { environment: ExecutionEnvironment; cold: boolean }): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(taken);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
   }
 
   private create(): { environment: ExecutionEnvironment; cold: boolean } {
@@ -232,7 +249,7 @@ class FunctionPool {
   }
 
   snapshot(): PoolSnapshot {
-    return { environments: this.all.size, idle: this.idle.length, coldStarts: this.coldStarts };
+    return { environments: this.all.size, idle: this.idle.length, coldStarts: this.coldStarts, waiting: this.waiting.length };
   }
 
   async stop(): Promise<void> {
