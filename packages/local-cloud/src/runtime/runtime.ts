@@ -170,10 +170,12 @@ const DEFAULT_MAX_ENVIRONMENTS = 64;
 /**
  * On AWS each concurrent invocation gets an environment and CPU of its own; here every environment shares this
  * machine's cores, and a cold start costs CPU (0.3 to 1.2 s per environment of this app's functions, measured on the
- * 2-core machine under load with `LambdaRuntime.invoke` on the bundles). More environments of one function than twice
- * the cores add cold starts and memory, not throughput: invocations beyond them wait for a warm one.
+ * 2-core machine under load with `LambdaRuntime.invoke` on the bundles). More environments of one function than the
+ * cores add cold starts and memory, not throughput (the 50-order burst of tests/integration/pipeline.test.ts ran past
+ * its 30 s with twice the cores, one cold start per environment of each function): invocations beyond wait for a
+ * warm one.
  */
-const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, 2 * availableParallelism());
+const DEFAULT_ENVIRONMENTS_PER_FUNCTION = Math.max(2, availableParallelism());
 
 /** Keys Lambda reserves: a function cannot set them (Lambda "Defined runtime environment variables"). */
 const RESERVED_KEYS = new Set([
