@@ -20,7 +20,7 @@ describe.skipIf(!installed)(installed ? 'Amazon MQ for RabbitMQ on the local clo
   let url: string;
 
   beforeAll(async () => {
-    t = await startCloudForTests('warehouse');
+    t = await startCloudForTests('warehouse', { rabbitMq: true });
     tap = await t.tap(`warehouse-tap-${process.pid}`);
     const broker = t.cloud.brokers.WarehouseBroker;
     if (!broker) throw new Error(`no local broker (logs:\n${t.tail(20)})`);

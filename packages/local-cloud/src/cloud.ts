@@ -90,6 +90,12 @@ interface LocalCloudOptions {
   functionsThread?: boolean;
   /** The functions' requests against their roles (edge/iam.ts): refused, reported, or not evaluated (default DEFAULT_IAM_MODE). */
   iam?: IamMode;
+  /**
+   * Run the template's Amazon MQ for RabbitMQ brokers as rabbitmq-server nodes where it is installed (default true).
+   * false leaves them out with one line: a node is an Erlang VM that takes ~20 s to boot, which a test that does
+   * not use it need not pay.
+   */
+  rabbitMq?: boolean;
 }
 
 /** A record failure as the application reports it (the local cloud adds the function's name and the scope). */
@@ -509,7 +515,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     await releasePackaging();
 
     // Amazon MQ for RabbitMQ brokers as rabbitmq-server children (amazonmq/rabbitmq-broker.ts), when installed.
-    const brokers = await startRabbitMqBrokers(resolver, { dataDir, log });
+    const brokers = await startRabbitMqBrokers(resolver, { dataDir, log, enabled: options.rabbitMq !== false });
     stops.push(async () => {
       await Promise.all([...brokers.values()].map((broker) => broker.stop()));
     });

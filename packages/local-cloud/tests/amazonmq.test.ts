@@ -58,6 +58,18 @@ describe('Local cloud: Amazon MQ for RabbitMQ brokers', () => {
     ]);
   });
 
+  it('switched off (rabbitMq: false, as tests that do not use it start the cloud): one line, no broker', async () => {
+    // Prepare
+    const lines: string[] = [];
+
+    // Act
+    const brokers = await startRabbitMqBrokers(new TemplateResolver(template(), context), { dataDir, log: (line) => lines.push(line), enabled: false });
+
+    // Assess
+    expect(brokers.size).toBe(0);
+    expect(lines).toEqual(['Broker (AWS::AmazonMQ::Broker): not started (RabbitMQ switched off for this run); its event source mappings get no messages']);
+  });
+
   it.skipIf(!existsSync(RABBITMQ_SERVER))('with rabbitmq-server: a node on a free port that accepts the written credentials, stopped with its epmd', { timeout: 180_000 }, async () => {
     // Act
     const brokers = await startRabbitMqBrokers(new TemplateResolver(template(), context), { dataDir, log: () => {} });

@@ -140,7 +140,8 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
   const invocations: Invocation[] = [];
   let cloud: LocalCloud;
   try {
-    cloud = await startOrderflowCloud({ edgePort: 0, apiPort: 0, dataDir, log: (line) => logs.push(line), ...options });
+    // RabbitMQ (an Erlang VM, ~20 s to boot) only for the tests that ask for it: startCloudForTests(name, { rabbitMq: true }).
+    cloud = await startOrderflowCloud({ edgePort: 0, apiPort: 0, dataDir, log: (line) => logs.push(line), rabbitMq: false, ...options });
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
     throw new Error(`local cloud did not start:\n${logs.slice(-40).join('\n')}`, { cause: error });

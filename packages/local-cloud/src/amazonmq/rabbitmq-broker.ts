@@ -141,12 +141,16 @@ async function startNode(broker: { logicalId: string; arn: string; username: str
  */
 async function startRabbitMqBrokers(
   resolver: TemplateResolver,
-  options: { dataDir: string; log: (line: string) => void; /** The start script; default Debian's. */ server?: string },
+  options: { dataDir: string; log: (line: string) => void; /** The start script; default Debian's. */ server?: string; /** false: none started (one line). */ enabled?: boolean },
 ): Promise<Map<string, LocalBroker>> {
   const server = options.server ?? RABBITMQ_SERVER;
   const wanted = rabbitMqBrokers(resolver);
   const started = new Map<string, LocalBroker>();
   if (wanted.length === 0) return started;
+  if (options.enabled === false) {
+    options.log(`${wanted.map((b) => b.logicalId).join(', ')} (AWS::AmazonMQ::Broker): not started (RabbitMQ switched off for this run); its event source mappings get no messages`);
+    return started;
+  }
   if (!existsSync(server)) {
     options.log(
       `${wanted.map((b) => b.logicalId).join(', ')} (AWS::AmazonMQ::Broker): not started, rabbitmq-server is not installed (apt-get install rabbitmq-server); its event source mappings get no messages, the rest runs`,
