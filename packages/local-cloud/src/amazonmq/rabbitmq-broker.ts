@@ -93,20 +93,30 @@ async function startNode(broker: { logicalId: string; arn: string; username: str
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
     RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
   };
-  const child: ChildProcess = spawn(server, [], { env, cwd: dir, stdio: 'ignore' });
+  // A watchdog shell between the cloud and the node: it stops the node (and its epmd) when its stdin closes, which
+  // happens when this process exits however it exits, SIGKILL included, so no node outlives the cloud.
+  const watchdog = [
+    `"$0" & node=$!`,
+    `trap 'kill -TERM $node 2>/dev/null' TERM`,
+    'read _ignored || true',
+    'kill -TERM $node 2>/dev/null',
+    'wait $node',
+    `"${EPMD}" -kill > /dev/null 2>&1 || true`,
+  ].join('\n');
+  const child: ChildProcess = spawn('/bin/sh', ['-c', watchdog, server], { env, cwd: dir, stdio: ['pipe', 'ignore', 'ignore'] });
   let exited = false;
   child.once('exit', () => {
     exited = true;
   });
   const connection: BrokerConnection = { url: `amqp://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${port}`, username, password, port };
   const stop = async (): Promise<void> => {
+    // Closing the watchdog's stdin stops the node, then this node's own port mapper (ERL_EPMD_PORT, which Erlang
+    // started as a daemon) by its port.
     if (!exited) {
       const gone = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
+      child.stdin?.end();
       await gone;
     }
-    // This node's own port mapper (ERL_EPMD_PORT), which Erlang started as a daemon: stop it by its port.
-    await new Promise((resolve) => spawn(EPMD, ['-kill'], { env: { ...process.env, ERL_EPMD_PORT: String(epmdPort) }, stdio: 'ignore' }).once('exit', resolve).once('error', resolve));
   };
   try {
     await waitFor(
