@@ -510,6 +510,8 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
         return { ok: false, errorType: (error as Error).name, errorMessage: (error as Error).message };
       }
     });
+    // SNS subscriptions of protocol lambda: an asynchronous invoke (Event), in the background like an event source.
+    emulators.snsPush?.attach(async (functionArn, event) => runtime.invoke(functionArn, event, { priority: 'background' }));
     if (options.faults !== undefined) control.setFaults(options.faults === '' ? {} : (JSON.parse(options.faults) as Record<string, unknown>));
     if (options.duplicateDelivery !== undefined) control.duplicateDelivery = options.duplicateDelivery;
     await releasePackaging();

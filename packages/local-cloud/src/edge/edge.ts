@@ -16,6 +16,7 @@ import type { BufferedResponse, Upstream } from './proxy.ts';
 import type { S3Edge } from './s3-edge.ts';
 import { handleCloudFormation, type StackRegistry } from './cloudformation.ts';
 import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
+import type { SnsPush } from '../fidelity/sns-push.ts';
 import { isControlRequest, type LocalControl } from './control.ts';
 import { isStatsRequest, s3OperationOf, type LocalStats } from './stats.ts';
 import type { SqsMessageMoves } from './sqs-message-moves.ts';
@@ -50,6 +51,8 @@ interface EdgeOptions {
   log: (line: string) => void;
   /** SNS FIFO deduplication fauxqs lacks (fidelity/sns-fifo-dedup.ts). */
   snsFifo?: SnsFifoDedup;
+  /** SNS deliveries to HTTP/S endpoints and Lambda functions, which fauxqs lacks (fidelity/sns-push.ts). */
+  snsPush?: SnsPush;
   /** The local cloud's operator switches (`/_local/faults`, `/_local/failures`, `/_local/invoke`). */
   control: LocalControl;
   /** Request and invocation counters (`/_local/stats`). */
@@ -163,6 +166,12 @@ function s3Location(hostHeader: string | undefined, url: string): { bucket?: str
 function sendJson(res: ServerResponse, statusCode: number, body: unknown, contentType = 'application/json'): void {
   const buffer = Buffer.from(JSON.stringify(body));
   res.writeHead(statusCode, { 'content-type': contentType, 'content-length': String(buffer.length) });
+  res.end(buffer);
+}
+
+function sendText(res: ServerResponse, text: string, contentType: string): void {
+  const buffer = Buffer.from(text);
+  res.writeHead(200, { 'content-type': contentType, 'content-length': String(buffer.length) });
   res.end(buffer);
 }
 
@@ -300,6 +309,11 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
       res.writeHead(answer.statusCode, { 'content-type': 'text/xml', 'content-length': String(xml.length) });
       return void res.end(xml);
     }
+    if (options.snsPush !== undefined) {
+      const params = new URLSearchParams([...url.searchParams, ...new URLSearchParams(body.toString('utf8'))]);
+      const answered = await options.snsPush.handle(action, params);
+      if (answered !== undefined) return sendBuffered(res, answered, 'POST');
+    }
     const headers = forwardHeaders(req.headers, { host: edgeHost(), 'content-length': String(body.length), 'transfer-encoding': undefined });
     if (options.snsFifo !== undefined && !url.searchParams.has('Action')) {
       const forward = (payload: Buffer): Promise<BufferedResponse> =>
@@ -337,6 +351,9 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
     if (isStatsRequest(method, url)) return sendJson(res, 200, options.stats.snapshot());
     // Fault switches, last failures, invoke (control.ts).
     if (isControlRequest(url)) return options.control.handle(req, res);
+    // SNS's SigningCertURL, fetched by receivers verifying a message (fidelity/sns-signing.ts).
+    const certificate = options.snsPush?.certificate(method, url);
+    if (certificate !== undefined) return sendText(res, certificate, 'application/x-pem-file');
     const routed = classifyRequest(method, url, req.headers);
     // JSON protocols are counted here; query protocols in handleQuery (the Action is in the body); S3 below.
     if (routed.operation !== undefined || routed.service === 'unsupported') options.stats.recordRequest(routed.service, routed.operation ?? routed.signingService, req.headers);

@@ -18,8 +18,8 @@ import { LocalStats } from '../edge/stats.ts';
 import type { Edge } from '../edge/edge.ts';
 import { STATE_FOLDERS, claimDataDir, type DataDirClaim } from './data-dir.ts';
 import { EmulatorsConfigError, EmulatorsStartError } from '../util/errors.ts';
-import { closeUpstream, createUpstream } from '../edge/proxy.ts';
-import type { Upstream } from '../edge/proxy.ts';
+import { closeUpstream, createUpstream, exchange, postJson } from '../edge/proxy.ts';
+import type { BufferedResponse, Upstream } from '../edge/proxy.ts';
 import { createS3Edge } from '../edge/s3-edge.ts';
 import { createS3Notifier } from '../fidelity/s3-notifier.ts';
 import type { S3Notifier } from '../fidelity/s3-notifier.ts';
@@ -33,6 +33,7 @@ import { createDynamoDbTransactions } from '../edge/dynamodb-transactions.ts';
 import { createDynamoDbTtl } from '../edge/dynamodb-ttl.ts';
 import type { DynamoDbTtl } from '../edge/dynamodb-ttl.ts';
 import type { SnsFifoDedup } from '../fidelity/sns-fifo-dedup.ts';
+import { createSnsPush, type SnsPush } from '../fidelity/sns-push.ts';
 import { startDynalite, startFauxqsEmulator, startKinesalite } from './servers.ts';
 import type { RunningEmulator } from './servers.ts';
 import { startEmulatorThread, type EmulatorName, type EmulatorThread, type WorkerSettings } from './emulator-thread.ts';
@@ -96,6 +97,8 @@ interface Emulators {
   syncDeliveryPolicy?(): Promise<void>;
   /** Hands the functions' runtime to the local Firehose, for data transformation with Lambda (firehose/processing.ts). */
   attachFunctions?(invoke: InvokeFunction): void;
+  /** SNS deliveries to HTTP/S endpoints and Lambda functions (fidelity/sns-push.ts): attach the runtime to it. */
+  snsPush?: SnsPush;
   /** Closes everything, flushes state; idempotent. */
   stop(): Promise<void>;
 }
@@ -190,6 +193,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   const upstreams: Upstream[] = [];
   let notifier: S3Notifier | undefined;
   let snsFifo: SnsFifoDedup | undefined;
+  let snsPush: SnsPush | undefined;
   let firehose: FirehoseService | undefined;
   let sqsDeadLetters: SqsMessageMoves | undefined;
   let dynamodbTtl: DynamoDbTtl | undefined;
@@ -206,6 +210,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     await dynamodbTtl?.close();
     await edge?.close();
     snsFifo?.close();
+    snsPush?.close();
     notifier?.close();
     upstreams.forEach(closeUpstream);
     const results = await Promise.allSettled(started.map((emulator) => emulator.stop()));
@@ -252,6 +257,14 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     firehose = firehoseService;
     // SNS FIFO deduplication ids, kept on disk so a restart within the 5-minute interval still deduplicates.
     snsFifo = createSnsFifoDedup({ file: join(state('edge'), 'sns-fifo-dedup.jsonl') });
+    // SNS to HTTP/S endpoints and Lambda functions, which fauxqs does not deliver (fidelity/sns-push.ts).
+    const fauxqsSns = async (params: URLSearchParams): Promise<BufferedResponse> => {
+      const body = Buffer.from(params.toString());
+      return exchange(fauxqsUpstream, { method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) }, body });
+    };
+    const fauxqsSqs = async (operation: string, input: Record<string, unknown>): Promise<{ statusCode: number; body: Record<string, unknown> }> =>
+      postJson(fauxqsUpstream, `AmazonSQS.${operation}`, input);
+    snsPush = createSnsPush({ dataDir: state('edge'), region, accountId, edgeUrl: () => edge?.endpoint ?? '', snsQuery: fauxqsSns, sqsCall: fauxqsSqs, log });
     const dynamodb = dynaliteCall(dynamodbUpstream);
     // Expired items are looked for every second (TTL at the edge: dynalite has none).
     dynamodbTtl = createDynamoDbTtl({ dynamodb, file: join(state('edge'), 'dynamodb-ttl.json'), log });
@@ -279,6 +292,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       }),
       log,
       snsFifo,
+      snsPush,
       sqsDeadLetters,
       dynamodbExtensions: [createDynamoDbTransactions({ dynamodb }), dynamodbTtl],
       control,
@@ -312,6 +326,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     tokenFile: controlToken.file,
     syncDeliveryPolicy: () => syncDeliveryPolicy?.() ?? Promise.resolve(),
     attachFunctions: (invoke) => firehose?.attachFunctions(invoke),
+    snsPush,
     stop: () => {
       stopping ??= stopAll().then(() => log('[emulators] stopped'));
       return stopping;

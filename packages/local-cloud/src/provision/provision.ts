@@ -302,6 +302,9 @@ const provisionTopic: Provisioner = async ({ logicalId, props, resolver, clients
   return { physicalId: arn, arn, status };
 };
 
+/** fauxqs delivers to sqs; the edge delivers http, https and lambda (fidelity/sns-push.ts). */
+const EMULATED_PROTOCOLS = new Set(['sqs', 'http', 'https', 'lambda']);
+
 async function subscribe(
   clients: Clients,
   topicArn: string,
@@ -311,8 +314,8 @@ async function subscribe(
   path: string,
   warn: (message: string) => void,
 ): Promise<{ arn: string; status: ProvisionedResource['status'] }> {
-  if (protocol !== 'sqs') {
-    warn(`${path}: protocol ${protocol} is not emulated (fauxqs delivers to SQS only); subscription skipped`);
+  if (!EMULATED_PROTOCOLS.has(protocol)) {
+    warn(`${path}: protocol ${protocol} is not emulated (SQS, HTTP/S and Lambda are: fidelity/sns-push.ts); subscription skipped`);
     return { arn: `${topicArn}:not-emulated`, status: 'not-emulated' };
   }
   // Subscribe is idempotent for the same (topic, protocol, endpoint) and attributes, but refuses
