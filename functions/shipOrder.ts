@@ -29,6 +29,7 @@ const shipOrderRecord = async (record: SQSRecord, log: Logger): Promise<void> =>
     topicArn: requireEnv('TOPIC_ARN'),
     reviewQueueUrl: requireEnv('REVIEW_QUEUE_URL'),
     reviewDelays: parseReviewDelays(process.env.REVIEW_DELAY_BY_COUNTRY ?? ''),
+    shipmentNoticesTopicArn: requireEnv('SHIPMENT_NOTICES_TOPIC_ARN'),
   });
   log.info('order shipped', { orderId: shipped.orderId, trackingNumber: shipped.trackingNumber });
   metrics.addMetric('OrdersShipped', MetricUnit.Count, 1);

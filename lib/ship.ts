@@ -3,6 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { sqs } from './aws/clients/sqs.ts';
 import { publishOrderEvent } from './aws/publish.ts';
 import { putObjectIfAbsent } from './aws/s3.ts';
+import { publishShipmentNotice } from './shipment-notices.ts';
 import { InvalidEventError } from './domain/errors.ts';
 import { eventIdFor, type OrderPlacedEvent, type OrderShippedEvent, type ReviewRequest } from './events/order-events.ts';
 import { reviewDelayFor, type ReviewDelays } from './review-delay.ts';
@@ -19,17 +20,20 @@ interface ShipOptions {
   reviewQueueUrl: string;
   /** Review delay per shipping country, overriding the queue's DelaySeconds (lib/review-delay.ts); none by default. */
   reviewDelays?: ReviewDelays;
+  /** The standard topic the partner webhook and announceShipment subscribe to (lib/shipment-notices.ts). */
+  shipmentNoticesTopicArn: string;
   now?: Date;
 }
 
 /**
  * Ships a physical order: prints its label (written once: S3 If-None-Match), publishes OrderShipped
- * (deduplicated by its deterministic id) and leaves a review request in the delay queue.
+ * (deduplicated by its deterministic id), tells the shipment-notices topic's subscribers (a partner webhook, a
+ * Lambda function) and leaves a review request in the delay queue.
  *
  * @example
  * await shipOrder(event, { bucket, topicArn, reviewQueueUrl });
  */
-const shipOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, reviewQueueUrl, reviewDelays = {}, now = new Date() }: ShipOptions): Promise<OrderShippedEvent> => {
+const shipOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, reviewQueueUrl, shipmentNoticesTopicArn, reviewDelays = {}, now = new Date() }: ShipOptions): Promise<OrderShippedEvent> => {
   const { orderId, order } = placed;
   if (placed.fulfillment !== 'physical' || !order.shippingAddress) {
     // The shipping subscription's filter policy only lets physical orders through: this is a misconfiguration.
@@ -52,6 +56,7 @@ const shipOrder = async (placed: OrderPlacedEvent, { bucket, topicArn, reviewQue
     trackingNumber,
   };
   await publishOrderEvent(topicArn, shipped);
+  await publishShipmentNotice(shipmentNoticesTopicArn, shipped);
   const review: ReviewRequest = { orderId, customerId: order.customerId, correlationId: placed.correlationId };
   // The queue's DelaySeconds holds the request back, or the country's (a message's own DelaySeconds overrides the
   // queue's); a duplicate request is harmless (requestReview marks once).

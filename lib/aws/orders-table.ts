@@ -5,7 +5,7 @@ import { deriveStatus, timeline, type OrderStatus, type TimelineEntry } from '..
 import type { OrderEvent } from '../events/order-events.ts';
 import { documents } from './clients/dynamodb.ts';
 
-/** The Orders table item: one per order, written only by recordOrderEvent, notifyCustomer and requestReview. */
+/** The Orders table item: one per order, written only by recordOrderEvent, notifyCustomer, requestReview and announceShipment. */
 interface OrderItemRecord {
   orderId: string;
   status?: OrderStatus;
@@ -24,6 +24,7 @@ interface OrderItemRecord {
   invoiceNotifiedAt?: string;
   labelNotifiedAt?: string;
   reviewRequestedAt?: string;
+  shipmentAnnouncedAt?: string;
   /** When the stored status first became COMPLETED. */
   completedAt?: string;
   /** S3 event sequencers of the invoice's and the label's writes: more than one means the document was written twice. */
@@ -155,7 +156,7 @@ const recordEvent = async (tableName: string, event: OrderEvent): Promise<OrderS
 const markOnce = async (
   tableName: string,
   orderId: string,
-  attribute: 'reviewRequestedAt',
+  attribute: 'reviewRequestedAt' | 'shipmentAnnouncedAt',
   at: string,
 ): Promise<void> => {
   await documents.send(

@@ -122,7 +122,9 @@ describe.each(STAGES)('Access policies (%s stage)', (stage) => {
     }
     for (const [id, subscription] of resourcesOfType(t, 'AWS::SNS::Subscription')) {
       const topic = resolveValue(t, subscription.Properties.TopicArn);
-      const targets = [subscription.Properties.Endpoint, subscription.Properties.RedrivePolicy?.deadLetterTargetArn].filter(Boolean);
+      // The endpoint is a queue only for protocol sqs (not for a webhook URL or a function); every DLQ is one.
+      const endpoint = subscription.Properties.Protocol === 'sqs' ? subscription.Properties.Endpoint : undefined;
+      const targets = [endpoint, subscription.Properties.RedrivePolicy?.deadLetterTargetArn].filter(Boolean);
       for (const target of targets) {
         const arn = resolveValue(t, target);
         if (!allowedBy.get(arn)?.has(topic)) violations.push(`${id}: no queue policy lets ${topic} send to ${arn}`);

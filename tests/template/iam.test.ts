@@ -126,16 +126,16 @@ describe.each(STAGES)('IAM least privilege (%s stage)', (stage) => {
 
   // Topic access through identity policies: https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
   // (PublishBatch is authorized by sns:Publish: https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html)
-  it('functions that publish (TOPIC_ARN in their environment) have sns:Publish on that topic only, and no other function can publish', () => {
+  it('functions that publish (TOPIC_ARN, *_TOPIC_ARN in their environment) have sns:Publish on those topics only, and no other function can publish', () => {
     const functions = lambdaFunctions(t);
     expect(functions.some((fn) => fn.props.Environment?.Variables?.TOPIC_ARN !== undefined)).toBe(true);
     const violations: string[] = [];
     for (const fn of functions) {
       const roleId = functionRoleId(t, fn.id);
       const granted = allowedResources(t, roleStatements(t, roleId).statements, 'sns:Publish');
-      const topic = fn.props.Environment?.Variables?.TOPIC_ARN as Cfn;
-      const expected = topic === undefined ? [] : [resolveValue(t, topic)];
-      if (topic !== undefined && resource(t, refId(topic) ?? '').Type !== 'AWS::SNS::Topic') violations.push(`${fn.name}: TOPIC_ARN is not a topic of this stack`);
+      const topics = Object.entries(fn.props.Environment?.Variables ?? {}).filter(([name]) => name === 'TOPIC_ARN' || name.endsWith('_TOPIC_ARN')).map(([, value]) => value as Cfn);
+      const expected = topics.map((topic) => resolveValue(t, topic));
+      for (const topic of topics) if (resource(t, refId(topic) ?? '').Type !== 'AWS::SNS::Topic') violations.push(`${fn.name}: ${JSON.stringify(topic)} is not a topic of this stack`);
       if (!sameSet(granted, expected)) violations.push(`${fn.name} (${roleId}): sns:Publish on ${JSON.stringify(granted)}, expected ${JSON.stringify(expected)}`);
     }
     expect(violations).toEqual([]);

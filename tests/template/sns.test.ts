@@ -28,10 +28,13 @@ const FILTER_POLICIES: Record<string, Cfn> = {
   'import-audit': undefined,
 };
 
-/** Queue subscriptions: the fan-out. (The alarms topic's optional e-mail subscription is checked on its own.) */
+/**
+ * Queue subscriptions: the fan-out. (The alarms topic's optional e-mail subscription is checked on its own, the
+ * shipment-notices topic's webhook and Lambda subscriptions in notifications.test.ts.)
+ */
 const subscriptions = (t: Template): Array<{ id: string; props: Cfn; topicId: string; queueId: string }> =>
   resourcesOfType(t, 'AWS::SNS::Subscription')
-    .filter(([, subscription]) => subscription.Properties.Protocol !== 'email')
+    .filter(([, subscription]) => subscription.Properties.Protocol === 'sqs')
     .map(([id, subscription]) => ({
     id,
     props: subscription.Properties,

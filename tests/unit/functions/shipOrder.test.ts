@@ -178,7 +178,7 @@ describe('Function: shipOrder', () => {
     // Assess
     expect(response).toEqual(ids(invalid, digital));
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 2);
-    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 4) // OrderShipped and a shipment notice for each;
   });
 
   it('works wrapped in its middleware (the deployed handler)', async () => {

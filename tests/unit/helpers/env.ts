@@ -26,6 +26,7 @@ const DEPLOYED = {
   DOCUMENTS_BUCKET: `orderflow-dev-documents-${ACCOUNT}`,
   REVIEW_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-review-requests`,
   SHIPPING_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-shipping`,
+  SHIPMENT_NOTICES_TOPIC_ARN: `arn:aws:sns:${REGION}:${ACCOUNT}:orderflow-dev-shipment-notices`,
   BILLING_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-billing`,
   STREAM_NAME: 'orderflow-dev-order-stream',
   CHARGE_IDEMPOTENCY_SECONDS: '1814400',

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { APIGatewayProxyEventV2, FirehoseTransformationEvent, KinesisStreamTumblingWindowEvent, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, FirehoseTransformationEvent, KinesisStreamTumblingWindowEvent, SNSEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 
 const EVENTS_DIR = new URL('../../../events/', import.meta.url);
 const parsed = new Map<string, unknown>();
@@ -17,6 +17,7 @@ const loadEvent = <T>(path: string): T => {
 
 const httpEvent = (variant: string): APIGatewayProxyEventV2 => loadEvent<APIGatewayProxyEventV2>(`http/${variant}.json`);
 const sqsRecords = (variant: string): SQSRecord[] => loadEvent<SQSEvent>(`sqs/${variant}.json`).Records;
+const snsEvent = (variant: string): SNSEvent => loadEvent<SNSEvent>(`sns/${variant}.json`);
 const kinesisWindowEvent = (): KinesisStreamTumblingWindowEvent => loadEvent<KinesisStreamTumblingWindowEvent>('kinesis/order-events-window.json');
 const firehoseEvent = (variant: string): FirehoseTransformationEvent => loadEvent<FirehoseTransformationEvent>(`firehose/${variant}.json`);
 
@@ -53,4 +54,4 @@ const redelivery = (record: SQSRecord): SQSRecord => {
 /** The parsed JSON body of a record. */
 const bodyOf = <T = Record<string, unknown>>(record: SQSRecord): T => JSON.parse(record.body) as T;
 
-export { httpEvent, sqsRecords, kinesisWindowEvent, firehoseEvent, batchOf, firstRecord, asNewMessage, redelivery, bodyOf };
+export { httpEvent, snsEvent, sqsRecords, kinesisWindowEvent, firehoseEvent, batchOf, firstRecord, asNewMessage, redelivery, bodyOf };

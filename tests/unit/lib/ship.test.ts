@@ -16,7 +16,7 @@ const s3Mock = mockClient(S3Client);
 const snsMock = mockClient(SNSClient);
 const sqsMock = mockClient(SQSClient);
 const now = new Date('2026-11-22T10:15:31.544Z');
-const options = { bucket: DEPLOYED.DOCUMENTS_BUCKET, topicArn: DEPLOYED.TOPIC_ARN, reviewQueueUrl: DEPLOYED.REVIEW_QUEUE_URL, now };
+const options = { bucket: DEPLOYED.DOCUMENTS_BUCKET, topicArn: DEPLOYED.TOPIC_ARN, reviewQueueUrl: DEPLOYED.REVIEW_QUEUE_URL, shipmentNoticesTopicArn: DEPLOYED.SHIPMENT_NOTICES_TOPIC_ARN, now };
 const placed = (): OrderPlacedEvent => parseOrderPlaced(firstRecord('order-placed-shipping').body);
 
 describe('Lib: ship', () => {
@@ -53,7 +53,18 @@ describe('Lib: ship', () => {
       items: event.order.items,
       printedAt: now.toISOString(),
     });
-    expect(snsMock).toHaveReceivedCommandExactlyOnceWith(PublishCommand, { Message: JSON.stringify(shipped), MessageGroupId: event.orderId, MessageDeduplicationId: shipped.eventId });
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, { TopicArn: options.topicArn, Message: JSON.stringify(shipped), MessageGroupId: event.orderId, MessageDeduplicationId: shipped.eventId });
+    expect(snsMock).toHaveReceivedCommandWith(PublishCommand, {
+      TopicArn: options.shipmentNoticesTopicArn,
+      Subject: 'OrderShipped',
+      Message: JSON.stringify({ orderId: event.orderId, trackingNumber: shipped.trackingNumber, shippedAt: now.toISOString(), correlationId: event.correlationId }),
+      MessageAttributes: {
+        type: { DataType: 'String', StringValue: 'OrderShipped' },
+        orderId: { DataType: 'String', StringValue: event.orderId },
+        correlationId: { DataType: 'String', StringValue: event.correlationId },
+      },
+    });
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
     expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
       QueueUrl: options.reviewQueueUrl,
       MessageBody: JSON.stringify({ orderId: event.orderId, customerId: 'c-42', correlationId: event.correlationId }),
@@ -72,7 +83,7 @@ describe('Lib: ship', () => {
     await shipOrder(placed(), options);
 
     // Assess
-    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2) // OrderShipped and its shipment notice;
     expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 1);
   });
 
@@ -93,7 +104,7 @@ describe('Lib: ship', () => {
 
     // Act + Assess
     await expect(shipOrder(placed(), options)).rejects.toBeInstanceOf(QueueDoesNotExist);
-    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2) // OrderShipped and its shipment notice;
   });
 
   it('trackingNumberFor: one tracking number per order, OF + 16 upper-case hex digits', () => {
