@@ -111,9 +111,9 @@ describe('npm run dlq on the local cloud', () => {
     const dlqs = await listed();
     const text = await cli('list');
 
-    // Assess: 8 queue DLQs, 5 subscription DLQs (the imports topic's two subscriptions share one), the stream's
-    // on-failure queue.
-    expect(dlqs).toHaveLength(14);
+    // Assess: 9 queue DLQs (stock-requests among them), 5 subscription DLQs (the imports topic's two subscriptions
+    // share one), the stream's on-failure queue.
+    expect(dlqs).toHaveLength(15);
     expect(dlqs.find((d) => d.name === 'orderflow-local-imports-sub-dlq')?.sources.map((source) => source.redriveTarget).sort()).toEqual([
       'orderflow-local-import-audit',
       'orderflow-local-import-jobs',
