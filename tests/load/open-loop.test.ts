@@ -108,9 +108,11 @@ describe('Load open loop: sends on schedule whatever the answers', () => {
       const elapsed = realClock.now() - started;
 
       expect(summary).toMatchObject({ offered: 50, sent: 50, notSent: 0 });
-      // Closed loop with one connection would take 50 × 250 ms = 12.5 s; open loop ends ~1 s + one answer later.
-      expect(elapsed).toBeLessThan(3000);
-      expect(summary.maxSendLagMs).toBeLessThan(100);
+      // Closed loop with one connection would take 50 × 250 ms = 12.5 s and the last send would lag ~12 s behind its
+      // schedule; open loop ends ~1 s + one answer later, each send on time. The bounds sit far from both (a busy
+      // 2-core machine delays timers by tens of ms, sometimes more), so they tell the two apart without timing the code.
+      expect(elapsed).toBeLessThan(6000);
+      expect(summary.maxSendLagMs).toBeLessThan(2000);
       expect(records.every((r) => r.status === 202 && r.orderId === 'o-1')).toBe(true);
       expect(Math.min(...records.map((r) => (r.respondedMs as number) - r.intendedMs))).toBeGreaterThanOrEqual(245);
     });
