@@ -13,6 +13,8 @@ import { isAlive } from './emulators/data-lock.ts';
 import { claimDataDir, type DataDirClaim } from './emulators/data-dir.ts';
 import { startEmulators, type Emulators, type EmulatorsOptions } from './emulators/emulators.ts';
 import { HttpApiServer, routesFromTemplate, type HttpRoute } from './event-sources/http-api.ts';
+import { ISSUER_PATH, LocalIssuer, type IssuerInfo, type MintOptions } from './auth/issuer.ts';
+import { JwtVerifier, jwtAuthorizersFromTemplate } from './auth/jwt-authorizer.ts';
 import { KinesisPoller, readKinesisMapping } from './event-sources/kinesis.ts';
 import { RabbitMqPoller, readRabbitMqMapping } from './event-sources/rabbitmq.ts';
 import { startRabbitMqBrokers, type LocalBroker } from './amazonmq/rabbitmq-broker.ts';
@@ -136,6 +138,15 @@ interface LocalCloud {
   stats(): LocalStatsSnapshot;
   /** IAM at the edge: its mode and the requests it denied (or, under `warn`, would have). */
   iam: IamGuard;
+  /** The local token issuer the HTTP API's JWT authorizers trust (auth/issuer.ts): `iss`, audiences, JWKS. */
+  issuer: IssuerInfo;
+  /**
+   * A token for a named customer, signed by the local issuer (valid one hour unless told otherwise).
+   *
+   * @example
+   * const token = await cloud.mintToken({ customer: 'alice' });
+   */
+  mintToken(options: MintOptions): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -536,8 +547,12 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     });
     await Promise.all(pollers.map((poller) => poller.start()));
 
+    // The local issuer the JWT authorizers trust, served by the edge (GET /_local/issuer/.well-known/...).
+    const audiences = [...new Set([...jwtAuthorizersFromTemplate(resolver).values()].flatMap((authorizer) => authorizer.audiences))];
+    const issuer = await LocalIssuer.open(dataDir, { issuer: `${target.endpoint}${ISSUER_PATH}`, audiences });
+    control.issuer = issuer;
     const routes: HttpRoute[] = routesFromTemplate(resolver, warn);
-    const http = new HttpApiServer({ routes, runtime, port: options.apiPort ?? 3000, accountId: target.accountId, region: target.region, log });
+    const http = new HttpApiServer({ routes, runtime, port: options.apiPort ?? 3000, accountId: target.accountId, region: target.region, verifier: new JwtVerifier(issuer), log });
     stops.push(() => http.stop());
     const apiUrl = routes.length > 0 ? await http.start() : '';
 
@@ -566,6 +581,8 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       readyInMs: Date.now() - started,
       stats: () => stats.snapshot(),
       iam,
+      issuer: issuer.info,
+      mintToken: (mint) => issuer.mint(mint),
       stop: stopAll,
     };
   } catch (error) {

@@ -30,4 +30,6 @@ export { freePort } from './util/ports.ts';
 export { WaitTimeoutError, waitFor } from './util/wait.ts';
 export type { WaitForOptions } from './util/wait.ts';
 export { runCli } from './cli.ts';
+export { customerSub, mintLocalToken } from './auth/issuer.ts';
+export type { IssuerInfo, MintOptions } from './auth/issuer.ts';
 export type { CliOptions } from './cli.ts';

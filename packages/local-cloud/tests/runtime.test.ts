@@ -70,7 +70,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     expect(cloud.stackName).toBe('fixture-local');
     expect(cloud.resources.WorkQueue).toMatchObject({ type: 'AWS::SQS::Queue', arn: 'arn:aws:sqs:us-east-1:000000000000:fixture-local-work' });
     expect(cloud.functions).toEqual(expect.arrayContaining(['fixture-local-partial', 'fixture-local-slow', 'fixture-local-http']));
-    expect(cloud.routes.map((route) => route.routeKey).sort()).toEqual(['ANY /files/{proxy+}', 'GET /boom', 'GET /orders/{id}', 'POST /orders']);
+    expect(cloud.routes.map((route) => route.routeKey).sort()).toEqual(['ANY /files/{proxy+}', 'GET /boom', 'GET /orders/{id}', 'GET /private', 'GET /scoped', 'POST /orders']);
     expect(new Set(cloud.routes.map((route) => route.functionName))).toEqual(new Set(['fixture-local-http']));
     expect(cloud.outputs.HttpApiUrl).toBe(cloud.apiUrl);
     expect(cloud.outputs.WorkQueueUrl).toBe(cloud.resources.WorkQueue?.url);

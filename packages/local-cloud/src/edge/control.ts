@@ -17,7 +17,11 @@
  * - `POST /_local/invoke` `{"functionName": "...", "event": {...}}`: a synchronous invocation, like Lambda's
  *   Invoke API (which the edge does not emulate); `npm run dlq -- redrive` uses it to re-invoke a stream consumer.
  *
- * Every `/_local/*` request carries this run's token (`x-local-token`, edge/token.ts) and every POST
+ * - `GET /_local/issuer/.well-known/openid-configuration` and `GET /_local/issuer/.well-known/jwks.json`: the
+ *   local token issuer's discovery document and public keys (auth/issuer.ts), the only `/_local/*` paths served
+ *   without the token (public keys, as an identity provider publishes them).
+ *
+ * Every other `/_local/*` request carries this run's token (`x-local-token`, edge/token.ts) and every POST
  * `content-type: application/json`; edge/guard.ts refuses the others before they reach this file.
  *
  * @example
@@ -29,6 +33,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from './bodies.ts';
 import type { IamGuard } from './iam.ts';
 import type { LambdaRuntime } from '../runtime/runtime.ts';
+import { ISSUER_PATH, type LocalIssuer } from '../auth/issuer.ts';
 
 const CONTROL_PATHS = new Set(['/_local/faults', '/_local/failures', '/_local/invoke', '/_local/iam']);
 
@@ -73,6 +78,8 @@ class LocalControl {
   private readonly validate: (json: string) => void;
   faults = '';
   duplicateDelivery = false;
+  /** The local token issuer, once the local cloud has made it (its documents answer 404 before). */
+  issuer?: LocalIssuer;
 
   constructor(injection: FaultInjection = {}) {
     this.variable = injection.variable ?? 'FAULTS';
@@ -125,6 +132,11 @@ class LocalControl {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://edge');
     const method = req.method ?? 'GET';
+    if (isIssuerRequest(url.pathname)) {
+      const document = url.pathname.endsWith('/jwks.json') ? this.issuer?.jwks() : this.issuer?.discovery();
+      if (method !== 'GET' && method !== 'HEAD') return send(res, 405, { error: `${method} ${url.pathname} is not supported` });
+      return document === undefined ? send(res, 404, { error: 'the local issuer is not started' }) : send(res, 200, document);
+    }
     if (url.pathname === '/_local/faults' && method === 'GET') return send(res, 200, this.state());
     if (url.pathname === '/_local/faults' && method === 'POST') {
       const body = await readJson(req);
@@ -190,9 +202,17 @@ class FaultsSwitchError extends Error {
   }
 }
 
-function isControlRequest(url: string): boolean {
-  return CONTROL_PATHS.has(url.split('?')[0] ?? '');
+const ISSUER_DOCUMENTS = new Set([`${ISSUER_PATH}/.well-known/openid-configuration`, `${ISSUER_PATH}/.well-known/jwks.json`]);
+
+/** The local issuer's public documents (served without the token). */
+function isIssuerRequest(path: string): boolean {
+  return ISSUER_DOCUMENTS.has(path);
 }
 
-export { LocalControl, isControlRequest };
+function isControlRequest(url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  return CONTROL_PATHS.has(path) || isIssuerRequest(path);
+}
+
+export { LocalControl, isControlRequest, isIssuerRequest };
 export type { FailureRecord, FaultInjection, FaultsState };

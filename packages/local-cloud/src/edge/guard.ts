@@ -11,7 +11,8 @@
  *   403, so no web page can publish, read a queue or switch faults, whatever its content type.
  * - **`/_local/*` need this run's token** (edge/token.ts) in `x-local-token` (403 without it: another user of the
  *   machine cannot switch faults or invoke functions) and, but for GET and HEAD, `content-type: application/json`
- *   (415 otherwise).
+ *   (415 otherwise); but for the local issuer's discovery document and JWKS (GET, public keys only, as an identity
+ *   provider publishes them: edge/control.ts).
  *
  * Refusals are JSON `{ "error": <code>, "message": <what and why> }`, with `x-amzn-errortype` for the AWS SDKs.
  *
@@ -22,6 +23,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { TOKEN_HEADER, TOKEN_VARIABLE } from './token.ts';
+import { isIssuerRequest } from './control.ts';
 
 interface Refusal {
   statusCode: number;
@@ -133,6 +135,8 @@ function controlRefusal(req: IncomingMessage, control: ControlToken): Refusal | 
   const url = req.url ?? '/';
   const path = URL.canParse(url, 'http://edge') ? new URL(url, 'http://edge').pathname : url;
   if (!path.startsWith('/_local/')) return undefined;
+  // The local issuer's discovery document and public keys are public, as an identity provider's are.
+  if (isIssuerRequest(path) && (req.method === 'GET' || req.method === 'HEAD')) return undefined;
   if (!sameToken(req.headers[TOKEN_HEADER], control.token)) {
     return {
       statusCode: 403,

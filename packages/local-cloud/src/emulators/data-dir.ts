@@ -34,8 +34,11 @@ const STATE_FOLDERS = {
 /** The Kinesis pollers' checkpoints (event-sources/kinesis.ts). */
 const CHECKPOINTS_FOLDER = 'event-source-mappings';
 
+/** The local token issuer's signing key and issuer.json (auth/issuer.ts). */
+const ISSUER_FOLDER = 'issuer';
+
 /** The subfolders the local cloud writes, the only ones `--fresh` removes. */
-const OWN_FOLDERS: readonly string[] = [...Object.values(STATE_FOLDERS), CHECKPOINTS_FOLDER];
+const OWN_FOLDERS: readonly string[] = [...Object.values(STATE_FOLDERS), CHECKPOINTS_FOLDER, ISSUER_FOLDER];
 
 interface DataDirClaim {
   /** The absolute data directory. */
@@ -95,5 +98,5 @@ function claimDataDir(dataDir: string, options: { fresh?: boolean } = {}): DataD
   }
 }
 
-export { CHECKPOINTS_FOLDER, MARKER_FILE, OWN_FOLDERS, STATE_FOLDERS, claimDataDir };
+export { CHECKPOINTS_FOLDER, MARKER_FILE, OWN_FOLDERS, STATE_FOLDERS, claimDataDir, ISSUER_FOLDER };
 export type { DataDirClaim };

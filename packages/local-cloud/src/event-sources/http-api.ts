@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { LambdaRuntime } from '../runtime/runtime.ts';
 import { hostRefusal, sendRefusal } from '../edge/guard.ts';
 import { isRecord, type TemplateResolver } from '../template/template.ts';
+import { jwtAuthorizersFromTemplate, routeAuthorization, type JwtVerifier, type RouteAuthorization } from '../auth/jwt-authorizer.ts';
 
 interface HttpRoute {
   routeKey: string;
@@ -20,6 +21,8 @@ interface HttpRoute {
   payloadFormatVersion: string;
   timeoutMs: number;
   apiId: string;
+  /** The route's JWT authorizer and scopes (auth/jwt-authorizer.ts); `unsupported` for another kind (answered 401). */
+  authorization?: RouteAuthorization | 'unsupported';
 }
 
 interface HttpApiOptions {
@@ -28,6 +31,8 @@ interface HttpApiOptions {
   port: number;
   accountId: string;
   region: string;
+  /** Verifies the tokens of routes with a JWT authorizer; without it, such routes answer 401. */
+  verifier?: JwtVerifier;
   log?: (line: string) => void;
 }
 
@@ -47,6 +52,7 @@ function parseRouteKey(routeKey: string): { method?: string; segments?: string[]
 /** Reads the routes of every HTTP API in the template: Route → Integration → function. */
 function routesFromTemplate(resolver: TemplateResolver, warn: (message: string) => void = () => {}): HttpRoute[] {
   const resources = resolver.template.Resources;
+  const authorizers = jwtAuthorizersFromTemplate(resolver, warn);
   const integrations = new Map<string, { functionName: string; payloadFormatVersion: string; timeoutMs: number }>();
   const routes: HttpRoute[] = [];
   for (const [logicalId, resource] of Object.entries(resources)) {
@@ -85,7 +91,9 @@ function routesFromTemplate(resolver: TemplateResolver, warn: (message: string) 
     }
     if (integration.payloadFormatVersion !== '2.0') warn(`${logicalId}: payload format ${integration.payloadFormatVersion} is served as 2.0`);
     const routeKey = String(props.RouteKey);
-    routes.push({ routeKey, ...parseRouteKey(routeKey), ...integration, apiId: String(props.ApiId) });
+    const authorization = routeAuthorization(props, authorizers);
+    if (authorization === 'unsupported') warn(`${logicalId}: authorization ${String(props.AuthorizationType)} is not emulated (JWT is); route ${routeKey} answers 401`);
+    routes.push({ routeKey, ...parseRouteKey(routeKey), ...integration, apiId: String(props.ApiId), ...(authorization ? { authorization } : {}) });
   }
   return routes;
 }
@@ -171,7 +179,7 @@ function buildEvent(
   body: Buffer,
   route: HttpRoute,
   pathParameters: Record<string, string>,
-  context: { accountId: string; requestId: string; now: Date },
+  context: { accountId: string; requestId: string; now: Date; authorizer?: Record<string, unknown> },
 ): Record<string, unknown> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const rawQueryString = (request.url ?? '').includes('?') ? (request.url ?? '').slice((request.url ?? '').indexOf('?') + 1) : '';
@@ -204,6 +212,7 @@ function buildEvent(
     requestContext: {
       accountId: context.accountId,
       apiId: route.apiId,
+      ...(context.authorizer ? { authorizer: context.authorizer } : {}),
       domainName: host,
       domainPrefix: host.split('.')[0],
       http: {
@@ -336,7 +345,20 @@ class HttpApiServer {
       this.send(response, gatewayError(404, 'Not Found'), id);
       return;
     }
-    const event = buildEvent(request, body, match.route, match.pathParameters, { accountId: this.options.accountId, requestId: id, now });
+    // The authorizer runs before the integration: a refused request never invokes the function.
+    let authorizer: Record<string, unknown> | undefined;
+    const authorization = match.route.authorization;
+    if (authorization !== undefined) {
+      const verifier = this.options.verifier;
+      const result = authorization === 'unsupported' || verifier === undefined ? undefined : await verifier.authorize(authorization, request.headers, now);
+      if (result?.ok !== true) {
+        this.log(`http-api: ${match.route.routeKey} ${result?.statusCode ?? 401}: ${result?.reason ?? 'no JWT verifier for this route'}`);
+        this.send(response, gatewayError(result?.statusCode ?? 401, result?.message ?? 'Unauthorized'), id);
+        return;
+      }
+      authorizer = result.context;
+    }
+    const event = buildEvent(request, body, match.route, match.pathParameters, { accountId: this.options.accountId, requestId: id, now, ...(authorizer ? { authorizer } : {}) });
     let timer: NodeJS.Timeout | undefined;
     // An invocation still waiting for an execution slot when the integration times out never starts.
     const gaveUp = new AbortController();
