@@ -56,6 +56,14 @@ describe('IAM: the authorizations a request needs', () => {
     ]);
   });
 
+  it('authorizes Secrets Manager on the secret of its ARN, or of its name', () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:orders/hmac-AbC123';
+    expect(authorizations({ protocol: 'json', service: 'secretsmanager', operation: 'GetSecretValue', input: { SecretId: arn } })).toEqual([{ action: 'secretsmanager:GetSecretValue', resource: arn }]);
+    expect(authorizations({ protocol: 'json', service: 'secretsmanager', operation: 'GetSecretValue', input: { SecretId: 'orders/hmac' } })).toEqual([
+      { action: 'secretsmanager:GetSecretValue', resource: expect.stringMatching(/^arn:aws:secretsmanager:us-east-1:000000000000:secret:orders\/hmac-[A-Z0-9]{6}$/) as unknown },
+    ]);
+  });
+
   it('authorizes SNS PublishBatch as sns:Publish on its topic', () => {
     const params = new URLSearchParams({ Action: 'PublishBatch', TopicArn: 'arn:aws:sns:us-east-1:000000000000:events' });
     expect(authorizations({ protocol: 'query', service: 'sns', operation: 'PublishBatch', params })).toEqual([

@@ -173,7 +173,7 @@ describe('Local cloud: provisioning the fixture template', () => {
         'DocumentsBucket', 'EventStream', 'EventsToOrdered', 'EventsTopic', 'GeneratedFifoQueue', 'GeneratedNameQueue', 'LakeDelivery',
         'OnDemandStream', 'OrderedQueue', 'OrdersTable', 'ResultsQueue', 'ServerlessDeploymentBucket', 'StreamFailures', 'WindowStream', 'WorkDLQ', 'WorkQueue',
         'NoticesTopic', 'NoticesQueue', 'NoticesToNoticesQueue', 'StrangerQueue', 'NoticesToStrangerQueue', 'DropsBucket',
-        'UploadsTopic', 'UploadsQueue', 'UploadsToUploadsQueue', 'UploadsBucket', 'StraysBucket',
+        'UploadsTopic', 'UploadsQueue', 'UploadsToUploadsQueue', 'UploadsBucket', 'StraysBucket', 'SigningSecret', 'NamedSecret',
       ].sort(),
     );
     expect(found).toEqual(created);

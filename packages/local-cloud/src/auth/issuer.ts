@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { ISSUER_FOLDER } from '../emulators/data-dir.ts';
+import { stableUuid } from '../template/template.ts';
 import { readJsonFile, writeJsonFileAtomic, writeTextFileAtomic } from '../util/json-file.ts';
 
 const KEY_FILE = 'signing-key.json';
@@ -50,8 +51,7 @@ interface MintOptions {
  * name gets the same `sub` in every run and data directory).
  */
 function customerSub(customer: string): string {
-  const hex = createHash('sha256').update(`local-customer:${customer}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return stableUuid(`local-customer:${customer}`);
 }
 
 interface StoredKey {

@@ -25,7 +25,7 @@ import type { DynamoDbExtension } from './dynamodb-call.ts';
 import { edgeRefusal, sendRefusal, type ControlToken } from './guard.ts';
 import type { IamGuard } from './iam.ts';
 
-type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'glue' | 'cloudformation' | 'unsupported';
+type EdgeService = 'health' | 'sqs' | 'sns' | 'sts' | 's3' | 'kinesis' | 'dynamodb' | 'firehose' | 'glue' | 'secretsmanager' | 'cloudformation' | 'unsupported';
 
 interface EdgeRoute {
   service: EdgeService;
@@ -35,7 +35,7 @@ interface EdgeRoute {
   signingService?: string;
 }
 
-/** A JSON-protocol service implemented in-process (Firehose). */
+/** A JSON-protocol service implemented in-process (Firehose, Secrets Manager). */
 type JsonApiHandler = (operation: string, input: Record<string, unknown>) => Promise<unknown>;
 
 interface EdgeOptions {
@@ -45,6 +45,8 @@ interface EdgeOptions {
   firehose: JsonApiHandler;
   /** The Glue Data Catalog (glue/catalog.ts). */
   glue?: JsonApiHandler;
+  /** The template's secrets (secrets/secrets-manager.ts). */
+  secretsManager: JsonApiHandler;
   /** Built with the edge's host (known once it listens), hence a factory. */
   s3: (edgeHost: () => string) => S3Edge;
   health: () => Record<string, unknown>;
@@ -83,6 +85,7 @@ const TARGET_PREFIXES: Array<[string, EdgeService]> = [
   ['DynamoDBStreams_20120810.', 'dynamodb'],
   ['Firehose_20150804.', 'firehose'],
   ['AWSGlue.', 'glue'],
+  ['secretsmanager.', 'secretsmanager'],
   ['AmazonSQS.', 'sqs'],
 ];
 
@@ -95,6 +98,7 @@ const SIGNING_SERVICES: Record<string, EdgeService> = {
   dynamodb: 'dynamodb',
   firehose: 'firehose',
   glue: 'glue',
+  secretsmanager: 'secretsmanager',
   cloudformation: 'cloudformation',
 };
 
@@ -372,6 +376,8 @@ async function startEdge(options: EdgeOptions): Promise<Edge> {
       case 'glue':
         if (options.glue === undefined) return sendJsonError(res, 501, 'NotImplemented', `The local cloud's Glue Data Catalog is not running (edge ${endpoint()})`, 'application/json');
         return handleJsonApi(req, res, routed.operation ?? '', options.glue);
+      case 'secretsmanager':
+        return handleJsonApi(req, res, routed.operation ?? '', options.secretsManager);
       case 'sqs':
         if (routed.operation === undefined && (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
           return handleQuery(req, res);

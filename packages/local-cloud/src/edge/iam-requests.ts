@@ -13,6 +13,7 @@
  *   Amazon S3 API operations").
  */
 import { xmlElements, unescapeXml } from '../util/xml.ts';
+import { secretArn } from '../template/template.ts';
 
 /** One authorization IAM makes for a request (a request may need several: a copy, a transaction, a batch). */
 interface Authorization {
@@ -31,7 +32,7 @@ interface ArnScope {
 
 /** A request as the edge sees it, after classification. */
 type ClassifiedRequest =
-  | { protocol: 'json'; service: 'dynamodb' | 'kinesis' | 'firehose' | 'glue' | 'sqs'; operation: string; input: Record<string, unknown> }
+  | { protocol: 'json'; service: 'dynamodb' | 'kinesis' | 'firehose' | 'glue' | 'secretsmanager' | 'sqs'; operation: string; input: Record<string, unknown> }
   | { protocol: 'query'; service: 'sqs' | 'sns' | 'sts' | 'cloudformation'; operation: string; params: URLSearchParams }
   | { protocol: 's3'; operation: string; bucket?: string; key: string; query: URLSearchParams; copySource?: string; deleteBody?: string };
 
@@ -195,6 +196,11 @@ function authorizationsOf(request: ClassifiedRequest, scope: ArnScope, hashKeyOf
           ...(database === undefined ? [] : [{ action: `glue:${operation}`, resource: arnOf(scope, 'glue', `database/${database}`) }]),
           ...(database === undefined || table === undefined ? [] : [{ action: `glue:${operation}`, resource: arnOf(scope, 'glue', `table/${database}/${table}`) }]),
         ];
+      }
+      if (service === 'secretsmanager') {
+        // By ARN, or by name (locally the ARN of a name is known: template.ts secretArn); CreateSecret by its Name.
+        const id = str(input.SecretId) ?? str(input.Name);
+        return [{ action: `secretsmanager:${operation}`, resource: id === undefined ? '*' : id.startsWith('arn:') ? id : secretArn(scope, id) }];
       }
       const deliveryStream = str(input.DeliveryStreamName);
       return [{ action: `firehose:${operation}`, resource: deliveryStream === undefined ? '*' : arnOf(scope, 'firehose', `deliverystream/${deliveryStream}`) }];

@@ -11,6 +11,7 @@
 import { join } from 'node:path';
 import { StackRegistry } from '../edge/cloudformation.ts';
 import { LocalControl } from '../edge/control.ts';
+import { LocalSecretsManager } from '../secrets/secrets-manager.ts';
 import { startEdge } from '../edge/edge.ts';
 import { serveInProcess } from '../edge/in-process-clients.ts';
 import { createLocalToken } from '../edge/token.ts';
@@ -268,6 +269,8 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     const dynamodb = dynaliteCall(dynamodbUpstream);
     // Expired items are looked for every second (TTL at the edge: dynalite has none).
     dynamodbTtl = createDynamoDbTtl({ dynamodb, file: join(state('edge'), 'dynamodb-ttl.json'), log });
+    // Secret values stay in the data directory (owner-only), so a restart keeps them.
+    const secrets = new LocalSecretsManager(join(state('edge'), 'secrets.json'), { partition: 'aws', region, accountId });
     sqsDeadLetters = createSqsMessageMoves({ sqs: fauxqsSqsCall(fauxqsUpstream), deadLetterSources: deadLetterSourcesOf });
 
     edge = await startEdge({
@@ -275,6 +278,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       upstreams: { fauxqs: fauxqsUpstream, kinesis: kinesisUpstream, dynamodb: dynamodbUpstream },
       firehose: (operation, input) => firehoseService.handle(operation, input),
       glue: (operation, input) => glue.handle(operation, input),
+      secretsManager: (operation, input) => secrets.handle(operation, input),
       s3: (edgeHost) =>
         createS3Edge({
           fauxqs: fauxqsUpstream,
@@ -288,7 +292,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       health: () => ({
         region,
         accountId,
-        services: { sqs: 'running', sns: 'running', s3: 'running', kinesis: 'running', dynamodb: 'running', firehose: 'running', glue: 'running' },
+        services: { sqs: 'running', sns: 'running', s3: 'running', kinesis: 'running', dynamodb: 'running', firehose: 'running', glue: 'running', secretsmanager: 'running' },
       }),
       log,
       snsFifo,
@@ -308,7 +312,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       unserve = () => served.forEach((unregister) => unregister());
     }
     firehoseService.start({ s3: edge.endpoint, kinesis: kinesisEndpoint });
-    detail(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose, Glue Data Catalog; state in ${dataDir})`);
+    detail(`[emulators] edge ${edge.endpoint} (SQS, SNS, S3, Kinesis, DynamoDB, Firehose, Glue Data Catalog, Secrets Manager; state in ${dataDir})`);
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;

@@ -35,7 +35,9 @@ import {
   SNSClient,
   SubscribeCommand,
 } from '@aws-sdk/client-sns';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { randomInt } from 'node:crypto';
 import { dependencyOrder, isRecord, referencedResources, type TemplateResolver } from '../template/template.ts';
 import { localClientConfig, type LocalClientConfig } from '../util/clients.ts';
 import { waitFor } from '../util/wait.ts';
@@ -110,7 +112,6 @@ const NOT_EMULATED_TYPES = new Set([
   'AWS::ApiGatewayV2::ApiMapping',
   'AWS::ApiGatewayV2::DomainName',
   'AWS::SSM::Parameter',
-  'AWS::SecretsManager::Secret',
 ]);
 
 /** SQS queue attributes CloudFormation accepts, mapped to the API's string attributes. */
@@ -156,6 +157,7 @@ interface Clients {
   dynamodb: DynamoDBClient;
   firehose: FirehoseClient;
   glue: glue.GlueClient;
+  secretsManager: SecretsManagerClient;
 }
 
 function createClients(target: AwsTarget): Clients {
@@ -168,6 +170,7 @@ function createClients(target: AwsTarget): Clients {
     dynamodb: new DynamoDBClient(config()),
     firehose: new FirehoseClient(config()),
     glue: new glue.GlueClient(config()),
+    secretsManager: new SecretsManagerClient(config()),
   };
 }
 
@@ -548,6 +551,62 @@ const provisionGlueTable: Provisioner = async ({ logicalId, props, resolver, cli
   return { physicalId: name, arn: `arn:aws:glue:${target.region}:${target.accountId}:table/${String(input.DatabaseName)}/${name}`, status };
 };
 
+const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+const UPPER = LOWER.toUpperCase();
+const DIGITS = '0123456789';
+const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+
+/**
+ * The value CloudFormation generates for `GenerateSecretString` (CloudFormation reference,
+ * AWS::SecretsManager::Secret GenerateSecretString): PasswordLength characters (32 by default) from the included
+ * types less ExcludeCharacters, one of each included type when RequireEachIncludedType (the default); with
+ * SecretStringTemplate and GenerateStringKey, that JSON with the password under the key. Random: crypto.randomInt.
+ */
+function generateSecretString(options: Record<string, unknown>): string {
+  const excluded = new Set(String(options.ExcludeCharacters ?? ''));
+  const types = [
+    options.ExcludeLowercase === true ? '' : LOWER,
+    options.ExcludeUppercase === true ? '' : UPPER,
+    options.ExcludeNumbers === true ? '' : DIGITS,
+    options.ExcludePunctuation === true ? '' : PUNCTUATION,
+    options.IncludeSpace === true ? ' ' : '',
+  ]
+    .map((chars) => [...chars].filter((char) => !excluded.has(char)).join(''))
+    .filter((chars) => chars.length > 0);
+  const length = Number(options.PasswordLength ?? 32);
+  if (types.length === 0 || !Number.isInteger(length) || length < types.length || length > 4096) {
+    throw new Error(`GenerateSecretString: cannot make ${length} characters from the included types`);
+  }
+  const pick = (chars: string): string => chars[randomInt(chars.length)] as string;
+  const all = types.join('');
+  const chars = options.RequireEachIncludedType === false ? [] : types.map(pick);
+  while (chars.length < length) chars.push(pick(all));
+  for (let i = chars.length - 1; i > 0; i -= 1) {
+    const j = randomInt(i + 1);
+    [chars[i], chars[j]] = [chars[j] as string, chars[i] as string];
+  }
+  const password = chars.join('');
+  if (typeof options.GenerateStringKey === 'string' && typeof options.SecretStringTemplate === 'string') {
+    return JSON.stringify({ ...(JSON.parse(options.SecretStringTemplate) as Record<string, unknown>), [options.GenerateStringKey]: password });
+  }
+  return password;
+}
+
+/** A secret keeps its first value: a restart finds it (ResourceExistsException) and generates nothing. */
+const provisionSecret: Provisioner = async ({ logicalId, props, resolver, clients }) => {
+  const name = resolver.physicalName(logicalId);
+  let status: ProvisionedResource['status'] = 'created';
+  try {
+    const secretString = typeof props.SecretString === 'string' ? props.SecretString : generateSecretString(isRecord(props.GenerateSecretString) ? props.GenerateSecretString : {});
+    await clients.secretsManager.send(new CreateSecretCommand({ Name: name, SecretString: secretString, ...(typeof props.Description === 'string' ? { Description: props.Description } : {}) }));
+  } catch (error) {
+    if (!/ResourceExists/.test(errorName(error))) throw error;
+    status = 'exists';
+  }
+  const arn = resolver.identity(logicalId).ref;
+  return { physicalId: arn, arn, status };
+};
+
 const PROVISIONERS: Record<string, Provisioner> = {
   'AWS::SQS::Queue': provisionQueue,
   'AWS::SNS::Topic': provisionTopic,
@@ -558,6 +617,7 @@ const PROVISIONERS: Record<string, Provisioner> = {
   'AWS::KinesisFirehose::DeliveryStream': provisionDeliveryStream,
   'AWS::Glue::Database': provisionGlueDatabase,
   'AWS::Glue::Table': provisionGlueTable,
+  'AWS::SecretsManager::Secret': provisionSecret,
 };
 
 /** Groups resources into waves: each wave only references resources of earlier waves. */

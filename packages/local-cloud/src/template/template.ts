@@ -95,6 +95,7 @@ const NAME_PROPERTY: Record<string, string[]> = {
   'AWS::IAM::ManagedPolicy': ['ManagedPolicyName'],
   'AWS::CloudWatch::Alarm': ['AlarmName'],
   'AWS::ApiGatewayV2::Api': [],
+  'AWS::SecretsManager::Secret': ['Name'],
 };
 
 /** Name length limits CloudFormation respects when it generates a name (service quotas pages). */
@@ -144,6 +145,15 @@ function stableSuffix(seed: string, length = 12): string {
   let out = '';
   for (let i = 0; i < length; i += 1) out += alphabet[(digest[i] ?? 0) % alphabet.length];
   return out;
+}
+
+/**
+ * A secret's ARN: Secrets Manager appends `-` and six random characters to the name (Secrets Manager user guide,
+ * "Find secrets": "Secrets Manager adds a hyphen and six random characters"); locally they derive from the name,
+ * so the ARN is the same in every run and the template's `Ref` can predict it.
+ */
+function secretArn(scope: { partition: string; region: string; accountId: string }, name: string): string {
+  return `arn:${scope.partition}:secretsmanager:${scope.region}:${scope.accountId}:secret:${name}-${stableSuffix(`secret/${name}`, 6)}`;
 }
 
 /** A UUID derived from a seed, so ids stay the same across restarts. */
@@ -378,6 +388,11 @@ class TemplateResolver {
         const brokerName = typeof props.BrokerName === 'string' ? props.BrokerName : name();
         const brokerId = `b-${stableUuid(seed)}`;
         return { ref: brokerId, attributes: { Arn: `arn:${partition}:mq:${region}:${accountId}:broker:${brokerName}:${brokerId}` } };
+      }
+      case 'AWS::SecretsManager::Secret': {
+        // Ref and Id are the ARN (CloudFormation reference, AWS::SecretsManager::Secret return values).
+        const arn = secretArn({ partition, region, accountId }, name());
+        return { ref: arn, attributes: { Id: arn } };
       }
       case 'AWS::CloudWatch::Alarm': {
         const alarm = name();
@@ -657,5 +672,7 @@ export {
   isRecord,
   loadTemplate,
   referencedResources,
+  secretArn,
+  stableUuid,
 };
 export type { CfnResource, CfnTemplate };
