@@ -1,6 +1,8 @@
 import { IdempotencyAlreadyInProgressError, IdempotencyValidationError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { requireEnv } from '#lib/aws/env.ts';
+import { orderIdKey } from '#lib/aws/secrets.ts';
+import { callerOf } from '#lib/auth.ts';
 import { SNS_MAX_MESSAGE_BYTES } from '#lib/aws/publish.ts';
 import { orderIssues, parseOrderInput, type OrderInput } from '#lib/domain/order.ts';
 import { parseJsonText } from '#lib/domain/validate.ts';
@@ -16,6 +18,8 @@ const HEADER_VALUE = /^[\x21-\x7e]{1,128}$/;
 const JSON_MEDIA_TYPE = /^application\/json[ \t]*(;|$)/i;
 
 interface PlaceRequest {
+  /** The caller's `sub`: part of the idempotency key (placeOrderIdempotency), so keys never collide across callers. */
+  ownerId: string;
   idempotencyKey: string;
   order: OrderInput;
   correlationId: string;
@@ -25,11 +29,12 @@ interface PlaceRequest {
 let placeIdempotently: ((request: PlaceRequest) => Promise<Accepted>) | undefined;
 const idempotentPlace = (): ((request: PlaceRequest) => Promise<Accepted>) => {
   placeIdempotently ??= makeIdempotent(
-    (request: PlaceRequest) =>
+    async (request: PlaceRequest) =>
       acceptOrder(request.order, {
         topicArn: requireEnv('TOPIC_ARN'),
         correlationId: request.correlationId,
-        orderId: keyedOrderId(request.idempotencyKey, request.order),
+        ownerId: request.ownerId,
+        orderId: keyedOrderId(await orderIdKey(), request),
       }),
     { persistenceStore: idempotencyStore(), config: placeOrderIdempotency },
   );
@@ -54,6 +59,10 @@ const decodeBody = (event: APIGatewayProxyEventV2): string =>
  * sending as `text/plain`, or omits) it is a 415 like any other type.
  */
 const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyResultV2> => {
+  // The route's JWT authorizer lets no request through without a verified token; a missing sub is a route
+  // deployed without it, refused rather than placing orders nobody owns.
+  const caller = callerOf(event);
+  if (!caller) return rejected(401, 'Unauthorized', [{ field: 'authorization', message: 'a token with a sub claim is required' }]);
   const headers = event.headers ?? {};
   const contentType = headers['content-type'];
   if (contentType === undefined || !JSON_MEDIA_TYPE.test(contentType)) {
@@ -90,10 +99,10 @@ const placeOrderHandler = async (event: APIGatewayProxyEventV2, context: Context
   try {
     let accepted: Accepted;
     if (idempotencyKey === undefined) {
-      accepted = await acceptOrder(order, { topicArn: requireEnv('TOPIC_ARN'), correlationId });
+      accepted = await acceptOrder(order, { topicArn: requireEnv('TOPIC_ARN'), correlationId, ownerId: caller.sub });
     } else {
       placeOrderIdempotency.registerLambdaContext(context);
-      accepted = await idempotentPlace()({ idempotencyKey, order, correlationId });
+      accepted = await idempotentPlace()({ ownerId: caller.sub, idempotencyKey, order, correlationId });
     }
     logger.info('order placed', { orderId: accepted.orderId, fulfillment: order.fulfillment });
     metrics.addMetric('OrdersPlaced', MetricUnit.Count, 1);

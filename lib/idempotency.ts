@@ -18,11 +18,13 @@ const idempotencyStore = (): DynamoDBPersistenceLayer => {
 };
 
 /**
- * POST /orders: the `Idempotency-Key` header is the key; the order body must match the first request's
- * (Powertools raises IdempotencyValidationError otherwise, answered as 422). Records live 24 hours.
+ * POST /orders: the caller's `sub` and the `Idempotency-Key` header are the key (a JMESPath multi-select list:
+ * the same key from two callers is two records, so callers neither collide nor learn that another's key is in
+ * use); the order body must match the first request's (Powertools raises IdempotencyValidationError otherwise,
+ * answered as 422). Records live 24 hours.
  */
 const placeOrderIdempotency = new IdempotencyConfig({
-  eventKeyJmesPath: 'idempotencyKey',
+  eventKeyJmesPath: '[ownerId, idempotencyKey]',
   payloadValidationJmesPath: 'order',
   expiresAfterSeconds: 24 * 60 * 60,
   throwOnNoIdempotencyKey: true,

@@ -9,6 +9,8 @@ import { documents } from './clients/dynamodb.ts';
 interface OrderItemRecord {
   orderId: string;
   status?: OrderStatus;
+  /** The `sub` of the caller who placed it (lib/auth.ts ownedBy); none for imported orders. */
+  ownerId?: string;
   customerId?: string;
   fulfillment?: Fulfillment;
   items?: OrderItem[];
@@ -47,8 +49,8 @@ const attributesFrom = (event: OrderEvent): Record<string, unknown> => {
   const common = { fulfillment: event.fulfillment, correlationId: event.correlationId, [STEP_ATTRIBUTE[event.type]]: event.occurredAt };
   switch (event.type) {
     case 'OrderPlaced': {
-      const { customerId, items, shippingAddress, totalCents } = event.order;
-      return { ...common, customerId, items, shippingAddress, totalCents };
+      const { customerId, items, shippingAddress, totalCents, ownerId } = event.order;
+      return { ...common, customerId, items, shippingAddress, totalCents, ownerId };
     }
     case 'OrderCharged':
       return { ...common, invoiceKey: event.invoiceKey };
@@ -212,3 +214,4 @@ const getOrderView = async (tableName: string, orderId: string): Promise<OrderVi
 
 
 export { recordEvent, markOnce, recordDocumentNotice, getOrderView };
+export type { OrderView };

@@ -34,6 +34,8 @@ interface PlacedOrder extends OrderInput {
   orderId: string;
   totalCents: number;
   placedAt: string;
+  /** The `sub` of the caller who placed it through the API (none for imported orders, or ones placed before). */
+  ownerId?: string;
 }
 
 /** Limits of one order; each one keeps the OrderPlaced event far below SNS's 256 KiB message limit. */
@@ -153,11 +155,12 @@ const orderTotalCents = (items: readonly OrderItem[]): number =>
  * @example
  * const order = placeOrder(parseOrderInput(body), { orderId: randomUUID(), now: new Date() });
  */
-const placeOrder = (input: OrderInput, { orderId, now }: { orderId: string; now: Date }): PlacedOrder => ({
+const placeOrder = (input: OrderInput, { orderId, now, ownerId }: { orderId: string; now: Date; ownerId?: string }): PlacedOrder => ({
   orderId,
   ...input,
   totalCents: orderTotalCents(input.items),
   placedAt: now.toISOString(),
+  ...(ownerId === undefined ? {} : { ownerId }),
 });
 
 export type { Fulfillment, OrderItem, ShippingAddress, OrderInput, PlacedOrder };

@@ -68,8 +68,9 @@ const checkPlacedOrder = (value: unknown, orderId: unknown, issues: Issues): voi
     issues.push({ field: 'order', message: 'must be an object' });
     return;
   }
-  const { orderId: innerId, totalCents, placedAt, ...input } = value;
+  const { orderId: innerId, totalCents, placedAt, ownerId, ...input } = value;
   if (innerId !== orderId) issues.push({ field: 'order.orderId', message: 'must equal orderId' });
+  if (ownerId !== undefined) checkString(ownerId, 'order.ownerId', { max: 128 }, issues);
   checkInteger(totalCents, 'order.totalCents', 0, Number.MAX_SAFE_INTEGER, issues);
   checkString(placedAt, 'order.placedAt', { max: 40 }, issues);
   // The order was accepted at the edge when it was placed; the edge's free-text rules may have grown since.

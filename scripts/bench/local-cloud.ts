@@ -30,6 +30,7 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mintLocalToken } from 'local-cloud';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const RATE = Number(process.env.BENCH_RATE ?? 10);
@@ -129,6 +130,9 @@ function makeProjectCopy(): string {
 /** Node flags for the local cloud process: the what-if preload, when a what-if needs it. */
 const nodeFlags = (copy: string): string[] => (args.has('--what-if-sqlite-normal') || args.has('--what-if-wake-one') ? ['--import', join(copy, 'what-if-preload.mjs')] : []);
 
+/** The `authorization` header of every API request (a token of the running cloud's issuer, set at its start). */
+const api = { authorization: '' };
+
 /** Spawns the local cloud as `npm start` runs it and resolves at its ready banner. */
 async function startLocalCloud(projectDir: string, dataDir: string, extraNodeArgs: string[] = []): Promise<Started> {
   const [edgePort, apiPort] = [await freePort(), await freePort()];
@@ -161,7 +165,14 @@ async function startLocalCloud(projectDir: string, dataDir: string, extraNodeArg
         if (ready && !settled) {
           settled = true;
           clearInterval(timer);
-          done({ child, readyMs: performance.now() - spawnedAt, reportedMs: Number(ready[1]), output, apiUrl: `http://127.0.0.1:${apiPort}` });
+          // Every API request carries a token of this cloud's issuer (its key is in the data directory).
+          void mintLocalToken(dataDir, { customer: 'bench', expiresInSeconds: 12 * 60 * 60 }).then(
+            (token) => {
+              api.authorization = `Bearer ${token}`;
+              done({ child, readyMs: performance.now() - spawnedAt, reportedMs: Number(ready[1]), output, apiUrl: `http://127.0.0.1:${apiPort}` });
+            },
+            fail,
+          );
         }
       }
     };
@@ -205,7 +216,7 @@ interface OrderSample {
 }
 
 async function getOrder(apiUrl: string, orderId: string): Promise<Record<string, unknown> | undefined> {
-  const response = await fetch(`${apiUrl}/orders/${orderId}`);
+  const response = await fetch(`${apiUrl}/orders/${orderId}`, { headers: { authorization: api.authorization } });
   return response.status === 200 ? ((await response.json()) as Record<string, unknown>) : (await response.arrayBuffer(), undefined);
 }
 
@@ -236,7 +247,7 @@ async function openLoop(apiUrl: string): Promise<{ samples: OrderSample[]; lateS
     const sample: OrderSample = { sentAt: Date.now() };
     samples.push(sample);
     sends.push(
-      fetch(`${apiUrl}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: orderBody(i) })
+      fetch(`${apiUrl}/orders`, { method: 'POST', headers: { authorization: api.authorization, 'content-type': 'application/json' }, body: orderBody(i) })
         .then(async (response) => {
           sample.acceptedAt = Date.now();
           sample.status = response.status;
@@ -324,7 +335,7 @@ async function main(): Promise<void> {
     // Warm-up: a few orders through every function once (first invocations create SDK clients, open sockets).
     const warmup = await Promise.all(
       Array.from({ length: WARMUP_ORDERS }, async (_, i) => {
-        const response = await fetch(`${latencyCloud.apiUrl}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: orderBody(10_000 + i) });
+        const response = await fetch(`${latencyCloud.apiUrl}/orders`, { method: 'POST', headers: { authorization: api.authorization, 'content-type': 'application/json' }, body: orderBody(10_000 + i) });
         return ((await response.json()) as { orderId: string }).orderId;
       }),
     );

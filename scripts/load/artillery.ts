@@ -71,7 +71,9 @@ function artilleryScript(scenario: Scenario, options: { target: string; workers:
     scenarios: [
       {
         name: 'POST /orders',
-        flow: [{ post: { url: '/orders', beforeRequest: 'orderBody', headers: { 'content-type': 'application/json' }, capture: { json: '$.orderId', as: 'orderId' } } }],
+        // The API's JWT authorizer wants a customer's access token: ORDERFLOW_TOKEN in the environment of every
+        // worker (README, "Security"; Artillery's $processEnvironment template).
+        flow: [{ post: { url: '/orders', beforeRequest: 'orderBody', headers: { authorization: 'Bearer {{ $processEnvironment.ORDERFLOW_TOKEN }}', 'content-type': 'application/json' }, capture: { json: '$.orderId', as: 'orderId' } } }],
       },
     ],
   };

@@ -307,6 +307,7 @@ async function driveApi(ctx: RunContext, state: RunState, start: RunStart): Prom
   const sender = startSender(
     {
       apiUrl: target.apiUrl,
+      authorization: target.authorization,
       phases: scenario.phases,
       mix: scenario.orders,
       maxInFlight: scenario.limits.maxInFlight,

@@ -12,6 +12,8 @@ import type { OrderMix, Phase } from './scenario.ts';
 
 interface SenderConfig {
   apiUrl: string;
+  /** `Bearer <token>`: the API's JWT authorizer refuses a request without one (LoadTarget.authorization). */
+  authorization: string;
   phases: Phase[];
   mix: OrderMix;
   maxInFlight: number;
@@ -64,7 +66,7 @@ async function runSender(config: SenderConfig, hooks: SenderHooks, clock: Clock 
       aborted: () => hooks.isAborted(),
       send: (arrival) => {
         const order = generateOrder(config.mix, arrival.seq);
-        return http.send(JSON.stringify(order.body), { 'x-correlation-id': `load-${config.runId}-${arrival.seq}` });
+        return http.send(JSON.stringify(order.body), { authorization: config.authorization, 'x-correlation-id': `load-${config.runId}-${arrival.seq}` });
       },
       onRecord: (record) => buffer.push(record),
     });

@@ -24,11 +24,19 @@ import { parse as parseYaml } from 'yaml';
 import { type LocalCloud } from 'local-cloud';
 import { localClients } from '../local/clients.ts';
 import { startOrderflowCloud } from '../local/cloud.ts';
-import { OBSERVER_AGENT, STATS_PATH, controlHeaders, readLocalToken, type LocalStatsSnapshot } from 'local-cloud';
+import { OBSERVER_AGENT, STATS_PATH, controlHeaders, mintLocalToken, readLocalToken, type LocalStatsSnapshot } from 'local-cloud';
 import { TemplateResolver, loadTemplate, type CfnTemplate } from 'local-cloud';
 import { isRecord } from '#lib/domain/validate.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
+
+/**
+ * How long a local load token is valid: 12 hours, longer than any scenario runs (the longest, bulk-import, is
+ * minutes: scripts/load/scenarios/), so no request of a run meets an expired token.
+ */
+const LOAD_TOKEN_SECONDS = 12 * 60 * 60;
+/** The customer every local load order is placed as. */
+const LOAD_CUSTOMER = 'load';
 const TEMPLATE_PATH = join(PROJECT_DIR, '.serverless', 'cloudformation-template-update-stack.json');
 
 interface QueueInfo {
@@ -45,6 +53,8 @@ interface QueueInfo {
 interface LocalEdge {
   url: string;
   token: string | undefined;
+  /** Its data directory, when known (a running npm start's): where its token issuer keeps its key. */
+  dataDir?: string;
 }
 
 type TargetKind = 'local-in-process' | 'local-npm-start' | 'aws';
@@ -54,6 +64,11 @@ interface LoadTarget {
   /** One line for the report and the console. */
   description: string;
   apiUrl: string;
+  /**
+   * `Bearer <token>` for POST /orders: locally a token of the local issuer for the customer `load` (valid
+   * LOAD_TOKEN_SECONDS), on AWS the customer access token in ORDERFLOW_TOKEN.
+   */
+  authorization: string;
   region: string;
   stage: string;
   stackName: string;
@@ -164,7 +179,8 @@ async function fetchStats(edge: LocalEdge): Promise<LocalStatsSnapshot | undefin
  * its data directory's (LOCAL_DATA_DIR, default `.local`).
  */
 async function detectNpmStart(edgePort: number, apiPort: number): Promise<{ edge: LocalEdge; apiUrl: string } | undefined> {
-  const edge = { url: `http://127.0.0.1:${edgePort}`, token: readLocalToken({ dataDir: resolve(PROJECT_DIR, process.env.LOCAL_DATA_DIR || '.local') }) };
+  const dataDir = resolve(PROJECT_DIR, process.env.LOCAL_DATA_DIR || '.local');
+  const edge = { url: `http://127.0.0.1:${edgePort}`, token: readLocalToken({ dataDir }), dataDir };
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const [stats, api] = await Promise.all([probe(`${edge.url}${STATS_PATH}`, 5000, controlHeaders(edge.token)), probe(`${apiUrl}/`)]);
   if (stats?.status === 403 && api) {
@@ -198,6 +214,8 @@ async function npmStartTarget(found: { edge: LocalEdge; apiUrl: string }, log: (
     ordersTable: resolver.identity(findLogical(template, 'AWS::DynamoDB::Table', 'OrdersTable')).ref,
     importsBucket: resolver.identity('ImportsBucket').ref,
     ...localTargetClients(found.edge.url, region),
+    // The running local cloud's issuer wrote its key into its data directory: a token of it passes its API.
+    authorization: `Bearer ${await mintLocalToken(found.edge.dataDir ?? resolve(PROJECT_DIR, '.local'), { customer: LOAD_CUSTOMER, expiresInSeconds: LOAD_TOKEN_SECONDS })}`,
     edge: found.edge,
     stats: () => fetchStats(found.edge),
     stop: async () => {},
@@ -232,6 +250,7 @@ async function inProcessTarget(options: TargetOptions): Promise<LoadTarget> {
     ordersTable: cloud.outputs.OrdersTableName ?? cloud.resources.OrdersTable?.physicalId ?? '',
     importsBucket: cloud.outputs.ImportsBucketName ?? cloud.resources.ImportsBucket?.physicalId ?? '',
     ...clients,
+    authorization: `Bearer ${await cloud.mintToken({ customer: LOAD_CUSTOMER, expiresInSeconds: LOAD_TOKEN_SECONDS })}`,
     edge: { url: cloud.edgeUrl, token: cloud.token },
     stats: async () => cloud.stats(),
     cloud,
@@ -250,6 +269,13 @@ async function serviceName(): Promise<string> {
   const parsed = parseYaml(await readFile(join(PROJECT_DIR, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as { service?: unknown };
   if (typeof parsed?.service !== 'string') throw new TargetError('serverless.yml: service is not a plain name; pass --stack');
   return parsed.service;
+}
+
+/** A customer's access token for the deployed API, from ORDERFLOW_TOKEN (README, "Security": how to get one). */
+function awsToken(): string {
+  const token = process.env.ORDERFLOW_TOKEN?.trim().replace(/^Bearer\s+/i, '');
+  if (!token) throw new TargetError('ORDERFLOW_TOKEN is not set: the API wants a customer access token of the stack\'s user pool (README, "Security", how to get one)');
+  return token;
 }
 
 async function awsTarget(options: TargetOptions & { stage: string }): Promise<LoadTarget> {
@@ -290,6 +316,7 @@ async function awsTarget(options: TargetOptions & { stage: string }): Promise<Lo
       kind: 'aws',
       description: `AWS stack ${stackName} (${region})`,
       apiUrl: outputs.HttpApiUrl as string,
+      authorization: `Bearer ${awsToken()}`,
       region,
       stage: options.stage,
       stackName,

@@ -15,15 +15,32 @@ function dashboardPort(): number {
   return port;
 }
 
-/** The dashboard on DASHBOARD_PORT; the cloud runs without it when it cannot start. */
+/** The customer of the token the banner prints. */
+const BANNER_CUSTOMER = 'alice';
+
+/**
+ * A ready-to-use token for the API's JWT authorizer (the local issuer's, one hour), with the request that uses it
+ * and how to get another customer's.
+ */
+async function tokenLines(cloud: LocalCloud): Promise<string[]> {
+  const token = await cloud.mintToken({ customer: BANNER_CUSTOMER });
+  return [
+    `  Token   customer "${BANNER_CUSTOMER}", valid 1 h (another: TOKEN=$(npm run -s token -- <customer>)):`,
+    `          TOKEN=${token}`,
+    `          curl -s ${cloud.apiUrl}/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"customerId":"c-1","fulfillment":"digital","items":[{"sku":"EBOOK-1","quantity":1,"unitPriceCents":999}]}'`,
+  ];
+}
+
+/** The token lines and the dashboard on DASHBOARD_PORT; the cloud runs without the dashboard when it cannot start. */
 async function attachDashboard(cloud: LocalCloud, log: (line: string) => void): Promise<{ lines: string[]; stop(): Promise<void> } | undefined> {
-  if (process.env.DASHBOARD_PORT === 'off') return undefined;
+  const lines = await tokenLines(cloud);
+  if (process.env.DASHBOARD_PORT === 'off') return { lines, stop: async () => undefined };
   try {
     const dashboard = await startDashboard({ cloud, port: dashboardPort(), log });
-    return { lines: [`  Dashboard ${dashboard.url}`], stop: () => dashboard.stop() };
+    return { lines: [...lines, `  Dashboard ${dashboard.url}`], stop: () => dashboard.stop() };
   } catch (error) {
     log(`warning: no dashboard: ${error instanceof Error ? error.message : String(error)}`);
-    return undefined;
+    return { lines, stop: async () => undefined };
   }
 }
 

@@ -41,8 +41,8 @@ const CUSTOMER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const SKU = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const COUNTRY = /^[A-Z]{2}$/;
 const ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-// Random (v4) without an Idempotency-Key, name-based (v5 layout, lib/domain/ids.ts) with one.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[45][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+// Random (v4) without an Idempotency-Key, keyed (v8 layout: an HMAC, lib/domain/ids.ts keyedId) with one.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[48][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const TOP_KEYS = ['customerId', 'items', 'fulfillment', 'shippingAddress'];
 const ITEM_KEYS = ['sku', 'quantity', 'unitPriceCents'];
 const ADDRESS_KEYS = ['name', 'line1', 'line2', 'city', 'postalCode', 'country'];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from 'local-cloud';
+import { mintLocalToken, waitFor } from 'local-cloud';
 import { localClients } from '../../scripts/local/clients.ts';
 import { freePort, physicalOrder, uniqueCustomer } from './helpers/cloud.ts';
 
@@ -49,9 +49,9 @@ async function startChild(dataDir: string, edgePort: number, apiPort: number): P
   return { process: child, output, exited };
 }
 
-async function post(apiUrl: string, body: unknown): Promise<{ status: number; orderId?: string }> {
+async function post(apiUrl: string, authorization: string, body: unknown): Promise<{ status: number; orderId?: string }> {
   try {
-    const response = await fetch(`${apiUrl}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(`${apiUrl}/orders`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const json = (await response.json().catch(() => ({}))) as { orderId?: string };
     return { status: response.status, ...(json.orderId ? { orderId: json.orderId } : {}) };
   } catch {
@@ -83,6 +83,10 @@ describe('Local cloud: kill -9 mid-flow and restart on the same data directory',
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     child = await startChild(dataDir, edgePort, apiPort);
+    // A token of the local issuer the child wrote into the data directory; its key survives the restart, so the
+    // same token still works afterwards.
+    const authorization = `Bearer ${await mintLocalToken(dataDir, { customer: 'restart-customer' })}`;
+    const headers = { authorization };
 
     // Act: orders arrive 5 at a time every 250 ms (~20/s, at most 60) and keep arriving until the process is
     // killed, once the first order is COMPLETED: the others are somewhere in the pipeline (queued, in a batching
@@ -91,7 +95,7 @@ describe('Local cloud: kill -9 mid-flow and restart on the same data directory',
     let posting = true;
     const poster = (async () => {
       for (let round = 0; posting && round < 12; round += 1) {
-        const answers = await Promise.all(Array.from({ length: 5 }, () => post(apiUrl, physicalOrder(uniqueCustomer('restart')))));
+        const answers = await Promise.all(Array.from({ length: 5 }, () => post(apiUrl, authorization, physicalOrder(uniqueCustomer('restart')))));
         for (const answer of answers) if (answer.status === 202 && answer.orderId) accepted.push(answer.orderId);
         await sleep(250);
       }
@@ -99,7 +103,7 @@ describe('Local cloud: kill -9 mid-flow and restart on the same data directory',
     await waitFor(async () => {
       const first = accepted[0];
       if (!first || accepted.length < 15) return false;
-      const response = await fetch(`${apiUrl}/orders/${first}`).catch(() => undefined);
+      const response = await fetch(`${apiUrl}/orders/${first}`, { headers }).catch(() => undefined);
       return response?.status === 200 && ((await response.json()) as { status: string }).status === 'COMPLETED';
     }, { timeoutMs: 45_000, what: 'the first order COMPLETED while others are in flight' }).catch((error: unknown) => {
       const output = child?.output.filter((line) => !line.includes('No application metrics')).slice(-30).map((line) => line.slice(0, 300));
@@ -133,7 +137,7 @@ describe('Local cloud: kill -9 mid-flow and restart on the same data directory',
         before
           .filter((id) => statuses.get(id) !== 'COMPLETED')
           .map(async (id) => {
-            const response = await fetch(`${apiUrl}/orders/${id}`);
+            const response = await fetch(`${apiUrl}/orders/${id}`, { headers });
             statuses.set(id, response.status === 200 ? ((await response.json()) as { status: string }).status : `HTTP ${response.status}`);
           }),
       );

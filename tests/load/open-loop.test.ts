@@ -83,9 +83,11 @@ describe('Load open loop: sends on schedule whatever the answers', () => {
   describe('against a slow server (real clock, real HTTP)', () => {
     let server: Server;
     let url: string;
+    const authorizations = new Set<string>();
 
     beforeAll(async () => {
       server = createServer((req, res) => {
+        authorizations.add(req.headers.authorization ?? '(none)');
         req.resume();
         req.on('end', () => setTimeout(() => res.writeHead(202, { 'content-type': 'application/json' }).end('{"orderId":"o-1","status":"PLACED"}'), 250));
       });
@@ -102,7 +104,7 @@ describe('Load open loop: sends on schedule whatever the answers', () => {
       const started = realClock.now();
 
       const summary = await runSender(
-        { apiUrl: url, phases: [steady(50, 1)], mix: { physicalShare: 0.5, itemsPerOrder: { min: 1, max: 2 }, seed: 1 }, maxInFlight: 100, requestTimeoutMs: 5000, runId: 'test', startEpochMs: performance.timeOrigin + performance.now() + 20 },
+        { apiUrl: url, authorization: 'Bearer load-token', phases: [steady(50, 1)], mix: { physicalShare: 0.5, itemsPerOrder: { min: 1, max: 2 }, seed: 1 }, maxInFlight: 100, requestTimeoutMs: 5000, runId: 'test', startEpochMs: performance.timeOrigin + performance.now() + 20 },
         { onRecords: (batch) => records.push(...batch), onPhaseEnd: () => {}, isDrained: () => false, isAborted: () => false },
       );
       const elapsed = realClock.now() - started;
@@ -114,6 +116,7 @@ describe('Load open loop: sends on schedule whatever the answers', () => {
       expect(elapsed).toBeLessThan(6000);
       expect(summary.maxSendLagMs).toBeLessThan(2000);
       expect(records.every((r) => r.status === 202 && r.orderId === 'o-1')).toBe(true);
+      expect([...authorizations]).toEqual(['Bearer load-token']);
       expect(Math.min(...records.map((r) => (r.respondedMs as number) - r.intendedMs))).toBeGreaterThanOrEqual(245);
     });
   });

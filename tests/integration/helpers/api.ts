@@ -37,6 +37,9 @@ const FC_SEED = ((): number => {
   return seed;
 })();
 
+/** The customer every request of HttpClient is sent as, unless its headers set `authorization`. */
+const API_CUSTOMER = 'api-customer';
+
 /** SNS's message limit, which POST /orders applies to the body (README, "The order API"; SNS quotas page). */
 const BODY_LIMIT_BYTES = 262_144;
 
@@ -60,6 +63,7 @@ interface HttpSend {
 }
 
 interface HttpClient {
+  /** Sends as the client's customer (its token, when it has one) unless the headers set `authorization` (null: none). */
   send(request: HttpSend): Promise<HttpAnswer>;
   /** POST /orders with `content-type: application/json` unless the headers say otherwise. */
   postOrder(body: unknown, headers?: Record<string, string | null>): Promise<HttpAnswer>;
@@ -119,14 +123,15 @@ const isSqsEvent = (event: unknown): boolean => (event as { Records?: { eventSou
  */
 const utf8AsLatin1 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
 
-function httpClient(baseUrl: string): HttpClient {
+function httpClient(baseUrl: string, token?: string): HttpClient {
   const { hostname, port } = new URL(baseUrl);
   // Enough sockets for the concurrent-retry tests (20 at once) to reach the server together.
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
   const send = ({ method = 'GET', path, headers = {}, body, fresh = false }: HttpSend): Promise<HttpAnswer> =>
     new Promise((resolve, reject) => {
       const outgoing: OutgoingHttpHeaders = {};
-      for (const [name, value] of Object.entries(headers)) if (value !== null) outgoing[name] = value;
+      const authorized = token === undefined || Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+      for (const [name, value] of Object.entries(authorized ? headers : { authorization: `Bearer ${token}`, ...headers })) if (value !== null) outgoing[name] = value;
       if (body !== undefined && !Object.keys(outgoing).some((name) => name.toLowerCase() === 'content-length')) {
         outgoing['content-length'] = Buffer.byteLength(body);
       }
@@ -311,7 +316,8 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
     );
   };
 
-  const http = httpClient(cloud.apiUrl);
+  // The default customer of every request (a token of the local issuer, valid one hour: longer than a test file).
+  const http = httpClient(cloud.apiUrl, await cloud.mintToken({ customer: API_CUSTOMER }));
   return {
     cloud,
     http,

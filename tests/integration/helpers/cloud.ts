@@ -72,10 +72,16 @@ interface CloudUnderTest {
   clients: LocalClients;
   /** Physical names, from the stack outputs. */
   names: { ordersTable: string; documentsBucket: string; importsBucket: string; lakeBucket: string; topicArn: string; streamName: string };
+  /**
+   * The order API as a customer (TEST_CUSTOMER unless `as` names another): each request carries a token the
+   * local issuer minted for that customer; a header given overrides it (`authorization: ''` sends none).
+   */
   api: {
-    postOrder(body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
-    getOrder(orderId: string): Promise<ApiResponse>;
+    postOrder(body: unknown, headers?: Record<string, string>, as?: string): Promise<ApiResponse>;
+    getOrder(orderId: string, as?: string): Promise<ApiResponse>;
   };
+  /** `Bearer <token>` for a named customer (cached per customer: one hour of validity, Cognito's default). */
+  bearer(customer?: string): Promise<string>;
   /** The full name of a function from its short name (`orderMetrics` → `orderflow-local-orderMetrics`). */
   functionName(short: string): string;
   /** A queue's URL from its logical id (`AnalyticsQueue`). */
@@ -116,6 +122,14 @@ function digitalOrder(customerId: string): OrderBody {
 /** A customer id unique to this run, so assertions never match another test's orders. */
 function uniqueCustomer(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The customer the tests' API calls are made as, unless one names another. */
+const TEST_CUSTOMER = 'test-customer';
+
+/** Headers less those set to '' (how a test sends a request without a token). */
+function withoutEmpty(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== ''));
 }
 
 async function request(url: string, init: RequestInit): Promise<ApiResponse> {
@@ -180,6 +194,15 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
   };
   const taps: string[] = [];
   const lakeObjects = new Map<string, LakeLine['event'][]>();
+  const tokens = new Map<string, Promise<string>>();
+  const bearer = (customer = TEST_CUSTOMER): Promise<string> => {
+    let token = tokens.get(customer);
+    if (token === undefined) {
+      token = cloud.mintToken({ customer }).then((jwt) => `Bearer ${jwt}`);
+      tokens.set(customer, token);
+    }
+    return token;
+  };
 
   const t: CloudUnderTest = {
     cloud,
@@ -189,14 +212,15 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
     clients,
     names,
     api: {
-      postOrder: (body, headers = {}) =>
+      postOrder: async (body, headers = {}, as = TEST_CUSTOMER) =>
         request(`${cloud.apiUrl}/orders`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
+          headers: withoutEmpty({ authorization: await bearer(as), 'content-type': 'application/json', ...headers }),
           body: typeof body === 'string' ? body : JSON.stringify(body),
         }),
-      getOrder: (orderId) => request(`${cloud.apiUrl}/orders/${encodeURIComponent(orderId)}`, { method: 'GET' }),
+      getOrder: async (orderId, as = TEST_CUSTOMER) => request(`${cloud.apiUrl}/orders/${encodeURIComponent(orderId)}`, { method: 'GET', headers: { authorization: await bearer(as) } }),
     },
+    bearer,
     functionName: (short) => {
       const fn = cloud.functions.find((full) => full.endsWith(`-${short}`));
       if (!fn) throw new Error(`no function ${short} (functions: ${cloud.functions.join(', ')})`);
@@ -319,5 +343,5 @@ function kinesisEvents(event: unknown): { sequenceNumber: string; event: LakeLin
   }));
 }
 
-export { digitalOrder, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer };
+export { digitalOrder, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer, TEST_CUSTOMER };
 export type { CloudUnderTest, Invocation, LakeLine, Tap };

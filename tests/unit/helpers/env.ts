@@ -34,6 +34,7 @@ const DEPLOYED = {
   IMPORT_CHECKPOINT_SECONDS: '1814400',
   IMPORT_MAX_BYTES: '104857600',
   LAKE_BUCKET: `orderflow-dev-lake-${ACCOUNT}`,
+  ORDER_ID_KEY_SECRET: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:orderflow-dev/order-id-key-Ab12Cd`,
 } as const;
 
 /**

@@ -24,8 +24,8 @@ describe('Lib: idempotency', () => {
     expect(idempotencyStore()).toBe(store);
   });
 
-  it('keys POST /orders by the Idempotency-Key, validates the order body, keeps records 24 hours', () => {
-    expect(placeOrderIdempotency.eventKeyJmesPath).toBe('idempotencyKey');
+  it("keys POST /orders by the caller's sub and the Idempotency-Key, validates the order body, keeps records 24 hours", () => {
+    expect(placeOrderIdempotency.eventKeyJmesPath).toBe('[ownerId, idempotencyKey]');
     expect(placeOrderIdempotency.payloadValidationJmesPath).toBe('order');
     expect(placeOrderIdempotency.expiresAfterSeconds).toBe(86_400);
     expect(placeOrderIdempotency.throwOnNoIdempotencyKey).toBe(true);

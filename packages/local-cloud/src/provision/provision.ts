@@ -112,6 +112,10 @@ const NOT_EMULATED_TYPES = new Set([
   'AWS::ApiGatewayV2::ApiMapping',
   'AWS::ApiGatewayV2::DomainName',
   'AWS::SSM::Parameter',
+  // The HTTP API's JWT authorizers trust the local issuer instead (auth/issuer.ts).
+  'AWS::Cognito::UserPool',
+  'AWS::Cognito::UserPoolClient',
+  'AWS::Cognito::UserPoolDomain',
 ]);
 
 /** SQS queue attributes CloudFormation accepts, mapped to the API's string attributes. */

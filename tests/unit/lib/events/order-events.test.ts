@@ -129,6 +129,20 @@ describe('Lib: events/order-events', () => {
     expect(parseOrderPlaced(JSON.stringify(placed)).type).toBe('OrderPlaced');
   });
 
+  it("carries the order's owner (the caller's sub) when it has one, and accepts an OrderPlaced without one (imported, or placed before owners)", () => {
+    // Prepare
+    const placed = bodyOf<{ order: Record<string, unknown> }>(firstRecord('order-placed-physical'));
+    const owned = structuredClone(placed);
+    owned.order.ownerId = '5f0d7a1c-2b9e-4c8d-a3f6-1e2b3c4d5e6f';
+    const bad = structuredClone(placed);
+    bad.order.ownerId = 42;
+
+    // Act + Assess
+    expect(parseOrderPlaced(JSON.stringify(owned)).order.ownerId).toBe('5f0d7a1c-2b9e-4c8d-a3f6-1e2b3c4d5e6f');
+    expect(parseOrderPlaced(JSON.stringify(placed)).order.ownerId).toBeUndefined();
+    expect(() => parseOrderPlaced(JSON.stringify(bad))).toThrow(InvalidEventError);
+  });
+
   describe('parseReviewRequest', () => {
     it('parses the stored review request and keeps only its three fields', () => {
       // Prepare
