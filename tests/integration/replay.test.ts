@@ -29,7 +29,14 @@ describe('npm run replay on the local cloud', () => {
       expect(placed.status, JSON.stringify(placed.body)).toBe(202);
       orderIds.push(String(placed.body.orderId));
     }
-    // Each digital order puts OrderPlaced and OrderCharged on the stream (streamOrderEvents).
+    // Each digital order puts OrderPlaced and OrderCharged on the stream (streamOrderEvents). Read the stream only
+    // once orderMetrics (its consumer) has been handed all of them: kinesalite does not answer an AT_TIMESTAMP read
+    // whose timestamp is past the stream's last record (the local cloud's README, Known quirks).
+    const metricsFn = t.functionName('orderMetrics');
+    await waitFor(
+      () => t.invocations.filter((entry) => entry.functionName === metricsFn).reduce((sum, entry) => sum + ((entry.event as { Records?: unknown[] }).Records?.length ?? 0), 0) >= ORDERS * 2,
+      { what: `orderMetrics to receive ${ORDERS * 2} order events`, timeoutMs: 60_000 },
+    );
     const records = await waitFor(
       async () => {
         const { records: read } = await readStreamWindow(t.clients.kinesis, t.names.streamName, { from: startedAt, to: new Date(Date.now() + 60_000) });
