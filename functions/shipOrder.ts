@@ -4,7 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { requireEnv } from '#lib/aws/env.ts';
 import { withVisibilityHeartbeat } from '#lib/aws/visibility.ts';
 import { processSqsBatch, type AroundRecord } from '#lib/batch.ts';
-import { parseReviewDelays } from '#lib/review-delay.ts';
+import { parseReviewDelays } from '#lib/review-delay.ts'; // slice-line:reviews
 import { parseOrderPlaced } from '#lib/events/order-events.ts';
 import { withPowertools } from '#lib/middleware/handler.ts';
 import { metrics } from '#lib/powertools.ts';
@@ -27,8 +27,8 @@ const shipOrderRecord = async (record: SQSRecord, log: Logger): Promise<void> =>
   const shipped = await shipOrder(placed, {
     bucket: requireEnv('DOCUMENTS_BUCKET'),
     topicArn: requireEnv('TOPIC_ARN'),
-    reviewQueueUrl: requireEnv('REVIEW_QUEUE_URL'),
-    reviewDelays: parseReviewDelays(process.env.REVIEW_DELAY_BY_COUNTRY ?? ''),
+    reviewQueueUrl: requireEnv('REVIEW_QUEUE_URL'), // slice-line:reviews
+    reviewDelays: parseReviewDelays(process.env.REVIEW_DELAY_BY_COUNTRY ?? ''), // slice-line:reviews
     shipmentNoticesTopicArn: requireEnv('SHIPMENT_NOTICES_TOPIC_ARN'),
   });
   log.info('order shipped', { orderId: shipped.orderId, trackingNumber: shipped.trackingNumber });
@@ -48,7 +48,7 @@ const withHeartbeat: AroundRecord = (record, log, work) =>
     work,
   );
 
-/** shipping queue (physical OrderPlaced) → label in S3, OrderShipped, review request. */
+/** shipping queue (physical OrderPlaced) → label in S3, OrderShipped (and a review request, with the reviews slice). */
 const shipOrderHandler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
   processSqsBatch(event, context, shipOrderRecord, { aroundRecord: withHeartbeat });
 

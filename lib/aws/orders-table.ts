@@ -5,7 +5,7 @@ import { deriveStatus, timeline, type OrderStatus, type TimelineEntry } from '..
 import type { OrderEvent } from '../events/order-events.ts';
 import { documents } from './clients/dynamodb.ts';
 
-/** The Orders table item: one per order, written only by recordOrderEvent, notifyCustomer, requestReview and announceShipment. */
+/** The Orders table item: one per order, written only by the consumers (recordOrderEvent and the ones that stamp a time). */
 interface OrderItemRecord {
   orderId: string;
   status?: OrderStatus;
@@ -25,7 +25,7 @@ interface OrderItemRecord {
   trackingNumber?: string;
   invoiceNotifiedAt?: string;
   labelNotifiedAt?: string;
-  reviewRequestedAt?: string;
+  reviewRequestedAt?: string; // slice-line:reviews
   shipmentAnnouncedAt?: string;
   /** When the stored status first became COMPLETED. */
   completedAt?: string;
@@ -149,16 +149,21 @@ const recordEvent = async (tableName: string, event: OrderEvent): Promise<OrderS
   }
 };
 
+/** The time attributes markOnce stamps. */
+type StampedAttribute =
+  | 'reviewRequestedAt' // slice-line:reviews
+  | 'shipmentAnnouncedAt';
+
 /**
- * Stamps a time attribute once (first write wins): notifications sent, review requested.
+ * Stamps a time attribute once (first write wins): shipment announced, review requested.
  *
  * @example
- * await markOnce(tableName, orderId, 'invoiceNotifiedAt', new Date().toISOString());
+ * await markOnce(tableName, orderId, 'shipmentAnnouncedAt', new Date().toISOString());
  */
 const markOnce = async (
   tableName: string,
   orderId: string,
-  attribute: 'reviewRequestedAt' | 'shipmentAnnouncedAt',
+  attribute: StampedAttribute,
   at: string,
 ): Promise<void> => {
   await documents.send(

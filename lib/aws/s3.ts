@@ -1,8 +1,9 @@
-import { Readable } from 'node:stream';
+import { Readable } from 'node:stream'; // slice-line:imports
 import { GetObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
-import { OrderflowError } from '../domain/errors.ts';
+import { OrderflowError } from '../domain/errors.ts'; // slice-line:imports
 import { s3 } from './clients/s3.ts';
 
+// slice-begin:imports
 /** The object at a key is no longer the version an event named: S3 answered 412 to `If-Match` on that ETag. */
 class ObjectChangedError extends OrderflowError {
   constructor(bucket: string, key: string, eTag: string) {
@@ -13,6 +14,7 @@ class ObjectChangedError extends OrderflowError {
 
 /** An S3 event's ETag has no quotes; an `If-Match` header takes the entity tag quoted (RFC 9110, section 8.8.3). */
 const quotedETag = (eTag: string): string => (eTag.startsWith('"') || eTag.startsWith('W/') ? eTag : `"${eTag}"`);
+// slice-end:imports
 
 /**
  * Writes an object only if no object has that key yet (S3 conditional write, `If-None-Match: *`).
@@ -45,6 +47,7 @@ const getObjectText = async (bucket: string, key: string): Promise<string> => {
   return (await result.Body?.transformToString('utf-8')) ?? '';
 };
 
+// slice-begin:imports
 /**
  * Opens exactly the version of an object with this ETag (GetObject `If-Match`), as a stream: the caller reads it
  * piece by piece, never whole. Throws ObjectChangedError when the key now holds another version (412).
@@ -64,6 +67,7 @@ const openObjectVersion = async (bucket: string, key: string, eTag: string): Pro
     throw error;
   }
 };
+// slice-end:imports
 
 /**
  * Writes an object unconditionally.
@@ -75,4 +79,5 @@ const putObject = async (bucket: string, key: string, body: string, contentType 
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
 };
 
-export { ObjectChangedError, putObjectIfAbsent, getObjectText, openObjectVersion, putObject };
+export { putObjectIfAbsent, getObjectText, putObject };
+export { ObjectChangedError, openObjectVersion }; // slice-line:imports

@@ -35,12 +35,14 @@ interface OrderShippedEvent extends EventMeta {
 
 type OrderEvent = OrderPlacedEvent | OrderChargedEvent | OrderShippedEvent;
 
+// slice-begin:reviews
 /** The message shipOrder leaves in the review-requests delay queue. */
 interface ReviewRequest {
   orderId: string;
   customerId: string;
   correlationId: string;
 }
+// slice-end:reviews
 
 const ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
@@ -106,6 +108,7 @@ const parseOrderEvent = (body: string): OrderEvent => {
   return value as unknown as OrderEvent;
 };
 
+// slice-begin:reviews
 /**
  * Parses the body of a review request, or throws InvalidEventError.
  *
@@ -121,6 +124,7 @@ const parseReviewRequest = (body: string): ReviewRequest => {
   if (issues.length > 0) throw new InvalidEventError('review request', issues);
   return { orderId: value.orderId as string, customerId: value.customerId as string, correlationId: value.correlationId as string };
 };
+// slice-end:reviews
 
 const parseJson = (body: string, what: string): Record<string, unknown> => {
   let value: unknown;
@@ -149,5 +153,8 @@ const parseOrderPlaced = (body: string): OrderPlacedEvent => {
 
 const isOrderId = (value: string): boolean => value.length <= 64 && ORDER_ID.test(value);
 
-export type { OrderPlacedEvent, OrderChargedEvent, OrderShippedEvent, OrderEvent, ReviewRequest };
-export { EVENT_TYPES, eventIdFor, parseOrderEvent, parseOrderPlaced, parseReviewRequest, isOrderId };
+export type { OrderPlacedEvent, OrderChargedEvent, OrderShippedEvent, OrderEvent };
+export type { ReviewRequest }; // slice-line:reviews
+export { eventIdFor, parseOrderEvent, parseOrderPlaced, isOrderId };
+export { EVENT_TYPES }; // slice-line:analytics
+export { parseReviewRequest }; // slice-line:reviews

@@ -34,7 +34,7 @@ const scenarioAt = (rate: number): Scenario => ({
   kind: 'api',
   orders: { physicalShare: 0.7, itemsPerOrder: { min: 1, max: 5 }, seed: rate },
   phases: [{ type: 'steady', from: rate, to: rate, durationMs: SECONDS * 1000, untilDrained: false }],
-  importOrders: 0,
+  fileOrders: 0,
   limits: { maxInFlight: 1000, requestTimeoutMs: 35_000 },
   drain: { deadlineMs: 30_000 },
 });

@@ -22,7 +22,7 @@ interface ObserverCounters {
   accepted: number;
   /** Orders whose every needed step was stored by recordOrderEvent. */
   completed: number;
-  /** Records streamOrderEvents put on the stream (its batch minus its failures). */
+  /** Records put on the stream by the function that forwards order events to it (its batch minus its failures). */
   streamPut: number;
   /** Records the stream's consumers were handed. */
   streamRead: number;
@@ -144,9 +144,11 @@ class InvocationObserver {
           if (orderEvent) this.step(orderEvent);
         }
         return;
+      // slice-begin:analytics
       case 'streamOrderEvents':
         this.counters.streamPut += records.length - failed.size;
         return;
+      // slice-end:analytics
       default:
         if (records.length > 0 && records.every((record) => record.eventSource === 'aws:kinesis')) this.counters.streamRead += records.length;
     }

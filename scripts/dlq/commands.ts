@@ -9,7 +9,7 @@ import { DlqError, RedriveError, UsageError } from './errors.ts';
 import { keepAsIs, peekMessages, purgeQueue, queueArn, queueDepth, redriveByCopy, redriveByMoveTask, release, type QueueRef, type Transform } from './sqs-ops.ts';
 import type { FailureInfo, StackView } from './stack.ts';
 import { functionNameFromArn } from './stack.ts';
-import { beyondRetention, kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf, streamRetentionHours } from './stream.ts';
+import { beyondRetention, kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf, retentionHoursOf } from './stream.ts';
 import { dlqsOf, findQueue, queuesOf, type DlqInfo, type DlqSource } from './topology.ts';
 
 interface Output {
@@ -319,7 +319,7 @@ async function redriveStreamFailures(stack: StackView, from: QueueRef, request: 
     const pointer = parseFailurePointer(message.Body ?? '');
     try {
       if (!pointer) throw new DlqError('not a Kinesis on-failure record');
-      if (!retentions.has(pointer.streamArn)) retentions.set(pointer.streamArn, streamRetentionHours(stack.kinesis, pointer.streamArn));
+      if (!retentions.has(pointer.streamArn)) retentions.set(pointer.streamArn, retentionHoursOf(stack.kinesis, pointer.streamArn));
       const retention = await retentions.get(pointer.streamArn);
       const gone = retention === undefined ? undefined : beyondRetention(pointer, retention, new Date());
       if (gone !== undefined) throw new DlqError(gone);

@@ -8,7 +8,7 @@
  * Re-putting would hand the records again to Firehose (a second copy in the lake) and to any other consumer, to fix
  * one consumer's failure. Invoking only the consumer that failed does not; it needs `lambda:InvokeFunction` on
  * that function (locally: the edge's `POST /_local/invoke`). The records must still be in the stream: retention is
- * the streamRetentionHours stage param (14 days; 7 locally); a pointer older than that is refused, naming the
+ * the stream's retention period (DescribeStreamSummary); a pointer older than that is refused, naming the
  * retention (beyondRetention); replay its records from the lake (scripts/dlq/README.md).
  */
 import { DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
@@ -109,7 +109,7 @@ async function readPointedRecords(kinesis: KinesisClient, pointer: KinesisFailur
 
 /**
  * The event Lambda's Kinesis mapping would build for these records, with a tumbling window of its own (state {},
- * final invocation) so a windowed consumer such as orderMetrics counts and publishes them at once.
+ * final invocation) so a windowed consumer (a tumbling window) counts and publishes them at once.
  */
 function kinesisEventFor(pointer: KinesisFailurePointer, records: StreamRecord[], region: string): Record<string, unknown> {
   const now = new Date();
@@ -146,7 +146,7 @@ function reportedFailures(payload: unknown): string[] {
 }
 
 /** A stream's retention in hours (DescribeStreamSummary RetentionPeriodHours). */
-async function streamRetentionHours(kinesis: KinesisClient, streamArn: string): Promise<number | undefined> {
+async function retentionHoursOf(kinesis: KinesisClient, streamArn: string): Promise<number | undefined> {
   const out = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamNameOf(streamArn) }));
   return out.StreamDescriptionSummary?.RetentionPeriodHours;
 }
@@ -170,5 +170,5 @@ function beyondRetention(pointer: KinesisFailurePointer, retentionHours: number,
   );
 }
 
-export { beyondRetention, streamRetentionHours, kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf };
+export { beyondRetention, retentionHoursOf, kinesisEventFor, parseFailurePointer, readPointedRecords, reportedFailures, streamNameOf };
 export type { KinesisFailurePointer };

@@ -186,7 +186,7 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
     }
     if (r.Type === 'AWS::Kinesis::Stream') {
       const mode = isObject(p.StreamModeDetails) ? p.StreamModeDetails.StreamMode : undefined;
-      // ShardCount is `Fn::If [<on-demand condition>, AWS::NoValue, <shards>]` (resources/streaming.yml): the
+      // ShardCount is `Fn::If [<on-demand condition>, AWS::NoValue, <shards>]` (the stream's resource): the
       // provisioned branch is the count; an ON_DEMAND stream has none.
       const count = isObject(p.ShardCount) && Array.isArray(p.ShardCount['Fn::If']) ? (p.ShardCount['Fn::If'] as unknown[])[2] : p.ShardCount;
       kinesis = { onDemand: mode === 'ON_DEMAND', shards: num(count, 1) };
@@ -207,8 +207,8 @@ function matchesFilter(filter: Record<string, string[]> | undefined, attributes:
 /**
  * What each consumer sends on, per message it processes (the application's own behaviour, not in the template):
  * lib/charge.ts publishes OrderCharged and writes an invoice (S3 -> document-events); lib/ship.ts publishes
- * OrderShipped, writes a label (S3 -> document-events) and sends a review request; streamOrderEvents puts one
- * Kinesis record per message.
+ * OrderShipped, writes a label (S3 -> document-events) and, with the reviews slice, sends a review request; with the
+ * analytics slice, its stream producer puts one Kinesis record per message.
  */
 interface Emission {
   event?: string;
@@ -217,8 +217,12 @@ interface Emission {
 }
 const ORDERFLOW_EMISSIONS: Record<string, Emission[]> = {
   chargeOrder: [{ event: 'OrderCharged' }, { queue: 'document-events' }],
-  shipOrder: [{ event: 'OrderShipped' }, { queue: 'document-events' }, { queue: 'review-requests' }],
-  streamOrderEvents: [{ kinesisRecord: true }],
+  shipOrder: [
+    { event: 'OrderShipped' },
+    { queue: 'document-events' },
+    { queue: 'review-requests' }, // slice-line:reviews
+  ],
+  streamOrderEvents: [{ kinesisRecord: true }], // slice-line:analytics
 };
 
 interface FunctionDuration {
@@ -501,8 +505,8 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   }
   if (config.kinesis) {
     const limitText = config.kinesis.onDemand ? 'on-demand, 4 MB/s at creation' : `${config.kinesis.shards} shard(s) x (1,000 records/s, 1 MB/s)`;
-    add('Kinesis records/s', limitText, kinesisRecords, 'ProvisionedThroughputExceeded: streamOrderEvents retries the rejected records');
-    add('Kinesis bytes/s', limitText, kinesisBytes, 'ProvisionedThroughputExceeded: streamOrderEvents retries the rejected records');
+    add('Kinesis records/s', limitText, kinesisRecords, 'ProvisionedThroughputExceeded: the producer retries the rejected records');
+    add('Kinesis bytes/s', limitText, kinesisBytes, 'ProvisionedThroughputExceeded: the producer retries the rejected records');
   }
   add('Lambda account concurrency', `${AWS_FIGURES.accountConcurrency}`, accountCounter, 'invocations throttled across the account');
 

@@ -139,7 +139,7 @@ interface PerOrder {
   functions: Record<string, { invocationsPerOrder: number; meanDurationMs: number; memoryMb: number }>;
   /** Share of physical orders (Kinesis records per order = 2 + physical share: OrderPlaced, OrderCharged, OrderShipped). */
   physicalShare: number;
-  /** Kinesis shards (serverless.yml param streamShards). */
+  /** Kinesis shards (the stream's ShardCount). */
   shards: number;
 }
 

@@ -37,7 +37,7 @@ interface FunctionReport {
 
 interface LoadReport {
   schema: typeof REPORT_SCHEMA;
-  scenario: Pick<Scenario, 'name' | 'description' | 'kind' | 'phases' | 'orders' | 'importOrders' | 'limits' | 'drain'> & { file: string };
+  scenario: Pick<Scenario, 'name' | 'description' | 'kind' | 'phases' | 'orders' | 'fileOrders' | 'limits' | 'drain'> & { file: string };
   run: {
     id: string;
     command: string;
@@ -435,7 +435,7 @@ function buildReport(input: ReportInput): LoadReport {
       kind: scenario.kind,
       phases: scenario.phases,
       orders: scenario.orders,
-      importOrders: scenario.importOrders,
+      fileOrders: scenario.fileOrders,
       limits: scenario.limits,
       drain: scenario.drain,
     },

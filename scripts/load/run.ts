@@ -85,7 +85,7 @@ function keepCloudLine(line: string): boolean {
 /** The NDJSON of a bulk import: one order per line, from the scenario's seed. */
 function importFile(scenario: Scenario): string {
   const lines: string[] = [];
-  for (let seq = 0; seq < scenario.importOrders; seq += 1) lines.push(JSON.stringify(generateOrder(scenario.orders, seq).body));
+  for (let seq = 0; seq < scenario.fileOrders; seq += 1) lines.push(JSON.stringify(generateOrder(scenario.orders, seq).body));
   return `${lines.join('\n')}\n`;
 }
 
@@ -365,12 +365,14 @@ async function driveImport(ctx: RunContext, state: RunState, start: RunStart): P
   const { startEpochMs } = start;
   const body = importFile(scenario);
   const key = `load/${scenario.name}-${runId}.ndjson`;
+  const bucket = target.importsBucket;
+  if (!bucket) throw new TargetError(`scenario ${scenario.name} uploads a file to the imports bucket, and ${target.stackName} has none`);
   const uploadStarted = Date.now();
-  await target.s3.send(new PutObjectCommand({ Bucket: target.importsBucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }));
+  await target.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }));
   const uploadedAt = Date.now();
-  state.importInfo = { key, bytes: Buffer.byteLength(body), uploadMs: uploadedAt - startEpochMs, orders: scenario.importOrders };
-  state.phases.push({ phase: 0, type: 'spike', startMs: uploadStarted - startEpochMs, endMs: uploadedAt - startEpochMs, arrivals: scenario.importOrders, endedByDrain: false });
-  log(`uploaded s3://${target.importsBucket}/${key} (${scenario.importOrders} orders, ${(state.importInfo.bytes / 1024 / 1024).toFixed(1)} MiB) in ${uploadedAt - uploadStarted} ms`);
+  state.importInfo = { key, bytes: Buffer.byteLength(body), uploadMs: uploadedAt - startEpochMs, orders: scenario.fileOrders };
+  state.phases.push({ phase: 0, type: 'spike', startMs: uploadStarted - startEpochMs, endMs: uploadedAt - startEpochMs, arrivals: scenario.fileOrders, endedByDrain: false });
+  log(`uploaded s3://${bucket}/${key} (${scenario.fileOrders} orders, ${(state.importInfo.bytes / 1024 / 1024).toFixed(1)} MiB) in ${uploadedAt - uploadStarted} ms`);
   const prefix = `import:${key}:`;
   return {
     keep: (item) => typeof item.correlationId === 'string' && item.correlationId.startsWith(prefix),
@@ -378,7 +380,7 @@ async function driveImport(ctx: RunContext, state: RunState, start: RunStart): P
     expectedOrders: () => {
       const byLine = new Map<number, TableItem>();
       for (const item of state.itemsById.values()) byLine.set(Number((item.correlationId ?? '').slice(prefix.length)), item);
-      return Array.from({ length: scenario.importOrders }, (_, index) => ({
+      return Array.from({ length: scenario.fileOrders }, (_, index) => ({
         orderId: byLine.get(index + 1)?.orderId ?? `missing-line-${index + 1}`,
         sentEpochMs: uploadStarted,
         acceptedEpochMs: uploadedAt,
@@ -398,8 +400,8 @@ async function drain(ctx: RunContext, state: RunState, workload: Workload, start
     progress.update({
       elapsedMs: Date.now() - startEpochMs,
       phase: 'draining',
-      offered: scenario.kind === 'api' ? state.records.length : scenario.importOrders,
-      accepted: scenario.kind === 'api' ? state.accepted.size : scenario.importOrders,
+      offered: scenario.kind === 'api' ? state.records.length : scenario.fileOrders,
+      accepted: scenario.kind === 'api' ? state.accepted.size : scenario.fileOrders,
       ...progressCounters(state, sampler),
     });
   }, 250);

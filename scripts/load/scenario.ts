@@ -73,7 +73,7 @@ interface Scenario {
   /** kind api: the arrival phases. */
   phases: Phase[];
   /** kind bulk-import: orders in the one NDJSON file. */
-  importOrders: number;
+  fileOrders: number;
   limits: { maxInFlight: number; requestTimeoutMs: number };
   /** How long, after the last arrival, accepted orders get to complete before they count as lost. */
   drain: { deadlineMs: number };
@@ -231,7 +231,7 @@ function parseScenario(document: unknown, file: string): Scenario {
   if (poisonShare > 0 && !chaos) reader.problem('orders.poisonShare', 'poison orders need a faults: block (with poison on a consumer) and redrive:, or they never complete');
 
   const phases: Phase[] = [];
-  let importOrders = 0;
+  let fileOrders = 0;
   if (kind === 'api') {
     if (root.import !== undefined) reader.problem('import', 'only a bulk-import scenario takes import');
     if (!Array.isArray(root.phases) || root.phases.length === 0) reader.problem('phases', `must be a non-empty list of phases, got ${describe(root.phases)}`);
@@ -245,7 +245,7 @@ function parseScenario(document: unknown, file: string): Scenario {
     if (root.phases !== undefined) reader.problem('phases', 'a bulk-import scenario uploads one file: it takes import.orders, not phases');
     const section = reader.object(root.import, 'import', ['orders']);
     if (!section) reader.problem('import', 'is required for kind bulk-import: { orders: N }');
-    importOrders = reader.number(section?.orders, 'import.orders', { min: 1, max: LIMITS.maxImportOrders, integer: true });
+    fileOrders = reader.number(section?.orders, 'import.orders', { min: 1, max: LIMITS.maxImportOrders, integer: true });
   }
 
   const limits = reader.object(root.limits, 'limits', ['maxInFlight', 'requestTimeout']) ?? {};
@@ -264,7 +264,7 @@ function parseScenario(document: unknown, file: string): Scenario {
     kind: kind as Scenario['kind'],
     orders: { physicalShare, itemsPerOrder: items, seed, ...(poisonShare > 0 ? { poisonShare } : {}) },
     phases,
-    importOrders,
+    fileOrders,
     limits: { maxInFlight, requestTimeoutMs },
     drain: { deadlineMs },
     ...(chaos ? { chaos } : {}),

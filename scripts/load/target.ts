@@ -74,7 +74,8 @@ interface LoadTarget {
   stackName: string;
   queues: QueueInfo[];
   ordersTable: string;
-  importsBucket: string;
+  /** The imports bucket, where a bulk-import scenario uploads its file; undefined for a stack without the imports slice. */
+  importsBucket?: string;
   sqs: SQSClient;
   dynamodb: DynamoDBDocumentClient;
   s3: S3Client;
@@ -212,7 +213,7 @@ async function npmStartTarget(found: { edge: LocalEdge; apiUrl: string }, log: (
     stackName,
     queues,
     ordersTable: resolver.identity(findLogical(template, 'AWS::DynamoDB::Table', 'OrdersTable')).ref,
-    importsBucket: resolver.identity('ImportsBucket').ref,
+    importsBucket: resolver.identity('ImportsBucket').ref, // slice-line:imports
     ...localTargetClients(found.edge.url, region),
     // The running local cloud's issuer wrote its key into its data directory: a token of it passes its API.
     authorization: `Bearer ${await mintLocalToken(found.edge.dataDir ?? resolve(PROJECT_DIR, '.local'), { customer: LOAD_CUSTOMER, expiresInSeconds: LOAD_TOKEN_SECONDS })}`,
@@ -248,7 +249,7 @@ async function inProcessTarget(options: TargetOptions): Promise<LoadTarget> {
     stackName: cloud.stackName,
     queues,
     ordersTable: cloud.outputs.OrdersTableName ?? cloud.resources.OrdersTable?.physicalId ?? '',
-    importsBucket: cloud.outputs.ImportsBucketName ?? cloud.resources.ImportsBucket?.physicalId ?? '',
+    importsBucket: cloud.outputs.ImportsBucketName ?? cloud.resources.ImportsBucket?.physicalId ?? '', // slice-line:imports
     ...clients,
     authorization: `Bearer ${await cloud.mintToken({ customer: LOAD_CUSTOMER, expiresInSeconds: LOAD_TOKEN_SECONDS })}`,
     edge: { url: cloud.edgeUrl, token: cloud.token },
@@ -293,7 +294,7 @@ async function awsTarget(options: TargetOptions & { stage: string }): Promise<Lo
       if (error instanceof TargetError) throw error;
       throw new TargetError(`DescribeStacks ${stackName} in ${region} failed: ${(error as Error).message} (deployed? credentials? --region?)`, { cause: error });
     }
-    for (const key of ['HttpApiUrl', 'OrdersTableName', 'ImportsBucketName']) {
+    for (const key of ['HttpApiUrl', 'OrdersTableName']) {
       if (!outputs[key]) throw new TargetError(`stack ${stackName} has no output ${key} (deployed from this serverless.yml?)`);
     }
     const template = existsSync(TEMPLATE_PATH) ? await loadTemplate(TEMPLATE_PATH) : undefined;
@@ -322,7 +323,7 @@ async function awsTarget(options: TargetOptions & { stage: string }): Promise<Lo
       stackName,
       queues,
       ordersTable: outputs.OrdersTableName as string,
-      importsBucket: outputs.ImportsBucketName as string,
+      importsBucket: outputs.ImportsBucketName as string, // slice-line:imports
       sqs,
       dynamodb,
       s3,

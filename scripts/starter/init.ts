@@ -1,10 +1,12 @@
-// `npm run init -- --name <service> [--region <region>]`: make orderflow your own service. Renames the service
-// (and with it the CloudFormation stack and every resource name prefix, which serverless.yml derives from
-// ${self:service}), the package name and the default region, and prints what it changed.
+// `npm run init -- --name <service> [--region <region>] [--without <slice>]...`: make orderflow your own service.
+// Renames the service (and with it the CloudFormation stack and every resource name prefix, which serverless.yml
+// derives from ${self:service}), the package name and the default region; takes out the slices you do not want
+// (slices.yml declares what each is made of: scripts/starter/slices.ts); prints what it changed.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assertRegion, assertServiceName, InvalidNameError } from './names.ts';
+import { readSlices, removeSlices, SliceError, staleReferences } from './slices.ts';
 
 interface Change {
   file: string;
@@ -73,24 +75,54 @@ const initService = (root: string, to: { name: string; region?: string }): Chang
   return changes;
 };
 
+const USAGE = 'usage: npm run init -- [--name <service>] [--region <region>] [--without <slice>[,<slice>]]...';
+
+const knownSlices = (root: string): string => {
+  try {
+    return readSlices(root).map((slice) => `  ${slice.name.padEnd(12)} ${slice.summary}`).join('\n');
+  } catch {
+    return '  (none)';
+  }
+};
+
+const rename = (root: string, name: string, region: string | undefined): void => {
+  const changes = initService(root, { name, ...(region ? { region } : {}) });
+  if (changes.length === 0) {
+    process.stdout.write(`Nothing to change: the service is already ${name}.\n`);
+    return;
+  }
+  process.stdout.write(`Renamed the service to ${name}:\n`);
+  for (const { file, what } of changes) process.stdout.write(`  ${file.padEnd(30)} ${what}\n`);
+};
+
+const without = (root: string, slices: string[]): void => {
+  const { changes, removedNames } = removeSlices(root, slices);
+  process.stdout.write(`Took out ${slices.join(', ')}:\n`);
+  for (const change of changes) process.stdout.write(`  ${change}\n`);
+  const stale = staleReferences(root, removedNames);
+  if (stale.length > 0) {
+    process.stdout.write(`\nThese lines still name what was taken out (edit them, or mark them in slices.yml):\n`);
+    for (const line of stale) process.stdout.write(`  ${line}\n`);
+  }
+};
+
 const main = (): number => {
-  const { values } = parseArgs({ options: { name: { type: 'string' }, region: { type: 'string' } } });
-  if (!values.name) {
-    process.stderr.write('usage: npm run init -- --name <service> [--region <region>]\n');
+  const { values } = parseArgs({ options: { name: { type: 'string' }, region: { type: 'string' }, without: { type: 'string', multiple: true } } });
+  const root = process.cwd();
+  if (!values.name && !values.without?.length) {
+    process.stderr.write(`${USAGE}\n\nSlices (--without):\n${knownSlices(root)}\n`);
     return 2;
   }
   try {
-    const changes = initService(process.cwd(), { name: values.name, ...(values.region ? { region: values.region } : {}) });
-    if (changes.length === 0) {
-      process.stdout.write(`Nothing to change: the service is already ${values.name}.\n`);
-      return 0;
-    }
-    process.stdout.write(`Renamed the service to ${values.name}:\n`);
-    for (const { file, what } of changes) process.stdout.write(`  ${file.padEnd(30)} ${what}\n`);
-    process.stdout.write('\nNext: npm test, then npm run deploy -- --stage dev\n');
+    // check the name before anything changes
+    if (values.name) assertServiceName(values.name);
+    if (values.region) assertRegion(values.region);
+    if (values.without?.length) without(root, values.without);
+    if (values.name) rename(root, values.name, values.region);
+    process.stdout.write('\nNext: npm install, npm run lint, npm test, then npm run deploy -- --stage dev\n');
     return 0;
   } catch (error) {
-    if (error instanceof InvalidNameError) {
+    if (error instanceof InvalidNameError || error instanceof SliceError) {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }

@@ -1,8 +1,11 @@
 /**
  * `npm run dlq` on the local cloud (real emulators, real SDK): list, peek, redrive and purge on a standard and a
  * FIFO DLQ, a redrive whose sends fail (nothing deleted), and the whole story of a poison order: it fails chargeOrder
- * and orderMetrics until billing-dlq and the stream-failures queue hold it, then, poison switched off, a redrive
- * completes it exactly once (one invoice write, COMPLETED).
+ * until billing-dlq holds it, then, poison switched off, a redrive completes it exactly once (one invoice write,
+ * COMPLETED).
+ * slice-begin:analytics
+ * It fails orderMetrics too, until the stream-failures queue holds its records' pointer, redriven as well.
+ * slice-end:analytics
  *
  * The compiled template is used with one change, made here and not in serverless.yml: chargeOrder's timeout is 2 s
  * and so the billing queue's visibility timeout 13 s (the 6 x timeout + batching window rule kept), and
@@ -111,26 +114,45 @@ describe('npm run dlq on the local cloud', () => {
     const dlqs = await listed();
     const text = await cli('list');
 
-    // Assess: 9 queue DLQs (stock-requests among them), 5 subscription DLQs (the imports topic's two subscriptions
-    // share one), the stream's on-failure queue.
-    expect(dlqs).toHaveLength(15);
+    // Assess: every queue's DLQ, every subscription's DLQ (the imports topic's two subscriptions share one), the
+    // stream's on-failure queue.
+    const expected = [
+      'order-store-dlq.fifo',
+      'billing-dlq',
+      'shipping-dlq',
+      'document-events-dlq',
+      'stock-requests-dlq',
+      'order-store-sub-dlq.fifo',
+      'billing-sub-dlq.fifo',
+      'shipping-sub-dlq.fifo',
+      'analytics-dlq', // slice-line:analytics
+      'analytics-sub-dlq.fifo', // slice-line:analytics
+      'stream-failures', // slice-line:analytics
+      'import-jobs-dlq', // slice-line:imports
+      'imports-sub-dlq', // slice-line:imports
+      'import-audit-dlq', // slice-line:analytics,imports
+      'review-requests-dlq', // slice-line:reviews
+    ];
+    expect(dlqs.map((d) => d.name).sort()).toEqual(expected.map((name) => `orderflow-local-${name}`).sort());
+    // slice-begin:imports
     expect(dlqs.find((d) => d.name === 'orderflow-local-imports-sub-dlq')?.sources.map((source) => source.redriveTarget).sort()).toEqual([
-      'orderflow-local-import-audit',
+      'orderflow-local-import-audit', // slice-line:analytics
       'orderflow-local-import-jobs',
     ]);
+    // slice-end:imports
     expect(dlqs.find((d) => d.name === 'orderflow-local-billing-dlq')?.sources).toEqual([
       { kind: 'queue', source: 'queue orderflow-local-billing (orderflow-local-chargeOrder)', consumer: 'orderflow-local-chargeOrder', redriveTarget: 'orderflow-local-billing', maxReceiveCount: 2 },
     ]);
     expect(dlqs.find((d) => d.name === 'orderflow-local-billing-sub-dlq.fifo')?.sources[0]).toMatchObject({ kind: 'subscription', redriveTarget: 'orderflow-local-billing' });
-    expect(dlqs.find((d) => d.name === 'orderflow-local-stream-failures')?.sources[0]).toMatchObject({ kind: 'stream', consumer: 'orderflow-local-orderMetrics' });
+    expect(dlqs.find((d) => d.name === 'orderflow-local-stream-failures')?.sources[0]).toMatchObject({ kind: 'stream', consumer: 'orderflow-local-orderMetrics' }); // slice-line:analytics
     expect(dlqs.find((d) => d.name === 'orderflow-local-order-store-dlq.fifo')).toMatchObject({ fifo: true, sources: [{ redriveTarget: 'orderflow-local-order-store.fifo' }] });
     expect(text.code).toBe(0);
-    expect(text.out).toMatch(/orderflow-local-import-jobs-dlq\s+\d+\s+\d+/);
+    expect(text.out).toMatch(/orderflow-local-document-events-dlq\s+\d+\s+\d+/);
   });
 
   it('standard DLQ: peek does not consume; a failing send deletes nothing; redrive keeps bodies and attributes; purge empties', async () => {
-    // Prepare: three failed import jobs in import-jobs-dlq
-    const dlqUrl = t.queueUrl('ImportJobsDLQ');
+    // Prepare: three failed document events in document-events-dlq
+    const dlqUrl = t.queueUrl('DocumentEventsDLQ');
     const target = await createQueue(`dlq-standard-target-${process.pid}`);
     await t.clients.sqs.send(
       new SendMessageBatchCommand({
@@ -140,44 +162,44 @@ describe('npm run dlq on the local cloud', () => {
     );
 
     // Act + Assess: list shows them with an age; peek shows them and leaves them visible
-    const entry = (await listed()).find((d) => d.name === 'orderflow-local-import-jobs-dlq');
+    const entry = (await listed()).find((d) => d.name === 'orderflow-local-document-events-dlq');
     expect(entry).toMatchObject({ visible: 3, inFlight: 0, oldestAgeSeconds: expect.any(Number) });
-    const messages = await peeked('import-jobs-dlq');
+    const messages = await peeked('document-events-dlq');
     expect(messages.map((m) => m.body).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([{ job: 1 }, { job: 2 }, { job: 3 }]);
     expect(messages[0]?.messageAttributes.correlationId).toMatch(/^c-\d$/);
-    expect((await cli('peek', 'import-jobs-dlq')).out).toContain('last failure: none recorded');
-    expect(await t.queueDepth('ImportJobsDLQ')).toBe(3);
+    expect((await cli('peek', 'document-events-dlq')).out).toContain('last failure: none recorded');
+    expect(await t.queueDepth('DocumentEventsDLQ')).toBe(3);
 
     // Without a terminal and without --yes, a deleting command refuses
-    const refused = await cli('redrive', 'import-jobs-dlq', '--to', target);
+    const refused = await cli('redrive', 'document-events-dlq', '--to', target);
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('--yes');
 
     // A send that fails (the target does not exist) deletes nothing, and gives the messages back at once
-    const failed = await cli('redrive', 'import-jobs-dlq', '--to', `${t.cloud.edgeUrl}/000000000000/no-such-queue-${process.pid}`, '--yes');
+    const failed = await cli('redrive', 'document-events-dlq', '--to', `${t.cloud.edgeUrl}/000000000000/no-such-queue-${process.pid}`, '--yes');
     expect(failed.code).toBe(1);
     expect(failed.err).toContain('QueueDoesNotExist');
     expect(failed.err).toContain('0 message(s) moved');
-    expect((await listed()).find((d) => d.name === 'orderflow-local-import-jobs-dlq')).toMatchObject({ visible: 3, inFlight: 0 });
+    expect((await listed()).find((d) => d.name === 'orderflow-local-document-events-dlq')).toMatchObject({ visible: 3, inFlight: 0 });
 
     // Redrive, throttled
-    const moved = await cli('redrive', 'import-jobs-dlq', '--to', target, '--max-per-second', '20', '--yes');
+    const moved = await cli('redrive', 'document-events-dlq', '--to', target, '--max-per-second', '20', '--yes');
     expect(moved).toMatchObject({ code: 0 });
-    expect(moved.out).toContain('redrove 3 message(s) from orderflow-local-import-jobs-dlq');
+    expect(moved.out).toContain('redrove 3 message(s) from orderflow-local-document-events-dlq');
     // Locally too, a standard queue DLQ is redriven by SQS's own message move task (the edge serves it).
     expect(moved.out).toContain('(SQS message move task)');
     const arrived = await drainInOrder(target, 3);
     expect(arrived.map((m) => JSON.parse(m.Body ?? '{}').job).sort()).toEqual([1, 2, 3]);
     expect(arrived.map((m) => m.MessageAttributes?.correlationId?.StringValue).sort()).toEqual(['c-1', 'c-2', 'c-3']);
-    expect(await t.queueDepth('ImportJobsDLQ')).toBe(0);
+    expect(await t.queueDepth('DocumentEventsDLQ')).toBe(0);
 
     // Purge
     await t.clients.sqs.send(new SendMessageBatchCommand({ QueueUrl: dlqUrl, Entries: [{ Id: 'a', MessageBody: 'x' }, { Id: 'b', MessageBody: 'y' }] }));
-    expect((await cli('purge', 'import-jobs-dlq')).code).toBe(2);
-    expect(await t.queueDepth('ImportJobsDLQ')).toBe(2);
-    const purged = await cli('purge', 'import-jobs-dlq', '--yes');
+    expect((await cli('purge', 'document-events-dlq')).code).toBe(2);
+    expect(await t.queueDepth('DocumentEventsDLQ')).toBe(2);
+    const purged = await cli('purge', 'document-events-dlq', '--yes');
     expect(purged.code).toBe(0);
-    await waitFor(async () => (await t.queueDepth('ImportJobsDLQ')) === 0, { what: 'import-jobs-dlq purged' });
+    await waitFor(async () => (await t.queueDepth('DocumentEventsDLQ')) === 0, { what: 'document-events-dlq purged' });
   });
 
   it('FIFO DLQ: redrive keeps each MessageGroupId and the order within a group, and deletes nothing when the send fails', async () => {
@@ -214,9 +236,13 @@ describe('npm run dlq on the local cloud', () => {
     expect(await t.queueDepth('OrderStoreDLQ')).toBe(0);
   });
 
-  it('a poison order lands in billing-dlq (and its stream records in stream-failures); poison off, a redrive completes it exactly once', { timeout: 120_000 }, async () => {
-    // Prepare: poison fails chargeOrder and orderMetrics for customers poison-*
-    expect(await setFaults({ chargeOrder: { poison: true }, orderMetrics: { poison: true } })).toMatchObject({ faults: expect.stringContaining('poison') });
+  it('a poison order lands in its DLQs; poison off, a redrive completes it exactly once', { timeout: 120_000 }, async () => {
+    // Prepare: poison fails the consumers for customers poison-*
+    const faults = {
+      chargeOrder: { poison: true },
+      orderMetrics: { poison: true }, // slice-line:analytics
+    };
+    expect(await setFaults(faults)).toMatchObject({ faults: expect.stringContaining('poison') });
     const customerId = `poison-${uniqueCustomer('dlq')}`;
 
     // Act
@@ -235,6 +261,7 @@ describe('npm run dlq on the local cloud', () => {
     expect(invocationsMentioning(t.invocations, t.functionName('chargeOrder'), dead?.messageId ?? 'none').length).toBeGreaterThanOrEqual(2);
     expect((await t.api.getOrder(orderId)).body).toMatchObject({ status: 'PLACED' });
 
+    // slice-begin:analytics
     // The stream consumer gave up on the record too: its pointer is in stream-failures, with the reason
     const [pointer] = await waitFor(async () => {
       const messages = await peeked('stream-failures');
@@ -242,13 +269,14 @@ describe('npm run dlq on the local cloud', () => {
     }, { timeoutMs: 60_000, intervalMs: 500, what: 'a batch pointer in stream-failures' });
     expect(pointer?.reason).toMatch(/RetryAttemptsExhausted|MaximumRetryAttempts|retr/i);
     expect(pointer?.reason).toContain('PoisonOrderError');
+    // slice-end:analytics
 
-    // Act: poison off, redrive both
+    // Act: poison off, redrive
     expect(await setFaults({})).toEqual({ faults: '', duplicateDelivery: false });
     const billing = await cli('redrive', 'billing-dlq', '--yes');
-    const stream = await cli('redrive', 'stream-failures', '--yes');
+    const stream = await cli('redrive', 'stream-failures', '--yes'); // slice-line:analytics
 
-    // Assess: charged once, COMPLETED, one invoice write; the stream records counted by orderMetrics
+    // Assess: charged once, COMPLETED, one invoice write
     expect(billing).toMatchObject({ code: 0 });
     expect(billing.out).toContain('to orderflow-local-billing');
     // The Orders table (an operator's view: the API answers the customer's allow-listed fields only).
@@ -258,11 +286,13 @@ describe('npm run dlq on the local cloud', () => {
     }, { timeoutMs: 30_000, what: `order ${orderId} COMPLETED and notified` });
     expect((order.invoiceWrites as Set<string>).size).toBe(1);
     expect(await t.objectExists(t.names.documentsBucket, `documents/invoices/${orderId}.json`)).toBe(true);
+    // slice-begin:analytics
     expect(stream.code, stream.err).toBe(0);
     expect(stream.out).toMatch(/re-invoked orderflow-local-orderMetrics with \d+ record\(s\)/);
     const reinvoked = invocationsMentioning(t.invocations, t.functionName('orderMetrics'), orderId).filter((i) => (i.event as { isFinalInvokeForWindow?: boolean }).isFinalInvokeForWindow && (i.event as { Records: unknown[] }).Records.length > 0);
     expect(reinvoked.at(-1)?.result).toMatchObject({ ok: true, payload: { batchItemFailures: [] } });
+    // slice-end:analytics
     expect(await t.queueDepth('BillingDLQ')).toBe(0);
-    expect(await t.queueDepth('StreamFailuresQueue')).toBe(0);
+    expect(await t.queueDepth('StreamFailuresQueue')).toBe(0); // slice-line:analytics
   });
 });

@@ -1,29 +1,38 @@
 /**
  * The order pipeline end to end, on the REAL compiled template (`osls package --stage local`) running on the
  * local cloud, through the real AWS SDK v3 against its edge and the HTTP API: placeOrder → SNS FIFO fan-out →
- * recordOrderEvent / chargeOrder / shipOrder / streamOrderEvents → S3 notifications → notifyCustomer, the
- * review delay queue → requestReview, Kinesis → Firehose lake and orderMetrics (tumbling window).
+ * recordOrderEvent / chargeOrder / shipOrder → S3 notifications → notifyCustomer, and each slice's part:
+ * slice-begin:analytics
+ * streamOrderEvents → Kinesis → Firehose lake and orderMetrics (tumbling window),
+ * slice-end:analytics
+ * slice-begin:reviews
+ * the review delay queue → requestReview,
+ * slice-end:reviews
+ * slice-begin:imports
+ * NDJSON imports → importOrders.
+ * slice-end:imports
  *
  * The DLQ-after-maxReceiveCount, timeout and FIFO-group-failure cases run on fixtures in local-runtime.test.ts.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3'; // slice-line:analytics,imports
+import { PutObjectCommand } from '@aws-sdk/client-s3'; // slice-line:imports
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { customerSub, waitFor } from 'local-cloud';
-import { auditKeyFor, auditPrefixFor } from '../../lib/import-audit.ts';
-import { importOrderId } from '../../lib/imports.ts';
+import { auditKeyFor, auditPrefixFor } from '../../lib/import-audit.ts'; // slice-line:analytics,imports
+import { importOrderId } from '../../lib/imports.ts'; // slice-line:imports
 import {
   digitalOrder,
   invocationsMentioning,
-  kinesisEvents,
+  kinesisEvents, // slice-line:analytics
   physicalOrder,
   startCloudForTests,
   uniqueCustomer,
   type CloudUnderTest,
   type Invocation,
-  type LakeLine,
+  type LakeLine, // slice-line:analytics
   type Tap,
   TEST_CUSTOMER,
 } from './helpers/cloud.ts';
@@ -32,6 +41,7 @@ type Order = Record<string, unknown> & { orderId: string; status: string; timeli
 
 const RANK: Record<string, number> = { PLACED: 0, CHARGED: 1, SHIPPED: 1, COMPLETED: 2 };
 
+// slice-begin:analytics
 /** `events/year=YYYY/month=MM/day=DD/hour=HH/` for a time (Firehose's `!{timestamp:...}` is UTC). */
 const lakePrefix = (ms: number): string => {
   const d = new Date(ms).toISOString();
@@ -44,6 +54,7 @@ const lakePrefixesSince = (from: number): Set<string> => {
   for (let t = from; t < Date.now() + 60_000; t += 60_000) out.add(lakePrefix(Math.min(t, Date.now())));
   return out;
 };
+// slice-end:analytics
 
 describe('Local cloud: the order pipeline end to end on the compiled template', () => {
   let t: CloudUnderTest;
@@ -80,7 +91,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
       return item && attributes.every((a) => item[a] !== undefined) ? item : undefined;
     }, { timeoutMs, what: `order ${orderId} with ${attributes.join(', ')}` });
 
-  const lakeLinesOf = (lines: LakeLine[], orderId: string): LakeLine[] => lines.filter((line) => line.event.orderId === orderId);
+  const lakeLinesOf = (lines: LakeLine[], orderId: string): LakeLine[] => lines.filter((line) => line.event.orderId === orderId); // slice-line:analytics
 
   it('npm run invoke runs one function of the running cloud with a sample event from events/', async () => {
     // Prepare: a completed order, and the sample GET event pointed at it
@@ -111,9 +122,9 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     expect(JSON.parse(result.payload.body)).toMatchObject({ orderId, status: 'COMPLETED' });
   });
 
-  it('a physical order: COMPLETED with CHARGED and SHIPPED, invoice and label in S3, both notified, in the lake, counted by orderMetrics, reviewed after the delay', async () => {
+  it('a physical order: COMPLETED with CHARGED and SHIPPED, invoice and label in S3, both notified, and each slice\'s follow-up (lake, metrics window, review)', async () => {
     // Prepare
-    const startedAt = Date.now();
+    const startedAt = Date.now(); // slice-line:analytics
     const customerId = uniqueCustomer('phys');
 
     // Act
@@ -150,6 +161,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     expect(invocationsMentioning(t.invocations, notify, invoiceKey).some((i) => i.result?.ok)).toBe(true);
     expect(invocationsMentioning(t.invocations, notify, labelKey).some((i) => i.result?.ok)).toBe(true);
 
+    // slice-begin:analytics
     // Its three events in a Parquet object under the lake's hour prefix.
     const lines = await waitFor(async () => {
       const mine = lakeLinesOf(await t.readLake(), orderId);
@@ -183,11 +195,14 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
         state: { OrderPlaced: count('OrderPlaced'), OrderCharged: count('OrderCharged'), OrderShipped: count('OrderShipped') },
       });
     }
+    // slice-end:analytics
 
+    // slice-begin:reviews
     // The review request waited before requestReview ran: its own DelaySeconds for a GB address (local stage
     // reviewDelayByCountry: 3 s), which overrides the delay queue's 2 s (lib/review-delay.ts).
     const reviewed = await orderItemWith(orderId, ['reviewRequestedAt'], 15_000);
     expect(Date.parse(String(reviewed.reviewRequestedAt)) - Date.parse(String(reviewed.shippedAt))).toBeGreaterThanOrEqual(3000);
+    // slice-end:reviews
   });
 
   it('a digital order is COMPLETED once charged and never gets a label (shipping filter policy)', async () => {
@@ -213,10 +228,11 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     const item = await t.orderItem(orderId);
     expect(item?.shippedAt).toBeUndefined();
     expect(item?.labelNotifiedAt).toBeUndefined();
-    expect(item?.reviewRequestedAt).toBeUndefined();
+    expect(item?.reviewRequestedAt).toBeUndefined(); // slice-line:reviews
   });
 
-  it('an NDJSON import places one order per valid line (deterministic ids), reports the rejected lines, and requests reviews after the delay', async () => {
+  // slice-begin:imports
+  it('an NDJSON import places one order per valid line (deterministic ids), reports the rejected lines, and physical ones get their follow-ups', async () => {
     // Prepare
     const customers = [1, 2, 3, 4, 5].map((n) => uniqueCustomer(`imp${n}`));
     const lines = [
@@ -256,6 +272,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     expect(rejected.rejected[0]?.fields.map((f) => f.field)).toEqual(['(line)']);
     expect(rejected.rejected[1]?.fields.map((f) => f.field)).toContain('items[0].quantity');
 
+    // slice-begin:analytics
     // The same upload reached the imports topic's second subscriber: auditImport wrote its audit record to the lake
     // (resources/imports-fanout.yml: S3 → SNS → import-jobs and import-audit, each allowed by its policy).
     const auditKeys = await waitFor(
@@ -269,17 +286,21 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
     const audit = JSON.parse(await t.getObjectText(t.names.lakeBucket, auditKeys[0] as string)) as { sequencer: string };
     expect(audit).toMatchObject({ bucket, key, eTag, eventName: 'ObjectCreated:Put' });
     expect(auditKeys[0]).toBe(auditKeyFor({ bucket, key, sequencer: audit.sequencer }));
+    // slice-end:analytics
 
     // Exactly one order per valid line, none for the rejected ones.
     const mine = (await t.scanOrders()).filter((item) => customers.includes(String(item.customerId)));
     expect(mine.map((item) => item.orderId).sort()).toEqual(expected.map((e) => e.orderId).sort());
 
+    // slice-begin:reviews
     // Physical orders (GB addresses) get their review request only after their own 3 s (reviewDelayByCountry).
     for (const e of expected.filter((x) => x.fulfillment === 'physical')) {
       const item = await orderItemWith(e.orderId, ['reviewRequestedAt'], 15_000);
       expect(Date.parse(String(item.reviewRequestedAt)) - Date.parse(String(item.shippedAt))).toBeGreaterThanOrEqual(3000);
     }
+    // slice-end:reviews
   });
+  // slice-end:imports
 
   it('an invalid order answers 400 naming the fields and publishes nothing', async () => {
     // Prepare: whatever earlier tests published is drained from the tap first.
@@ -321,7 +342,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
   it('50 orders at once: per order, the FIFO order holds end to end and the status never goes back', async () => {
     // Prepare
     const recordFn = t.functionName('recordOrderEvent');
-    const metricsFn = t.functionName('orderMetrics');
+    const metricsFn = t.functionName('orderMetrics'); // slice-line:analytics
     const firstInvocation = t.invocations.length;
     const customers = Array.from({ length: 50 }, (_, i) => uniqueCustomer(`burst${i}`));
 
@@ -396,6 +417,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
       }
     }
 
+    // slice-begin:analytics
     // The stream (partition key orderId) and the lake keep each order's events in one order: the lake's lines for
     // an order are in the order orderMetrics received them (per-shard order, through Firehose). That order is the
     // order streamOrderEvents put them in, NOT always the topic's publish order: the analytics queue is a standard
@@ -418,6 +440,7 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
       expect(inLake, `order ${id}`).toHaveLength(3);
       expect(inLake, `order ${id}: lake vs stream`).toEqual(inStream);
     }
+    // slice-end:analytics
     // 50 orders through the whole pipeline: 23-25 s on this 2-core machine under a load average of 18; the default
     // 30 s test timeout is too close for a busy machine (speed is measured by the benchmarks, not here).
   }, 90_000);
@@ -425,7 +448,19 @@ describe('Local cloud: the order pipeline end to end on the compiled template', 
   it('every function ran without Powertools\' "No application metrics to publish" warning (each publishes its own metrics, getOrder none)', () => {
     // Assess: the tests above ran every function of the app, getOrder included, and an S3 test event or two.
     const ran = new Set(t.invocations.filter((i) => i.result?.ok).map((i) => i.functionName));
-    for (const name of ['placeOrder', 'getOrder', 'recordOrderEvent', 'chargeOrder', 'shipOrder', 'notifyCustomer', 'importOrders', 'requestReview', 'streamOrderEvents', 'orderMetrics']) {
+    const functions = [
+      'placeOrder',
+      'getOrder',
+      'recordOrderEvent',
+      'chargeOrder',
+      'shipOrder',
+      'notifyCustomer',
+      'importOrders', // slice-line:imports
+      'requestReview', // slice-line:reviews
+      'streamOrderEvents', // slice-line:analytics
+      'orderMetrics', // slice-line:analytics
+    ];
+    for (const name of functions) {
       expect(ran, name).toContain(t.functionName(name));
     }
     expect(t.logs.filter((line) => line.includes('No application metrics to publish'))).toEqual([]);

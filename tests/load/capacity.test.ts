@@ -114,7 +114,14 @@ describe('Function: messagesPerOrder', () => {
   it('follows orderflow\'s fan-out through the filter policies (hand-computed for 70 % physical)', () => {
     // Prepare: the stage's subscriptions and consumers.
     const config: CapacityConfig = {
-      mappings: ['order-store:recordOrderEvent', 'billing:chargeOrder', 'shipping:shipOrder', 'analytics:streamOrderEvents', 'document-events:notifyCustomer', 'review-requests:requestReview'].map((pair) => {
+      mappings: [
+        'order-store:recordOrderEvent',
+        'billing:chargeOrder',
+        'shipping:shipOrder',
+        'analytics:streamOrderEvents', // slice-line:analytics
+        'document-events:notifyCustomer',
+        'review-requests:requestReview', // slice-line:reviews
+      ].map((pair) => {
         const [queue, fn] = pair.split(':') as [string, string];
         return mapping({ queue, fn });
       }),
@@ -123,7 +130,7 @@ describe('Function: messagesPerOrder', () => {
         { queue: 'order-store', filter: undefined },
         { queue: 'billing', filter: { type: ['OrderPlaced'] } },
         { queue: 'shipping', filter: { type: ['OrderPlaced'], fulfillment: ['physical'] } },
-        { queue: 'analytics', filter: undefined },
+        { queue: 'analytics', filter: undefined }, // slice-line:analytics
       ],
       topic: undefined,
       api: undefined,
@@ -137,10 +144,10 @@ describe('Function: messagesPerOrder', () => {
     expect(perOrder.queues['order-store']).toBeCloseTo(2.7);
     expect(perOrder.queues.billing).toBeCloseTo(1);
     expect(perOrder.queues.shipping).toBeCloseTo(0.7);
-    expect(perOrder.queues.analytics).toBeCloseTo(2.7);
+    expect(perOrder.queues.analytics).toBeCloseTo(2.7); // slice-line:analytics
     expect(perOrder.queues['document-events']).toBeCloseTo(1.7); // an invoice each, a label for 0.7
-    expect(perOrder.queues['review-requests']).toBeCloseTo(0.7);
-    expect(perOrder.kinesisRecords).toBeCloseTo(2.7);
+    expect(perOrder.queues['review-requests']).toBeCloseTo(0.7); // slice-line:reviews
+    expect(perOrder.kinesisRecords).toBeCloseTo(2.7); // slice-line:analytics
     expect(perOrder.physical.shipping).toBeCloseTo(0.7);
   });
 });

@@ -12,7 +12,7 @@ const perOrder = (): PerOrder => ({
   },
   functions: {
     placeOrder: { invocationsPerOrder: 1, meanDurationMs: 100, memoryMb: 512 },
-    importOrders: { invocationsPerOrder: 0.5, meanDurationMs: 1000, memoryMb: 1024 },
+    chargeOrder: { invocationsPerOrder: 0.5, meanDurationMs: 1000, memoryMb: 1024 },
   },
   physicalShare: 0.7,
   shards: 1,

@@ -1,34 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyRepository, run } from './copy.ts';
 
-const root = resolve(import.meta.dirname, '../..');
 const nodeBin = process.execPath; // Node 24, from the project's `node` devDependency
-
-/** A copy of the repository as a new adopter gets it: the files git knows about, node_modules linked. */
-const copyRepository = (): string => {
-  const copy = mkdtempSync(join(tmpdir(), 'orderflow-init-'));
-  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, encoding: 'utf8' })
-    .split('\0')
-    .filter(Boolean);
-  for (const file of files) {
-    mkdirSync(dirname(join(copy, file)), { recursive: true });
-    try {
-      cpSync(join(root, file), join(copy, file));
-    } catch {
-      // a file deleted in the working tree but still in the index: an adopter would not have it either
-    }
-  }
-  symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
-  return copy;
-};
-
-const run = (cwd: string, command: string, args: string[], timeout = 240_000): { status: number | null; output: string } => {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, CI: 'true', FORCE_COLOR: '0' } });
-  return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
-};
 
 describe('Starter: npm run init on a copy of the repository', () => {
   let copy: string;

@@ -23,6 +23,7 @@ describe('Starter: npm ci needs the npm registry only', () => {
     expect(withScripts.filter((name) => !(name in pkg.allowScripts))).toEqual([]);
   });
 
+  // slice-begin:analytics
   it("brings DuckDB's native engine (lake:query) as prebuilt registry packages, one per platform, without an install script", () => {
     // Prepare
     const bindings = Object.entries(lock.packages).filter(([path]) => /node_modules\/@duckdb\/node-bindings-/.test(path));
@@ -36,6 +37,7 @@ describe('Starter: npm ci needs the npm registry only', () => {
     }
     expect(lock.packages['node_modules/@duckdb/node-bindings']?.hasInstallScript).toBeUndefined();
   });
+  // slice-end:analytics
 
   it('resolves every downloaded package from the npm registry, when the lockfile names where (workspaces are links)', () => {
     const elsewhere = Object.entries(lock.packages).filter(([, entry]) => /^[a-z+]+:/.test(entry.resolved ?? '') && !(entry.resolved ?? '').startsWith('https://registry.npmjs.org/'));

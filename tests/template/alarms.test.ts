@@ -64,6 +64,7 @@ describe.each(STAGES)('Alarms (%s stage)', (stage) => {
     expect(violations).toEqual([]);
   });
 
+  // slice-begin:analytics
   // https://docs.aws.amazon.com/streams/latest/dev/monitoring-with-cloudwatch.html (GetRecords.IteratorAgeMilliseconds)
   it('an iterator-age alarm on every Kinesis stream', () => {
     const streams = resourcesOfType(t, 'AWS::Kinesis::Stream').map(([id]) => id);
@@ -72,4 +73,5 @@ describe.each(STAGES)('Alarms (%s stage)', (stage) => {
     const violations = streams.filter((stream) => !iteratorAge.some((alarm) => alarm.target === stream && asArray(alarm.props.AlarmActions).length > 0));
     expect(violations).toEqual([]);
   });
+  // slice-end:analytics
 });

@@ -38,6 +38,7 @@ describe.each(STAGES)('Encryption at rest and data protection (%s stage)', (stag
     expect(topics.filter(([, topic]) => !topic.Properties?.KmsMasterKeyId).map(([id]) => id)).toEqual([]);
   });
 
+  // slice-begin:analytics
   // https://docs.aws.amazon.com/streams/latest/dev/server-side-encryption.html
   it('every Kinesis stream is encrypted at rest (StreamEncryption KMS with a key)', () => {
     const streams = resourcesOfType(t, 'AWS::Kinesis::Stream');
@@ -47,6 +48,7 @@ describe.each(STAGES)('Encryption at rest and data protection (%s stage)', (stag
       .map(([id]) => id);
     expect(violations).toEqual([]);
   });
+  // slice-end:analytics
 
   // https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-bucket-encryption.html
   it('every bucket has default encryption (BucketEncryption with an SSE algorithm)', () => {

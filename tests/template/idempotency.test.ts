@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STAGES, functionRoleId, kinesisMappings, lambdaFunctions, loadTemplate, refId, resource, resolveValue, roleStatements, sqsMappings, targetId, type Template } from './helpers.ts';
+import { STAGES, lambdaFunctions, loadTemplate, refId, resource, sqsMappings, type Template } from './helpers.ts';
+import { kinesisMappings, targetId } from './helpers.ts'; // slice-line:analytics
+import { functionRoleId, resolveValue, roleStatements } from './helpers.ts'; // slice-line:imports
 
 /** SQS's default message retention, what a queue without MessageRetentionPeriod keeps (SQS API reference, CreateQueue). */
 const SQS_DEFAULT_RETENTION_SECONDS = 345_600;
@@ -17,7 +19,7 @@ describe.each(STAGES)('Idempotency windows (%s stage)', (stage) => {
   // redrive"), which the source queue keeps its own retention. The charge record must outlive both.
   it.each([
     ['chargeOrder', 'CHARGE_IDEMPOTENCY_SECONDS', 'chargeIdempotencySeconds'],
-    ['importOrders', 'IMPORT_CHECKPOINT_SECONDS', 'importCheckpointSeconds'],
+    ['importOrders', 'IMPORT_CHECKPOINT_SECONDS', 'importCheckpointSeconds'], // slice-line:imports
   ])("%s's idempotency record (%s) outlives its queue's DLQ retention plus one redrive into that queue", (name, variable, param) => {
     // Prepare
     const charge = lambdaFunctions(t).find((fn) => fn.name === name);
@@ -38,6 +40,7 @@ describe.each(STAGES)('Idempotency windows (%s stage)', (stage) => {
     expect(t.params[param]).toBe(expiry);
   });
 
+  // slice-begin:imports
   it("importOrders may read and update only the idempotency table's import checkpoints (dynamodb:LeadingKeys import#*)", () => {
     // Prepare
     const fn = lambdaFunctions(t).find((candidate) => candidate.name === 'importOrders');
@@ -53,8 +56,10 @@ describe.each(STAGES)('Idempotency windows (%s stage)', (stage) => {
     expect(onTable[0]?.statement.Action).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(onTable[0]?.statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['import#*'] } });
   });
+  // slice-end:imports
 });
 
+// slice-begin:analytics
 describe.each(STAGES)('Stream retention (%s stage)', (stage) => {
   let t: Template;
   beforeAll(async () => {
@@ -85,4 +90,5 @@ describe.each(STAGES)('Stream retention (%s stage)', (stage) => {
     }
   });
 });
+// slice-end:analytics
 

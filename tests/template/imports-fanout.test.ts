@@ -1,7 +1,7 @@
 /**
  * S3 events to several queues through SNS (resources/imports-fanout.yml): the imports bucket notifies one standard
- * topic, which fans out to import-jobs and import-audit; the topic policy lets only the imports bucket of this
- * account publish, each queue policy lets only the topic send.
+ * topic, which fans out to its queues (import-jobs and any other subscribed to it); the topic policy lets
+ * only the imports bucket of this account publish, each queue policy lets only the topic send.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -23,6 +23,13 @@ import {
 
 const arnOf = (t: Template, id: string): string => resolveValue(t, { 'Fn::GetAtt': [id, 'Arn'] });
 
+/** The imports topic's queues and the function each one feeds. */
+const CONSUMERS: [queue: string, fn: string][] = [
+  ['ImportJobsQueue', 'ImportOrdersLambdaFunction'],
+  ['ImportAuditQueue', 'AuditImportLambdaFunction'], // slice-line:analytics
+];
+const QUEUES = CONSUMERS.map(([queue]) => queue);
+
 describe.each(STAGES)('Imports fan-out: S3 → SNS → queues (%s stage)', (stage) => {
   let t: Template;
   beforeAll(async () => {
@@ -42,24 +49,24 @@ describe.each(STAGES)('Imports fan-out: S3 → SNS → queues (%s stage)', (stag
     expect(asArray(resource(t, 'ImportsBucket').DependsOn)).toContain('ImportsTopicPolicy');
   });
 
-  it('the topic fans out, raw, to import-jobs (importOrders) and import-audit (auditImport), each through a subscription with a DLQ', () => {
+  it('the topic fans out, raw, to each of its queues, each through a subscription with a DLQ, each queue to its function', () => {
     // Act
     const fanOut = resourcesOfType(t, 'AWS::SNS::Subscription')
       .filter(([, subscription]) => subscription.Properties.TopicArn?.Ref === 'ImportsTopic')
       .map(([, subscription]) => subscription.Properties);
     const consumers = sqsMappings(t)
-      .filter((mapping) => ['ImportJobsQueue', 'ImportAuditQueue'].includes(mapping.sourceId))
+      .filter((mapping) => QUEUES.includes(mapping.sourceId))
       .map((mapping) => `${mapping.sourceId} → ${mapping.functionId}`)
       .sort();
 
     // Assess
-    expect(fanOut.map((s: Cfn) => s.Endpoint['Fn::GetAtt'][0]).sort()).toEqual(['ImportAuditQueue', 'ImportJobsQueue']);
+    expect(fanOut.map((s: Cfn) => s.Endpoint['Fn::GetAtt'][0]).sort()).toEqual([...QUEUES].sort());
     for (const subscription of fanOut) {
       expect(subscription.Protocol).toBe('sqs');
       expect(subscription.RawMessageDelivery).toBe(true);
       expect(subscription.RedrivePolicy.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': ['ImportsSubscriptionDLQ', 'Arn'] });
     }
-    expect(consumers).toEqual(['ImportAuditQueue → AuditImportLambdaFunction', 'ImportJobsQueue → ImportOrdersLambdaFunction']);
+    expect(consumers).toEqual(CONSUMERS.map(([queue, fn]) => `${queue} → ${fn}`).sort());
   });
 
   // https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html and
@@ -93,7 +100,7 @@ describe.each(STAGES)('Imports fan-out: S3 → SNS → queues (%s stage)', (stag
     expect(actionsOf(forS3[0] as Statement).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
   });
 
-  it('the queue policy lets only the imports topic send to import-jobs, import-audit and the subscription DLQ; S3 may no longer send to import-jobs', () => {
+  it("the queue policy lets only the imports topic send to its queues and the subscription DLQ; S3 may no longer send to import-jobs", () => {
     // Arrange
     const queuePolicies = resourcesOfType(t, 'AWS::SQS::QueuePolicy').map(([, policy]) => asArray<Statement>(policy.Properties.PolicyDocument.Statement));
 
@@ -105,7 +112,7 @@ describe.each(STAGES)('Imports fan-out: S3 → SNS → queues (%s stage)', (stag
     const [sender] = senders as [Statement];
     expect(servicePrincipals(sender)).toEqual(['sns.amazonaws.com']);
     expect(conditionValues(t, sender, 'aws:SourceArn')).toEqual([resolveValue(t, { Ref: 'ImportsTopic' })]);
-    expect(resolvedResources(t, sender).sort()).toEqual([arnOf(t, 'ImportAuditQueue'), arnOf(t, 'ImportJobsQueue'), arnOf(t, 'ImportsSubscriptionDLQ')].sort());
+    expect(resolvedResources(t, sender).sort()).toEqual([...QUEUES, 'ImportsSubscriptionDLQ'].map((id) => arnOf(t, id)).sort());
   });
 });
 

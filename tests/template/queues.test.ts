@@ -1,17 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseReviewDelays } from '#lib/review-delay.ts';
+import { parseReviewDelays } from '#lib/review-delay.ts'; // slice-line:reviews
 import {
   STAGES,
   deadLetterQueueIds,
   deadLetterQueues,
   isFifoQueue,
-  kinesisMappings,
-  lambdaFunctions,
-  queueShortName,
+  kinesisMappings, // slice-line:analytics
+  lambdaFunctions, // slice-line:reviews
+  queueShortName, // slice-line:reviews
   refId,
   resource,
   sqsMappings,
-  targetId,
+  targetId, // slice-line:analytics
   workQueueIds,
   type Template,
   loadTemplate,
@@ -105,6 +105,7 @@ describe.each(STAGES)('SQS queues and event source mappings (%s stage)', (stage)
     expect(violations).toEqual([]);
   });
 
+  // slice-begin:analytics
   // https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html (ReportBatchItemFailures)
   // https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html (bisect, retries, on-failure)
   // https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html (tumbling windows, 0-900 s)
@@ -125,6 +126,7 @@ describe.each(STAGES)('SQS queues and event source mappings (%s stage)', (stage)
     }
     expect(violations).toEqual([]);
   });
+  // slice-end:analytics
 
   // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html
   it('every work queue long-polls: ReceiveMessageWaitTimeSeconds 20 (the maximum)', () => {
@@ -136,6 +138,7 @@ describe.each(STAGES)('SQS queues and event source mappings (%s stage)', (stage)
     expect(violations).toEqual([]);
   });
 
+  // slice-begin:reviews
   // DelaySeconds 0-900: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-delay-queues.html
   it('the review-requests queue is a delay queue: DelaySeconds 2 on the local stage, 900 on dev (the reviewDelaySeconds param)', () => {
     const expected: Record<string, number> = { local: 2, dev: 900 };
@@ -155,4 +158,5 @@ describe.each(STAGES)('SQS queues and event source mappings (%s stage)', (stage)
     expect(Object.keys(delays).length).toBeGreaterThan(0);
     for (const seconds of Object.values(delays)) expect(seconds).not.toBe(Number(t.params.reviewDelaySeconds));
   });
+  // slice-end:reviews
 });

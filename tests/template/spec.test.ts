@@ -60,8 +60,8 @@ describe('Template: cloudformation-template-update-stack.json against the resour
   });
 
   it('reports an unknown resource type', () => {
-    const candidate = mutated((t) => (t.Resources.OrderStream.Type = 'AWS::Kinesis::Streams'));
-    expect(errorsOf(candidate)).toEqual(['OrderStream.Type: unknown resource type AWS::Kinesis::Streams (did you mean AWS::Kinesis::Stream?)']);
+    const candidate = mutated((t) => (t.Resources.OrdersTable.Type = 'AWS::DynamoDB::Tables'));
+    expect(errorsOf(candidate)).toEqual(['OrdersTable.Type: unknown resource type AWS::DynamoDB::Tables (did you mean AWS::DynamoDB::Table?)']);
   });
 
   it('reports a misspelled top-level property', () => {
@@ -194,12 +194,12 @@ describe('Template: cloudformation-template-update-stack.json against the resour
     const candidate = mutated((t) => {
       t.Resources.BillingSubscription.Properties.Endpoint = { 'Fn::GetAt': ['BillingQueue', 'Arn'] };
       t.Resources.ShippingSubscription.Properties.Endpoint = { 'Fn::GetAtt': 'ShippingQueue' };
-      t.Resources.AnalyticsSubscription.Properties.Endpoint = { 'Fn:GetAtt': ['AnalyticsQueue', 'Arn'] };
+      t.Resources.OrderStoreSubscription.Properties.Endpoint = { 'Fn:GetAtt': ['OrderStoreQueue', 'Arn'] };
     });
-    expect(errorsOf(candidate)).toEqual([
+    expect(errorsOf(candidate).sort()).toEqual([
       'BillingSubscription.Properties.Endpoint: unknown intrinsic function Fn::GetAt (did you mean Fn::GetAtt?)',
+      'OrderStoreSubscription.Properties.Endpoint: unknown intrinsic function Fn:GetAtt (did you mean Fn::GetAtt?)',
       'ShippingSubscription.Properties.Endpoint: Fn::GetAtt takes [logicalId, attributeName] or "logicalId.attributeName", got "ShippingQueue"',
-      'AnalyticsSubscription.Properties.Endpoint: unknown intrinsic function Fn:GetAtt (did you mean Fn::GetAtt?)',
     ]);
   });
 

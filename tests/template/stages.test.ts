@@ -52,6 +52,7 @@ describe('Stage params', () => {
   });
 });
 
+// slice-begin:analytics
 describe('Stage params: the order stream', () => {
   // Each bad value fails packaging naming the param (scripts/template/stream-params.cjs), before CloudFormation sees it.
   it.each([
@@ -86,3 +87,4 @@ describe('Stage params: the order stream', () => {
     expect(conditions.OrderStreamOnDemand).toEqual({ 'Fn::Equals': ['ON_DEMAND', 'ON_DEMAND'] });
   });
 });
+// slice-end:analytics

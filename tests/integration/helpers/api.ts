@@ -17,7 +17,7 @@ import { Agent, request as httpRequest, type IncomingHttpHeaders, type OutgoingH
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand } from '@aws-sdk/client-kinesis'; // slice-line:analytics
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
@@ -78,16 +78,18 @@ interface SideEffects {
   idempotencyRecords: number;
   /** Messages on a FIFO queue subscribed to the order topic with no filter and no consumer: every publish. */
   published: number;
+  // slice-begin:analytics
   /** AnalyticsQueue (subscribed to every event) visible + in flight + delayed. */
   analyticsQueue: number;
   /** Records on the Kinesis stream, written by the analytics consumer (streamOrderEvents). */
   streamRecords: number;
+  // slice-end:analytics
   /** Objects in the documents bucket (invoices and labels). */
   documents: number;
   /**
-   * Invocations with SQS records: the pipeline's work (every consumer but orderMetrics). The Kinesis consumer is
+   * Invocations with SQS records: the pipeline's work (every consumer but a Kinesis one). A Kinesis consumer is
    * left out: it polls once a second and closes its tumbling window on a timer, so its invocations trail the rest;
-   * what it reads is counted by streamRecords.
+   * what it reads is counted on the stream.
    */
   pipelineInvocations: number;
 }
@@ -98,7 +100,13 @@ interface ApiCloud {
   /** Every line the local cloud logged; `tail()` for a failure message. */
   logs: string[];
   tail(count?: number): string;
-  names: { ordersTable: string; idempotencyTable: string; topicArn: string; streamName: string; documentsBucket: string };
+  names: {
+    ordersTable: string;
+    idempotencyTable: string;
+    topicArn: string;
+    documentsBucket: string;
+    streamName: string; // slice-line:analytics
+  };
   sideEffects(): Promise<SideEffects>;
   /** Waits for the pipeline to go idle (no message in any queue, no invocation running), then snapshots. */
   settledSideEffects(timeoutMs?: number): Promise<SideEffects>;
@@ -195,7 +203,8 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
   };
 
   const clients = localClients({ endpoint: cloud.edgeUrl, region: cloud.region });
-  const { sqs, sns, dynamodb, documents, kinesis, s3 } = clients;
+  const { sqs, sns, dynamodb, documents, s3 } = clients;
+  const { kinesis } = clients; // slice-line:analytics
 
   const resource = (logicalId: string): { physicalId: string; url?: string; arn?: string } => {
     const found = cloud.resources[logicalId];
@@ -206,7 +215,7 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
     ordersTable: resource('OrdersTable').physicalId,
     idempotencyTable: resource('IdempotencyTable').physicalId,
     topicArn: resource('OrderEventsTopic').physicalId,
-    streamName: resource('OrderStream').physicalId,
+    streamName: resource('OrderStream').physicalId, // slice-line:analytics
     documentsBucket: resource('DocumentsBucket').physicalId,
   };
   // Every queue of the template: idle means all of them empty (the DLQs included: nothing may fail quietly).
@@ -248,6 +257,7 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
     return count;
   };
 
+  // slice-begin:analytics
   const countStreamRecords = async (): Promise<number> => {
     let count = 0;
     let shardToken: string | undefined;
@@ -268,6 +278,7 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
     } while (shardToken);
     return count;
   };
+  // slice-end:analytics
 
   const countObjects = async (bucket: string): Promise<number> => {
     let count = 0;
@@ -292,15 +303,23 @@ async function startApiCloud(name: string): Promise<ApiCloud> {
   };
 
   const sideEffects = async (): Promise<SideEffects> => {
-    const [orders, idempotencyRecords, published, analyticsQueue, streamRecords, documentsCount] = await Promise.all([
+    const [orders, idempotencyRecords, published, documentsCount] = await Promise.all([
       countItems(names.ordersTable),
       countItems(names.idempotencyTable),
       depth(tapUrl),
-      depth(resource('AnalyticsQueue').url ?? ''),
-      countStreamRecords(),
       countObjects(names.documentsBucket),
     ]);
-    return { orders, idempotencyRecords, published, analyticsQueue, streamRecords, documents: documentsCount, pipelineInvocations };
+    return {
+      orders,
+      idempotencyRecords,
+      published,
+      documents: documentsCount,
+      pipelineInvocations,
+      // slice-begin:analytics
+      analyticsQueue: await depth(resource('AnalyticsQueue').url ?? ''),
+      streamRecords: await countStreamRecords(),
+      // slice-end:analytics
+    };
   };
 
   const waitIdle = async (timeoutMs = 30_000): Promise<void> => {

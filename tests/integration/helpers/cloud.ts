@@ -13,8 +13,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { parquetReadObjects } from 'hyparquet';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3'; // slice-line:analytics
+import { parquetReadObjects } from 'hyparquet'; // slice-line:analytics
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { freePort, type LocalCloud, type LocalCloudOptions } from 'local-cloud';
@@ -45,6 +46,7 @@ interface OrderBody {
   shippingAddress?: { name: string; line1: string; city: string; postalCode: string; country: string };
 }
 
+// slice-begin:analytics
 /** The lake's view of one order event: the object it is in, its row number there, and its row (lib/lake.ts LakeRow). */
 interface LakeLine {
   key: string;
@@ -61,6 +63,7 @@ const lakeEventOf = (row: Record<string, unknown>): LakeLine['event'] => ({
   eventId: String(row.eventid),
   occurredAt: row.occurredat instanceof Date ? row.occurredat.toISOString() : String(row.occurredat),
 });
+// slice-end:analytics
 
 interface CloudUnderTest {
   cloud: LocalCloud;
@@ -71,7 +74,14 @@ interface CloudUnderTest {
   invocations: Invocation[];
   clients: LocalClients;
   /** Physical names, from the stack outputs. */
-  names: { ordersTable: string; documentsBucket: string; importsBucket: string; lakeBucket: string; topicArn: string; streamName: string };
+  names: {
+    ordersTable: string;
+    documentsBucket: string;
+    topicArn: string;
+    importsBucket: string; // slice-line:imports
+    lakeBucket: string; // slice-line:analytics
+    streamName: string; // slice-line:analytics
+  };
   /**
    * The order API as a customer (TEST_CUSTOMER unless `as` names another): each request carries a token the
    * local issuer minted for that customer; a header given overrides it (`authorization: ''` sends none).
@@ -84,7 +94,7 @@ interface CloudUnderTest {
   bearer(customer?: string): Promise<string>;
   /** The full name of a function from its short name (`orderMetrics` → `orderflow-local-orderMetrics`). */
   functionName(short: string): string;
-  /** A queue's URL from its logical id (`AnalyticsQueue`). */
+  /** A queue's URL from its logical id (`BillingQueue`). */
   queueUrl(logicalId: string): string;
   /** Visible + in flight + delayed messages of a queue. */
   queueDepth(logicalId: string): Promise<number>;
@@ -94,8 +104,10 @@ interface CloudUnderTest {
   scanOrders(): Promise<Record<string, unknown>[]>;
   objectExists(bucket: string, key: string): Promise<boolean>;
   getObjectText(bucket: string, key: string): Promise<string>;
+  // slice-begin:analytics
   /** Every order event in the lake (`events/` objects, Parquet rows), objects in key order, rows in order. */
   readLake(): Promise<LakeLine[]>;
+  // slice-end:analytics
   /** A standard or FIFO queue subscribed to the order topic with raw delivery and no filter: sees everything published. */
   tap(name: string, options?: { fifo?: boolean }): Promise<Tap>;
   /** The last `count` log lines, for a failing test's message. */
@@ -182,10 +194,10 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
   const names = {
     ordersTable: output('OrdersTableName'),
     documentsBucket: output('DocumentsBucketName'),
-    importsBucket: output('ImportsBucketName'),
-    lakeBucket: output('LakeBucketName'),
+    importsBucket: output('ImportsBucketName'), // slice-line:imports
+    lakeBucket: output('LakeBucketName'), // slice-line:analytics
     topicArn: output('OrderEventsTopicArn'),
-    streamName: output('OrderStreamName'),
+    streamName: output('OrderStreamName'), // slice-line:analytics
   };
   const queueUrl = (logicalId: string): string => {
     const url = cloud.resources[logicalId]?.url;
@@ -193,7 +205,7 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
     return url;
   };
   const taps: string[] = [];
-  const lakeObjects = new Map<string, LakeLine['event'][]>();
+  const lakeObjects = new Map<string, LakeLine['event'][]>(); // slice-line:analytics
   const tokens = new Map<string, Promise<string>>();
   const bearer = (customer = TEST_CUSTOMER): Promise<string> => {
     let token = tokens.get(customer);
@@ -263,6 +275,7 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
       const out = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       return (await out.Body?.transformToString('utf8')) ?? '';
     },
+    // slice-begin:analytics
     async readLake() {
       const keys: string[] = [];
       let token: string | undefined;
@@ -288,6 +301,7 @@ async function startCloudForTests(name: string, options: Partial<LocalCloudOptio
       }
       return lines;
     },
+    // slice-end:analytics
     async tap(tapName, tapOptions = {}) {
       const fifo = tapOptions.fifo === true;
       const queueName = `${tapName}${fifo ? '.fifo' : ''}`;
@@ -334,7 +348,8 @@ function eventText(event: unknown): string {
   return `${JSON.stringify(event)}\n${decoded}`;
 }
 
-/** The order events carried by a Kinesis event (what orderMetrics received). */
+// slice-begin:analytics
+/** The order events carried by a Kinesis event (what a stream consumer received). */
 function kinesisEvents(event: unknown): { sequenceNumber: string; event: LakeLine['event'] }[] {
   const records = (event as { Records?: { kinesis: { data: string; sequenceNumber: string } }[] })?.Records ?? [];
   return records.map((record) => ({
@@ -342,6 +357,9 @@ function kinesisEvents(event: unknown): { sequenceNumber: string; event: LakeLin
     event: JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8')) as LakeLine['event'],
   }));
 }
+// slice-end:analytics
 
-export { digitalOrder, freePort, invocationsMentioning, kinesisEvents, physicalOrder, startCloudForTests, uniqueCustomer, TEST_CUSTOMER };
-export type { CloudUnderTest, Invocation, LakeLine, Tap };
+export { digitalOrder, freePort, invocationsMentioning, physicalOrder, startCloudForTests, uniqueCustomer, TEST_CUSTOMER };
+export type { CloudUnderTest, Invocation, Tap };
+export { kinesisEvents }; // slice-line:analytics
+export type { LakeLine }; // slice-line:analytics

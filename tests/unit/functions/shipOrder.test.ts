@@ -1,7 +1,8 @@
 import '../helpers/env.ts';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { InternalErrorException, PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
-import { ChangeMessageVisibilityCommand, QueueDoesNotExist, ReceiptHandleIsInvalid, SendMessageCommand, SQSClient, type SendMessageCommandInput } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, ReceiptHandleIsInvalid, SQSClient } from '@aws-sdk/client-sqs';
+import { QueueDoesNotExist, SendMessageCommand, type SendMessageCommandInput } from '@aws-sdk/client-sqs'; // slice-line:reviews
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -26,8 +27,10 @@ const publishedFor = (orderId: string): PublishCommandInput[] =>
     .commandCalls(PublishCommand)
     .map((call) => call.args[0].input as PublishCommandInput)
     .filter((input) => input.MessageGroupId === orderId);
+// slice-begin:reviews
 const reviewRequests = (): Record<string, string>[] =>
   sqsMock.commandCalls(SendMessageCommand).map((call) => JSON.parse((call.args[0].input as SendMessageCommandInput).MessageBody as string));
+// slice-end:reviews
 
 describe('Function: shipOrder', () => {
   beforeAll(() => {
@@ -49,7 +52,7 @@ describe('Function: shipOrder', () => {
     vi.unstubAllEnvs();
   });
 
-  it('prints each label once, publishes OrderShipped and asks for a review later', async () => {
+  it('prints each label once and publishes OrderShipped', async () => {
     // Prepare
     const records = shippingRecords();
 
@@ -67,12 +70,14 @@ describe('Function: shipOrder', () => {
         MessageDeduplicationId: `${orderId}:OrderShipped`,
         MessageAttributes: expect.objectContaining({ type: { DataType: 'String', StringValue: 'OrderShipped' } }),
       });
+      // slice-begin:reviews
       expect(sqsMock).toHaveReceivedCommandWith(SendMessageCommand, {
         QueueUrl: DEPLOYED.REVIEW_QUEUE_URL,
         MessageAttributes: { orderId: { DataType: 'String', StringValue: orderId }, correlationId: { DataType: 'String', StringValue: bodyOf<{ correlationId: string }>(record).correlationId } },
       });
+      // slice-end:reviews
     }
-    expect(reviewRequests()).toContainEqual({ orderId: orderIdOf(records[0]), customerId: 'c-42', correlationId: 'CxW2NhQ9IAMEJbw=' });
+    expect(reviewRequests()).toContainEqual({ orderId: orderIdOf(records[0]), customerId: 'c-42', correlationId: 'CxW2NhQ9IAMEJbw=' }); // slice-line:reviews
     expect(JSON.parse(publishedFor(orderIdOf(records[0]))[0]?.Message as string)).toMatchObject({ trackingNumber: expect.stringMatching(/^OF[0-9A-F]{16}$/), labelKey: labelKey(orderIdOf(records[0])) });
     expect(sqsMock).not.toHaveReceivedCommand(ChangeMessageVisibilityCommand);
   });
@@ -118,7 +123,7 @@ describe('Function: shipOrder', () => {
     expect(publishedFor(orderIdOf(a))).toHaveLength(1);
   });
 
-  it('is idempotent on duplicate delivery: the label exists (412), the same OrderShipped is published again and the review asked again (marked once downstream)', async () => {
+  it('is idempotent on duplicate delivery: the label exists (412), the same OrderShipped is published again', async () => {
     // Prepare
     const [a] = shippingRecords();
     await shipOrderHandler(batchOf(a), context);
@@ -134,11 +139,13 @@ describe('Function: shipOrder', () => {
     const [first, second] = publishedFor(orderIdOf(a));
     expect(second?.MessageDeduplicationId).toBe(first?.MessageDeduplicationId);
     expect(JSON.parse(second?.Message as string).trackingNumber).toBe(JSON.parse(first?.Message as string).trackingNumber);
+    // slice-begin:reviews
     expect(reviewRequests()).toHaveLength(2);
     expect(reviewRequests()[1]).toEqual(reviewRequests()[0]);
+    // slice-end:reviews
   });
 
-  it('fails only the record SNS could not take (InternalErrorException); its review is not asked yet', async () => {
+  it('fails only the record SNS could not take (InternalErrorException)', async () => {
     // Prepare
     const [a, c] = shippingRecords();
     snsMock.on(PublishCommand, { MessageGroupId: orderIdOf(c) }).rejects(new InternalErrorException({ message: 'Internal error', $metadata: { httpStatusCode: 500 } }));
@@ -148,9 +155,10 @@ describe('Function: shipOrder', () => {
 
     // Assess
     expect(response).toEqual(ids(c));
-    expect(reviewRequests().map((request) => request.orderId)).toEqual([orderIdOf(a)]);
+    expect(reviewRequests().map((request) => request.orderId)).toEqual([orderIdOf(a)]); // slice-line:reviews
   });
 
+  // slice-begin:reviews
   it('fails only the record whose review request cannot be sent (QueueDoesNotExist)', async () => {
     // Prepare
     const [a, c] = shippingRecords();
@@ -165,6 +173,7 @@ describe('Function: shipOrder', () => {
     // Assess
     expect(response).toEqual(ids(a));
   });
+  // slice-end:reviews
 
   it('fails an unparseable record and a digital order (misrouted by the filter policy), never their neighbours', async () => {
     // Prepare
@@ -178,7 +187,7 @@ describe('Function: shipOrder', () => {
     // Assess
     expect(response).toEqual(ids(invalid, digital));
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 2);
-    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 4) // OrderShipped and a shipment notice for each;
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 4); // OrderShipped and a shipment notice for each
   });
 
   it('works wrapped in its middleware (the deployed handler)', async () => {
@@ -187,6 +196,7 @@ describe('Function: shipOrder', () => {
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 2);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 4); // OrderShipped and a shipment notice for each
+    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 2); // slice-line:reviews
   });
 });

@@ -24,7 +24,7 @@ const DEPLOYED = {
   ORDERS_TABLE: 'orderflow-dev-orders',
   IDEMPOTENCY_TABLE: 'orderflow-dev-idempotency',
   DOCUMENTS_BUCKET: `orderflow-dev-documents-${ACCOUNT}`,
-  REVIEW_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-review-requests`,
+  REVIEW_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-review-requests`, // slice-line:reviews
   SHIPPING_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-shipping`,
   SHIPMENT_NOTICES_TOPIC_ARN: `arn:aws:sns:${REGION}:${ACCOUNT}:orderflow-dev-shipment-notices`,
   BILLING_QUEUE_URL: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/orderflow-dev-billing`,
@@ -33,7 +33,7 @@ const DEPLOYED = {
   IMPORT_CHECKPOINTS_TABLE: 'orderflow-dev-idempotency',
   IMPORT_CHECKPOINT_SECONDS: '1814400',
   IMPORT_MAX_BYTES: '104857600',
-  LAKE_BUCKET: `orderflow-dev-lake-${ACCOUNT}`,
+  LAKE_BUCKET: `orderflow-dev-lake-${ACCOUNT}`, // slice-line:analytics
   ORDER_ID_KEY_SECRET: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:orderflow-dev/order-id-key-Ab12Cd`,
 } as const;
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { APIGatewayProxyEventV2, FirehoseTransformationEvent, KinesisStreamTumblingWindowEvent, SNSEvent, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, SNSEvent, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { FirehoseTransformationEvent, KinesisStreamTumblingWindowEvent } from 'aws-lambda'; // slice-line:analytics
 
 const EVENTS_DIR = new URL('../../../events/', import.meta.url);
 const parsed = new Map<string, unknown>();
@@ -18,8 +19,8 @@ const loadEvent = <T>(path: string): T => {
 const httpEvent = (variant: string): APIGatewayProxyEventV2 => loadEvent<APIGatewayProxyEventV2>(`http/${variant}.json`);
 const sqsRecords = (variant: string): SQSRecord[] => loadEvent<SQSEvent>(`sqs/${variant}.json`).Records;
 const snsEvent = (variant: string): SNSEvent => loadEvent<SNSEvent>(`sns/${variant}.json`);
-const kinesisWindowEvent = (): KinesisStreamTumblingWindowEvent => loadEvent<KinesisStreamTumblingWindowEvent>('kinesis/order-events-window.json');
-const firehoseEvent = (variant: string): FirehoseTransformationEvent => loadEvent<FirehoseTransformationEvent>(`firehose/${variant}.json`);
+const kinesisWindowEvent = (): KinesisStreamTumblingWindowEvent => loadEvent<KinesisStreamTumblingWindowEvent>('kinesis/order-events-window.json'); // slice-line:analytics
+const firehoseEvent = (variant: string): FirehoseTransformationEvent => loadEvent<FirehoseTransformationEvent>(`firehose/${variant}.json`); // slice-line:analytics
 
 /** An SQS event holding these records, in this order. */
 const batchOf = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
@@ -54,4 +55,5 @@ const redelivery = (record: SQSRecord): SQSRecord => {
 /** The parsed JSON body of a record. */
 const bodyOf = <T = Record<string, unknown>>(record: SQSRecord): T => JSON.parse(record.body) as T;
 
-export { httpEvent, snsEvent, sqsRecords, kinesisWindowEvent, firehoseEvent, batchOf, firstRecord, asNewMessage, redelivery, bodyOf };
+export { httpEvent, snsEvent, sqsRecords, batchOf, firstRecord, asNewMessage, redelivery, bodyOf };
+export { kinesisWindowEvent, firehoseEvent }; // slice-line:analytics

@@ -1,32 +1,38 @@
 import '../helpers/env.ts';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { QueueDoesNotExist, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { QueueDoesNotExist, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs'; // slice-line:reviews
 import fc from 'fast-check';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidEventError } from '#lib/domain/errors.ts';
 import { parseOrderPlaced, type OrderPlacedEvent } from '#lib/events/order-events.ts';
-import { DelayOutOfRangeError } from '#lib/review-delay.ts';
+import { DelayOutOfRangeError } from '#lib/review-delay.ts'; // slice-line:reviews
 import { labelKeyFor, shipOrder, trackingNumberFor } from '#lib/ship.ts';
 import { DEPLOYED } from '../helpers/env.ts';
 import { firstRecord } from '../helpers/fixtures.ts';
 
 const s3Mock = mockClient(S3Client);
 const snsMock = mockClient(SNSClient);
-const sqsMock = mockClient(SQSClient);
+const sqsMock = mockClient(SQSClient); // slice-line:reviews
 const now = new Date('2026-11-22T10:15:31.544Z');
-const options = { bucket: DEPLOYED.DOCUMENTS_BUCKET, topicArn: DEPLOYED.TOPIC_ARN, reviewQueueUrl: DEPLOYED.REVIEW_QUEUE_URL, shipmentNoticesTopicArn: DEPLOYED.SHIPMENT_NOTICES_TOPIC_ARN, now };
+const options = {
+  bucket: DEPLOYED.DOCUMENTS_BUCKET,
+  topicArn: DEPLOYED.TOPIC_ARN,
+  reviewQueueUrl: DEPLOYED.REVIEW_QUEUE_URL, // slice-line:reviews
+  shipmentNoticesTopicArn: DEPLOYED.SHIPMENT_NOTICES_TOPIC_ARN,
+  now,
+};
 const placed = (): OrderPlacedEvent => parseOrderPlaced(firstRecord('order-placed-shipping').body);
 
 describe('Lib: ship', () => {
   afterEach(() => {
     s3Mock.reset();
     snsMock.reset();
-    sqsMock.reset();
+    sqsMock.reset(); // slice-line:reviews
   });
 
-  it('prints the label once, publishes OrderShipped and leaves a review request in the delay queue', async () => {
+  it('prints the label once and publishes OrderShipped', async () => {
     // Prepare
     const event = placed();
 
@@ -65,6 +71,7 @@ describe('Lib: ship', () => {
       },
     });
     expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2);
+    // slice-begin:reviews
     expect(sqsMock).toHaveReceivedCommandExactlyOnceWith(SendMessageCommand, {
       QueueUrl: options.reviewQueueUrl,
       MessageBody: JSON.stringify({ orderId: event.orderId, customerId: 'c-42', correlationId: event.correlationId }),
@@ -73,9 +80,10 @@ describe('Lib: ship', () => {
         correlationId: { DataType: 'String', StringValue: event.correlationId },
       },
     });
+    // slice-end:reviews
   });
 
-  it('still publishes and asks for the review when the label already exists (a retried shipment)', async () => {
+  it('still publishes when the label already exists (a retried shipment)', async () => {
     // Prepare
     s3Mock.on(PutObjectCommand).rejects(new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', message: 'At least one of the pre-conditions you specified did not hold', $metadata: { httpStatusCode: 412 } }));
 
@@ -83,8 +91,8 @@ describe('Lib: ship', () => {
     await shipOrder(placed(), options);
 
     // Assess
-    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2) // OrderShipped and its shipment notice;
-    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 1);
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2); // OrderShipped and its shipment notice
+    expect(sqsMock).toHaveReceivedCommandTimes(SendMessageCommand, 1); // slice-line:reviews
   });
 
   it('refuses a digital order (the shipping filter policy lets physical orders only) and writes nothing', async () => {
@@ -98,14 +106,16 @@ describe('Lib: ship', () => {
     expect(snsMock).not.toHaveReceivedAnyCommand();
   });
 
+  // slice-begin:reviews
   it('rejects with the SQS error when the review queue is gone (after OrderShipped was published: a retry republishes the same id)', async () => {
     // Prepare
     sqsMock.on(SendMessageCommand).rejects(new QueueDoesNotExist({ message: 'The specified queue does not exist.', $metadata: { httpStatusCode: 400 } }));
 
     // Act + Assess
     await expect(shipOrder(placed(), options)).rejects.toBeInstanceOf(QueueDoesNotExist);
-    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2) // OrderShipped and its shipment notice;
+    expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 2); // OrderShipped and its shipment notice
   });
+  // slice-end:reviews
 
   it('trackingNumberFor: one tracking number per order, OF + 16 upper-case hex digits', () => {
     fc.assert(
@@ -117,6 +127,7 @@ describe('Lib: ship', () => {
     );
   });
 
+  // slice-begin:reviews
   it("overrides the queue's delay with the shipping country's (a GB order waits 300 s) and leaves it to the queue for other countries", async () => {
     // Prepare
     const gb = placed();
@@ -150,4 +161,5 @@ describe('Lib: ship', () => {
     expect(snsMock.calls()).toHaveLength(0);
     expect(sqsMock.calls()).toHaveLength(0);
   });
+  // slice-end:reviews
 });

@@ -5,7 +5,7 @@ import { beyondRetention, parseFailurePointer, type KinesisFailurePointer } from
 /** An on-failure record as Lambda writes it for a Kinesis batch it gave up on (Lambda developer guide). */
 const onFailureRecord = (firstArrival: string): string =>
   JSON.stringify({
-    requestContext: { requestId: 'c9b8fa9f-5a7f-4c1e-9a3b-3b5f0a1d2e4c', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:orderflow-dev-orderMetrics', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 4 },
+    requestContext: { requestId: 'c9b8fa9f-5a7f-4c1e-9a3b-3b5f0a1d2e4c', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:orderflow-dev-streamConsumer', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 4 },
     responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
     version: '1.0',
     timestamp: '2026-11-22T11:10:00.000Z',

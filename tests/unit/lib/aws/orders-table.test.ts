@@ -3,7 +3,8 @@ import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { getOrderView, markOnce, recordDocumentNotice, recordEvent } from '#lib/aws/orders-table.ts';
+import { getOrderView, recordDocumentNotice, recordEvent } from '#lib/aws/orders-table.ts';
+import { markOnce } from '#lib/aws/orders-table.ts'; // slice-line:reviews
 import { parseOrderEvent, type OrderEvent } from '#lib/events/order-events.ts';
 import { fakeOrdersTable, type FakeOrdersTable } from '../../helpers/dynamodb.ts';
 import { DEPLOYED } from '../../helpers/env.ts';
@@ -241,6 +242,7 @@ describe('Lib: aws/orders-table', () => {
     });
   });
 
+  // slice-begin:reviews
   describe('markOnce', () => {
     it('stamps the attribute the first time only', async () => {
       // Act
@@ -257,6 +259,7 @@ describe('Lib: aws/orders-table', () => {
       expect(table.items.get(ORDER_A)).toEqual({ orderId: ORDER_A, reviewRequestedAt: '2026-11-22T10:15:32.000Z' });
     });
   });
+  // slice-end:reviews
 
   describe('recordDocumentNotice', () => {
     it("stamps the notice time and adds the S3 event's sequencer to the document's writes", async () => {

@@ -2,7 +2,8 @@ import '../../helpers/env.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '#lib/domain/errors.ts';
-import { eventIdFor, isOrderId, parseOrderEvent, parseOrderPlaced, parseReviewRequest, type OrderEvent } from '#lib/events/order-events.ts';
+import { eventIdFor, isOrderId, parseOrderEvent, parseOrderPlaced, type OrderEvent } from '#lib/events/order-events.ts';
+import { parseReviewRequest } from '#lib/events/order-events.ts'; // slice-line:reviews
 import { orderEvent, text, withValueAt } from '../../helpers/arbitraries.ts';
 import { bodyOf, firstRecord, sqsRecords } from '../../helpers/fixtures.ts';
 
@@ -143,6 +144,7 @@ describe('Lib: events/order-events', () => {
     expect(() => parseOrderPlaced(JSON.stringify(bad))).toThrow(InvalidEventError);
   });
 
+  // slice-begin:reviews
   describe('parseReviewRequest', () => {
     it('parses the stored review request and keeps only its three fields', () => {
       // Prepare
@@ -164,6 +166,7 @@ describe('Lib: events/order-events', () => {
       }
     });
   });
+  // slice-end:reviews
 
   describe('eventIdFor / isOrderId', () => {
     it('derives one deduplication id per order and type', () => {
