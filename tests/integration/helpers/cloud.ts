@@ -92,7 +92,7 @@ interface CloudUnderTest {
   };
   /** `Bearer <token>` for a named customer (cached per customer: one hour of validity, Cognito's default). */
   bearer(customer?: string): Promise<string>;
-  /** The full name of a function from its short name (`orderMetrics` → `orderflow-local-orderMetrics`). */
+  /** The full name of a function from its short name (`shipOrder` → `orderflow-local-shipOrder`). */
   functionName(short: string): string;
   /** A queue's URL from its logical id (`BillingQueue`). */
   queueUrl(logicalId: string): string;
