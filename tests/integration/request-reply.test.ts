@@ -27,9 +27,11 @@ describe('Request-response over SQS (stock check) on the local cloud', () => {
     await t.clients.sqs.send(new CreateQueueCommand({ QueueName: abandoned, tags: { 'last-active': String(Math.floor(Date.now() / 1000) - 3_600) } }));
 
     // Act
-    const first = await fetch(`${t.cloud.apiUrl}/stock/BOOK-1`);
-    const second = await fetch(`${t.cloud.apiUrl}/stock/NOT-STOCKED`);
-    const invalid = await fetch(`${t.cloud.apiUrl}/stock/${encodeURIComponent('book 1')}`);
+    const headers = { authorization: await t.bearer() };
+    const first = await fetch(`${t.cloud.apiUrl}/stock/BOOK-1`, { headers });
+    const second = await fetch(`${t.cloud.apiUrl}/stock/NOT-STOCKED`, { headers });
+    const invalid = await fetch(`${t.cloud.apiUrl}/stock/${encodeURIComponent('book 1')}`, { headers });
+    const anonymous = await fetch(`${t.cloud.apiUrl}/stock/BOOK-1`);
 
     // Assess
     expect(first.status).toBe(200);
@@ -38,6 +40,7 @@ describe('Request-response over SQS (stock check) on the local cloud', () => {
     expect(await second.json()).toMatchObject({ sku: 'NOT-STOCKED', available: 0 });
     expect(invalid.status).toBe(400);
     expect(await invalid.json()).toMatchObject({ fields: [{ field: 'sku' }] });
+    expect([anonymous.status, await anonymous.json()]).toEqual([401, { message: 'Unauthorized' }]);
     const left = await replyQueues();
     expect(left).toHaveLength(1); // one environment's reply queue, reused; the abandoned one swept
     await expect(t.clients.sqs.send(new GetQueueUrlCommand({ QueueName: abandoned }))).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
