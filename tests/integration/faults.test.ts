@@ -111,7 +111,11 @@ describe('Local cloud: fault injection', () => {
     // Assess
     expect(((await completed(orderId, ['label'])).labelWrites as Set<string>).size).toBe(1);
     expect((t.cloud.stats().aws.sqs?.ChangeMessageVisibility ?? 0) - before).toBeGreaterThanOrEqual(1);
-    const shipped = invocationsMentioning(t.invocations, t.functionName('shipOrder'), orderId);
+    // The label is written before the handler returns: wait for the invocation itself to end
+    const shipped = await waitFor(() => {
+      const mentioning = invocationsMentioning(t.invocations, t.functionName('shipOrder'), orderId);
+      return mentioning.length > 0 && mentioning.every((invocation) => invocation.endedAt !== undefined) && mentioning;
+    }, { timeoutMs: 30_000, intervalMs: 100, what: `shipOrder's invocation for ${orderId} to end` });
     expect(shipped.length).toBe(1);
     expect(shipped[0]?.result).toMatchObject({ ok: true, payload: { batchItemFailures: [] } });
     expect((shipped[0]?.endedAt ?? 0) - (shipped[0]?.startedAt ?? 0)).toBeGreaterThanOrEqual(6000);
