@@ -50,7 +50,9 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'local-runtime-'));
+    // Functions in worker-thread environments (not the default): the timeout and cold-start cases below are theirs.
     cloud = await startFixtureCloud(dataDir, {
+      functionsThread: true,
       log: (line) => logs.push(line),
       detail: (line) => details.push(line),
     });
@@ -356,7 +358,7 @@ describe('Local cloud: runtime, pollers and HTTP API on the fixture template', (
     await cloud.stop();
 
     // Act
-    cloud = await startFixtureCloud(dataDir, { log: (line) => logs.push(line) });
+    cloud = await startFixtureCloud(dataDir, { functionsThread: true, log: (line) => logs.push(line) });
     const kinesis = new KinesisClient(clientConfig({ endpoint: cloud.edgeUrl, region: cloud.region }));
     await kinesis.send(new PutRecordsCommand({ StreamName: 'fixture-local-stream', Records: [{ PartitionKey: 'p0', Data: Buffer.from(JSON.stringify({ seq: 100, pk: 'p0' })) }] }));
     kinesis.destroy();
@@ -445,7 +447,7 @@ describe('Local cloud: loading function bundles', () => {
     const options = { region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: () => {} };
     const missing = new LambdaRuntime({ ...options, functions: [config('ghost', 'functions/ghost.handler')] });
     const wrongExportInProcess = new LambdaRuntime({ ...options, functions: [config('wrong', 'handlers/http.nope')], functionsThread: false });
-    const wrongExport = new LambdaRuntime({ ...options, functions: [config('wrong', 'handlers/http.nope')] });
+    const wrongExport = new LambdaRuntime({ ...options, functions: [config('wrong', 'handlers/http.nope')], functionsThread: true });
 
     const missingError = await missing.start().catch((error: unknown) => error);
     await missing.stop();

@@ -28,7 +28,7 @@ describe('Local cloud: functions in worker threads, like Lambda execution enviro
   let dir: string;
 
   const start = async (functions: FunctionConfig[]): Promise<LambdaRuntime> => {
-    runtime = new LambdaRuntime({ functions, region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: (line) => logs.push(line) });
+    runtime = new LambdaRuntime({ functions, region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], functionsThread: true, log: (line) => logs.push(line) });
     await runtime.start();
     return runtime;
   };
@@ -139,7 +139,7 @@ describe('Local cloud: functions in worker threads, like Lambda execution enviro
 
   it('runs invocations beyond environmentsPerFunction in the warm environments, one at a time each', async () => {
     // Prepare
-    runtime = new LambdaRuntime({ functions: [fn('single', 'handlers/slow.handler', { timeout: 1 })], region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: (line) => logs.push(line), environmentsPerFunction: 1 });
+    runtime = new LambdaRuntime({ functions: [fn('single', 'handlers/slow.handler', { timeout: 1 })], region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: (line) => logs.push(line), environmentsPerFunction: 1, functionsThread: true });
     await runtime.start();
 
     // Act: together 1.8 s, over the 1 s timeout, but each runs 0.6 s in the one environment
@@ -152,7 +152,7 @@ describe('Local cloud: functions in worker threads, like Lambda execution enviro
 
   it('an invocation given up while it waits for an environment (the HTTP API answered 503) never runs', async () => {
     // Prepare
-    runtime = new LambdaRuntime({ functions: [fn('busy', 'handlers/slow.handler')], region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: (line) => logs.push(line), environmentsPerFunction: 1 });
+    runtime = new LambdaRuntime({ functions: [fn('busy', 'handlers/slow.handler')], region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: (line) => logs.push(line), environmentsPerFunction: 1, functionsThread: true });
     await runtime.start();
     const cloud = runtime;
     const running = cloud.invoke('busy', { sleepMs: 500 });

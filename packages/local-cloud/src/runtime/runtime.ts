@@ -69,9 +69,9 @@ interface RuntimeOptions {
   /** How many invocations run at once and which go first (execution-slots.ts); false: no limit but concurrency. */
   executionSlots?: ExecutionSlotsOptions | false;
   /**
-   * Each function's execution environments in worker threads of their own (worker-pool.ts). Default true; false
-   * (or LOCAL_FUNCTIONS_THREAD=0 where the local cloud starts the runtime): every function in this thread, for a
-   * debugger's breakpoints.
+   * true (or LOCAL_FUNCTIONS_THREAD=1 where the local cloud starts the runtime): each function's execution
+   * environments in worker threads of their own (worker-pool.ts). Default false: every function in this thread, which
+   * measured faster on 2 cores (the package README's "Functions in worker threads") and suits a debugger.
    */
   functionsThread?: boolean;
   /**
@@ -359,7 +359,7 @@ class LambdaRuntime {
 
   constructor(options: RuntimeOptions) {
     this.options = options;
-    this.threads = options.functionsThread !== false;
+    this.threads = options.functionsThread === true;
     if (options.executionSlots !== false) this.slots = new ExecutionSlots(options.executionSlots ?? {});
     this.log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
     for (const config of options.functions) {
