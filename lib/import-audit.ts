@@ -9,15 +9,8 @@ import { createHash } from 'node:crypto';
 import { putObjectIfAbsent } from './aws/s3.ts';
 import type { S3ObjectCreated } from './events/s3-notification.ts';
 
-interface ImportAuditRecord {
-  bucket: string;
-  key: string;
-  size: number;
-  eTag: string;
-  sequencer: string;
-  eventName: string;
-  auditedAt: string;
-}
+/** What the audit trail keeps of one upload: the S3 event's object, and when it was audited. */
+type ImportAuditRecord = S3ObjectCreated & { auditedAt: string };
 
 /**
  * Where the audit records of one bucket and key go: the key is hashed, as an import key may be up to 1,024 bytes,
