@@ -58,6 +58,20 @@ describe('Local cloud: Amazon MQ for RabbitMQ brokers', () => {
     ]);
   });
 
+  it('a node that exits while starting: one line naming the broker and its log, no broker, no throw (the rest of the cloud runs)', async () => {
+    // Prepare: a "server" that exits at once, as a broken install does
+    const lines: string[] = [];
+
+    // Act
+    const brokers = await startRabbitMqBrokers(new TemplateResolver(template(), context), { dataDir, log: (line) => lines.push(line), server: '/bin/false' });
+
+    // Assess
+    expect(brokers.size).toBe(0);
+    expect(lines).toEqual([
+      `Broker (AWS::AmazonMQ::Broker): not started, rabbitmq-server exited while starting (its log: ${join(dataDir, 'amazonmq', 'Broker', 'log', 'rabbit.log')}); its event source mappings get no messages, the rest runs`,
+    ]);
+  });
+
   it('switched off (rabbitMq: false, as tests that do not use it start the cloud): one line, no broker', async () => {
     // Prepare
     const lines: string[] = [];

@@ -94,13 +94,16 @@ async function startNode(broker: { logicalId: string; arn: string; username: str
     RABBITMQ_PID_FILE: join(dir, 'rabbitmq.pid'),
   };
   // A watchdog shell between the cloud and the node: it stops the node (and its epmd) when its stdin closes, which
-  // happens when this process exits however it exits, SIGKILL included, so no node outlives the cloud.
+  // happens when this process exits however it exits, SIGKILL included, so no node outlives the cloud; and it exits
+  // when the node does, so a node that dies while starting is reported at once, not after START_TIMEOUT_MS.
   const watchdog = [
-    `"$0" & node=$!`,
+    'exec 3<&0',
+    `"$0" <&- & node=$!`,
+    // An asynchronous list's stdin is /dev/null unless redirected (POSIX sh): the reader takes fd 3.
+    `( read _ignored <&3 || true; kill -TERM $node 2>/dev/null ) & reader=$!`,
     `trap 'kill -TERM $node 2>/dev/null' TERM`,
-    'read _ignored || true',
-    'kill -TERM $node 2>/dev/null',
-    'wait $node',
+    'wait $node || wait $node',
+    'kill $reader 2>/dev/null',
     `"${EPMD}" -kill > /dev/null 2>&1 || true`,
   ].join('\n');
   const child: ChildProcess = spawn('/bin/sh', ['-c', watchdog, server], { env, cwd: dir, stdio: ['pipe', 'ignore', 'ignore'] });
@@ -119,19 +122,21 @@ async function startNode(broker: { logicalId: string; arn: string; username: str
     }
   };
   try {
-    await waitFor(
+    // The probe answers 'exited' rather than throwing: waitFor takes a throw for "not yet".
+    const outcome = await waitFor(
       async () => {
-        if (exited) throw new Error(`rabbitmq-server exited while starting (its log: ${join(dir, 'log', 'rabbit.log')})`);
+        if (exited) return 'exited';
         try {
           const probe = await amqp.connect(connection.url);
           await probe.close();
-          return true;
+          return 'accepting';
         } catch {
           return false;
         }
       },
       { what: `RabbitMQ for ${broker.logicalId} on 127.0.0.1:${port}`, timeoutMs: START_TIMEOUT_MS, intervalMs: 250 },
     );
+    if (outcome === 'exited') throw new Error(`rabbitmq-server exited while starting (its log: ${join(dir, 'log', 'rabbit.log')})`);
   } catch (error) {
     await stop();
     throw error;
@@ -167,11 +172,13 @@ async function startRabbitMqBrokers(
     );
     return started;
   }
-  try {
-    for (const broker of wanted) started.set(broker.arn, await startNode(broker, options.dataDir, server, options.log));
-  } catch (error) {
-    for (const broker of started.values()) await broker.stop();
-    throw error;
+  for (const broker of wanted) {
+    // A node that does not come up (a busy machine, a broken install) costs its broker only: one line, the rest runs.
+    try {
+      started.set(broker.arn, await startNode(broker, options.dataDir, server, options.log));
+    } catch (error) {
+      options.log(`${broker.logicalId} (AWS::AmazonMQ::Broker): not started, ${error instanceof Error ? error.message : String(error)}; its event source mappings get no messages, the rest runs`);
+    }
   }
   return started;
 }
