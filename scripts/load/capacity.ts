@@ -68,9 +68,19 @@ interface MappingSpec {
 
 interface CapacityConfig {
   mappings: MappingSpec[];
-  functions: Record<string, { timeoutS: number; reservedConcurrency: number | undefined; memoryMb: number }>;
-  /** SNS -> SQS subscriptions: queue and its filter policy on message attributes (undefined: every message). */
-  subscriptions: { queue: string; filter: Record<string, string[]> | undefined }[];
+  /** `topics`: the SNS topics (logical ids) the function's environment refers to, i.e. the ones it can publish to. */
+  functions: Record<string, { timeoutS: number; reservedConcurrency: number | undefined; memoryMb: number; topics?: string[] }>;
+  /**
+   * SNS -> SQS subscriptions: queue, the topic (logical id; undefined: taken to be the order events topic) and the
+   * filter policy on message attributes (undefined: every message).
+   */
+  subscriptions: { queue: string; topic?: string; filter: Record<string, string[]> | undefined }[];
+  /**
+   * The topic order events are published to: the one the order-taking function (ORDER_ENTRY_FUNCTION) refers to.
+   * Only its subscriptions receive orders; other topics (the imports topic S3 uploads publish to) never see them.
+   * Undefined: every SQS subscription is taken to be on the order events topic.
+   */
+  orderEventsTopic?: string;
   topic: { fifo: boolean; scope: 'Topic' | 'MessageGroup' } | undefined;
   api: { rateLimit: number; burstLimit: number } | undefined;
   kinesis: { onDemand: boolean; shards: number } | undefined;
@@ -95,6 +105,17 @@ const shortFunctionName = (logicalId: string): string => {
   return base.charAt(0).toLowerCase() + base.slice(1);
 };
 const shortQueueName = (queueName: string): string => queueName.replace(/\.fifo$/, '').replace(/^[a-z0-9]+-[a-zA-Z0-9]+-/, '');
+/** The function whose topic carries order events: it publishes OrderPlaced for every order the API accepts. */
+const ORDER_ENTRY_FUNCTION = 'placeOrder';
+
+/**
+ * The logical ids of the SNS topics a function's environment variables refer to (`TOPIC_ARN: { Ref: OrderEventsTopic }`):
+ * a function publishes only to topics it is told the ARN of.
+ */
+function environmentTopics(properties: Record<string, unknown>): string[] {
+  const variables = isObject(properties.Environment) && isObject(properties.Environment.Variables) ? properties.Environment.Variables : {};
+  return Object.values(variables).map(refOf).filter((id): id is string => id !== undefined);
+}
 const num = (value: unknown, fallback: number): number => (typeof value === 'number' ? value : typeof value === 'string' && value !== '' && Number.isFinite(Number(value)) ? Number(value) : fallback);
 
 /**
@@ -123,6 +144,7 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
       timeoutS: num(p.Timeout, 3),
       reservedConcurrency: p.ReservedConcurrentExecutions === undefined ? undefined : num(p.ReservedConcurrentExecutions, 0),
       memoryMb: num(p.MemorySize, 128),
+      topics: environmentTopics(p),
     };
   }
 
@@ -159,9 +181,11 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
     });
   }
 
+  const topicIds = new Set(entries.filter(([, r]) => r.Type === 'AWS::SNS::Topic').map(([id]) => id));
+  const orderEventsTopic = (functions[ORDER_ENTRY_FUNCTION]?.topics ?? []).find((id) => topicIds.has(id));
   const subscriptions: CapacityConfig['subscriptions'] = [];
   let topic: CapacityConfig['topic'];
-  for (const [, r] of entries) {
+  for (const [id, r] of entries) {
     const p = r.Properties ?? {};
     if (r.Type === 'AWS::SNS::Subscription' && p.Protocol === 'sqs') {
       const target = refOf(p.Endpoint);
@@ -169,9 +193,11 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
       const filter = isObject(p.FilterPolicy)
         ? Object.fromEntries(Object.entries(p.FilterPolicy).map(([key, values]) => [key, Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : []]))
         : undefined;
-      subscriptions.push({ queue: queueName(target), filter });
+      const source = refOf(p.TopicArn);
+      subscriptions.push({ queue: queueName(target), ...(source ? { topic: source } : {}), filter });
     }
-    if (r.Type === 'AWS::SNS::Topic' && (p.FifoTopic === true || p.FifoTopic === 'true')) {
+    // The order events topic's FIFO settings (any FIFO topic when the order events topic is not known).
+    if (r.Type === 'AWS::SNS::Topic' && (orderEventsTopic === undefined || id === orderEventsTopic) && (p.FifoTopic === true || p.FifoTopic === 'true')) {
       topic = { fifo: true, scope: p.FifoThroughputScope === 'MessageGroup' ? 'MessageGroup' : 'Topic' };
     }
   }
@@ -192,8 +218,12 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
       kinesis = { onDemand: mode === 'ON_DEMAND', shards: num(count, 1) };
     }
   }
-  return { mappings, functions, subscriptions, topic, api, kinesis };
+  return { mappings, functions, subscriptions, ...(orderEventsTopic ? { orderEventsTopic } : {}), topic, api, kinesis };
 }
+
+/** The subscriptions order events reach: those on the order events topic (see CapacityConfig.orderEventsTopic). */
+const orderSubscriptions = (config: CapacityConfig): CapacityConfig['subscriptions'] =>
+  config.orderEventsTopic === undefined ? config.subscriptions : config.subscriptions.filter((s) => s.topic === undefined || s.topic === config.orderEventsTopic);
 
 /** Message attributes of an order event (lib/aws/publish.ts sets `type` and `fulfillment`). */
 type Attributes = Record<string, string>;
@@ -309,8 +339,9 @@ function messagesPerOrder(
   const shares: [string, number][] = [['physical', physicalShare], ['digital', 1 - physicalShare]];
   // Work items: (queue, amount, fulfillment); depth-bounded (the flow is a DAG).
   let work: { queue: string; amount: number; fulfillment: string }[] = [];
+  const subscriptions = orderSubscriptions(config);
   const publish = (type: string, fulfillment: string, amount: number): void => {
-    for (const s of config.subscriptions) if (matchesFilter(s.filter, { type, fulfillment })) work.push({ queue: s.queue, amount, fulfillment });
+    for (const s of subscriptions) if (matchesFilter(s.filter, { type, fulfillment })) work.push({ queue: s.queue, amount, fulfillment });
   };
   for (const [fulfillment, share] of shares) if (share > 0) publish('OrderPlaced', fulfillment, share);
   for (let depth = 0; depth < 10 && work.length > 0; depth += 1) {
@@ -360,6 +391,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   const { config, physicalShare } = input;
   const emissions = input.emissions ?? ORDERFLOW_EMISSIONS;
   const perOrder = messagesPerOrder(config, physicalShare, emissions);
+  const subscriptions = orderSubscriptions(config);
   const recordBytes = input.kinesisRecordBytes ?? 1024;
   const maxDrainS = input.maxDrainS ?? 3600;
   const assumptions: string[] = [];
@@ -378,7 +410,8 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
     let perMessageMs: number;
     if (!duration) {
       perMessageMs = 100;
-      assumptions.push(`${m.fn}: no duration measured; 100 ms per message assumed`);
+      // A queue order events never reach (the imports fan-out in an order spike) gets no messages: nothing to assume.
+      if (msgsPerOrder > 0) assumptions.push(`${m.fn}: no duration measured; 100 ms per message assumed`);
     } else {
       const msgsPerInvocation = duration.invocationsPerOrder && duration.invocationsPerOrder > 0 && msgsPerOrder > 0 ? Math.max(1, msgsPerOrder / duration.invocationsPerOrder) : 1;
       perMessageMs = Math.max(1, duration.meanDurationMs / msgsPerInvocation);
@@ -453,7 +486,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
     exceed(topicCounter, totalPublishes, topicLimit, t);
     const admitted = totalPublishes > topicLimit ? topicLimit / totalPublishes : 1;
     topicBacklog = admitted < 1 ? publishes.map((p) => ({ ...p, amount: p.amount * (1 - admitted) })).filter((p) => p.amount > 1e-9) : [];
-    for (const p of publishes) for (const sub of config.subscriptions) if (matchesFilter(sub.filter, { type: p.type, fulfillment: p.fulfillment })) arriveAt(sub.queue, t, p.amount * admitted);
+    for (const p of publishes) for (const sub of subscriptions) if (matchesFilter(sub.filter, { type: p.type, fulfillment: p.fulfillment })) arriveAt(sub.queue, t, p.amount * admitted);
 
     // Queues and their mappings.
     const nextPublishes: { type: string; fulfillment: string; amount: number }[] = [];

@@ -69,7 +69,7 @@ describe('Function: capacityConfigFromTemplate', () => {
         provisionedPollers: { minimum: 2, maximum: 20 },
       },
     ]);
-    expect(config.functions.work).toEqual({ timeoutS: 20, reservedConcurrency: 3, memoryMb: 256 });
+    expect(config.functions.work).toEqual({ timeoutS: 20, reservedConcurrency: 3, memoryMb: 256, topics: [] });
     expect(config.subscriptions).toEqual([
       { queue: 'delayed', filter: { type: ['OrderPlaced'] } },
       { queue: 'SubQueue', filter: undefined }, // a QueueName built with Fn::Sub: the logical id
@@ -107,6 +107,61 @@ describe('Function: capacityConfigFromTemplate', () => {
       },
     };
     expect(() => capacityConfigFromTemplate(template)).toThrow('Resources.M.Properties.BatchSize');
+  });
+});
+
+/**
+ * Two topics as in serverless.yml: the order events topic placeOrder publishes to (its TOPIC_ARN), with billing
+ * subscribed, and a second topic S3 uploads publish to (the imports fan-out in serverless.yml), with two queues subscribed
+ * unfiltered.
+ */
+const twoTopics = {
+  Resources: {
+    PlaceOrderLambdaFunction: { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: { STAGE: 'dev', TOPIC_ARN: { Ref: 'OrderEventsTopic' } } } } },
+    ChargeOrderLambdaFunction: { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: { TOPIC_ARN: { Ref: 'OrderEventsTopic' } } } } },
+    ProcessUploadLambdaFunction: { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: { TOPIC_ARN: { Ref: 'OrderEventsTopic' } } } } },
+    CheckUploadLambdaFunction: { Type: 'AWS::Lambda::Function', Properties: {} },
+    OrderEventsTopic: { Type: 'AWS::SNS::Topic', Properties: { FifoTopic: true, FifoThroughputScope: 'MessageGroup' } },
+    UploadsTopic: { Type: 'AWS::SNS::Topic', Properties: {} },
+    BillingQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orderflow-dev-billing' } },
+    UploadJobsQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orderflow-dev-upload-jobs' } },
+    UploadAuditQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orderflow-dev-upload-audit' } },
+    BillingSubscription: { Type: 'AWS::SNS::Subscription', Properties: { TopicArn: { Ref: 'OrderEventsTopic' }, Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': ['BillingQueue', 'Arn'] }, FilterPolicy: { type: ['OrderPlaced'] } } },
+    UploadJobsSubscription: { Type: 'AWS::SNS::Subscription', Properties: { TopicArn: { Ref: 'UploadsTopic' }, Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': ['UploadJobsQueue', 'Arn'] } } },
+    UploadAuditSubscription: { Type: 'AWS::SNS::Subscription', Properties: { TopicArn: { Ref: 'UploadsTopic' }, Protocol: 'sqs', Endpoint: { 'Fn::GetAtt': ['UploadAuditQueue', 'Arn'] } } },
+    ...Object.fromEntries(
+      [
+        ['ChargeOrder', 'BillingQueue'],
+        ['ProcessUpload', 'UploadJobsQueue'],
+        ['CheckUpload', 'UploadAuditQueue'],
+      ].map(([fn, queue]) => [`${fn}Mapping`, { Type: 'AWS::Lambda::EventSourceMapping', Properties: { BatchSize: 10, EventSourceArn: { 'Fn::GetAtt': [queue, 'Arn'] }, FunctionName: { 'Fn::GetAtt': [`${fn}LambdaFunction`, 'Arn'] }, ScalingConfig: { MaximumConcurrency: 2 } } }]),
+    ),
+  },
+};
+
+describe('Order events reach only the order events topic\'s queues', () => {
+  it('reads each subscription\'s topic and the topic placeOrder publishes to', () => {
+    const config = capacityConfigFromTemplate(twoTopics);
+    expect(config.orderEventsTopic).toBe('OrderEventsTopic');
+    expect(config.functions.placeOrder?.topics).toEqual(['OrderEventsTopic']);
+    expect(config.subscriptions.map((s) => `${s.topic}:${s.queue}`)).toEqual(['OrderEventsTopic:billing', 'UploadsTopic:upload-jobs', 'UploadsTopic:upload-audit']);
+    expect(config.topic).toEqual({ fifo: true, scope: 'MessageGroup' });
+  });
+
+  it('sends no order to the uploads fan-out and assumes no duration for its consumers', () => {
+    // Prepare: an order spike through the API; only chargeOrder was measured (the uploads' consumers never ran).
+    const config = capacityConfigFromTemplate(twoTopics);
+
+    // Act
+    const perOrder = messagesPerOrder(config, 0.7, ORDERFLOW_EMISSIONS);
+    const prediction = predictCapacity({ config, arrivals: [100, 100], physicalShare: 0.7, durations: { chargeOrder: { meanDurationMs: 10, invocationsPerOrder: 1 } }, drainFromS: 2 });
+
+    // Assess: billing gets the order, document-events chargeOrder's invoice; the uploads queues nothing.
+    expect(perOrder.queues).toEqual({ billing: 1, 'document-events': 1 });
+    const depth = Object.fromEntries(prediction.queues.map((q) => [q.queue, q.peakDepth]));
+    expect(depth).toEqual({ billing: 0, 'upload-jobs': 0, 'upload-audit': 0 });
+    expect(prediction.functions.find((f) => f.fn === 'processUpload')?.peak).toBe(0);
+    expect(prediction.assumptions.filter((a) => /^(processUpload|checkUpload):/.test(a))).toEqual([]);
   });
 });
 
