@@ -5,12 +5,26 @@
  * function, concurrency over time; where an AWS limit would throttle. Pure functions; no I/O.
  *
  * Figures, each with the page that states it (read 2026-12-03 with the docs search):
- * - Lambda SQS scaling (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html): "Lambda starts
- *   processing five batches at a time with five concurrent invocations", "increases ... by up to 300 more instances
- *   per minute", "The maximum number of batches that an event source mapping can process simultaneously is 1,000",
- *   scales back to five when traffic is low. MaximumConcurrency (2..1,000, API_ScalingConfig page) caps it.
- *   Provisioned mode ("3 times faster scaling", same page) is not modelled (this template does not use it); a mapping
- *   with ProvisionedPollerConfig is named in the assumptions.
+ * - Lambda SQS scaling, standard mode (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html):
+ *   "Lambda starts processing five batches at a time with five concurrent invocations", "increases the number of
+ *   processes that are reading batches by up to 300 more concurrent invokes per minute", "The maximum number of
+ *   invokes that an event source mapping can process simultaneously is 1,250" (the page's current text, the one with
+ *   the provisioned-mode section; an earlier version said "The maximum number of batches ... is 1,000"), scales back
+ *   to five when traffic is low. MaximumConcurrency (2..1,000, AWS::Lambda::EventSourceMapping ScalingConfig page)
+ *   caps it.
+ * - Provisioned mode (same page): "You can control the scaling behavior ... either through maximum concurrency
+ *   settings or by enabling provisioned mode. These are mutually exclusive options"; "3 times faster scaling and up
+ *   to 16 times higher processing capacity". Event pollers "can auto scale up to 1000 per concurrent executions per
+ *   minute" and "provide up to 20,000 concurrency" (AWS News Blog, "AWS Lambda enhances event processing with
+ *   provisioned mode for SQS event-source mapping",
+ *   https://aws.amazon.com/blogs/aws/aws-lambda-enhances-sqs-processing-with-new-provisioned-mode-3x-faster-scaling-16x-higher-capacity).
+ *   ProvisionedPollerConfig for SQS: MinimumPollers "default is 2, and minimum 2 required", at most 200; MaximumPollers
+ *   "the accepted range is between 2 and 10,000, with a default of 200"
+ *   (https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html; the CloudFormation page,
+ *   .../TemplateReference/aws-properties-lambda-eventsourcemapping-provisionedpollerconfig.html, still says at most
+ *   2,000). Each poller handles up to 10 concurrent invokes (and 1 MB/s): stated by a secondary page
+ *   (https://remktr.com/blog/lambda-sqs-provisioned-mode) and consistent with 20,000 concurrency from 2,000 pollers;
+ *   the AWS page's own sentence was not in the text read.
  * - Reserved concurrency is not seen by the mapping, which then gets throttled
  *   (https://repost.aws/knowledge-center/lambda-sqs-scaling).
  * - FIFO queues: "300 transactions per second, per API action for SendMessage, ReceiveMessage, and DeleteMessage",
@@ -36,7 +50,14 @@
 const AWS_FIGURES = {
   sqsInitialBatches: 5,
   sqsScaleUpPerMinute: 300,
-  sqsMaxBatchesPerMapping: 1000,
+  sqsMaxBatchesPerMapping: 1250,
+  provisionedDefaultMinimumPollers: 2,
+  provisionedDefaultMaximumPollers: 200,
+  provisionedMinimumPollersRange: [2, 200] as const,
+  provisionedMaximumPollersRange: [2, 10_000] as const,
+  provisionedConcurrencyPerPoller: 10,
+  provisionedScaleUpPerMinute: 1000,
+  provisionedMaxConcurrency: 20_000,
   fifoTpsPerAction: 300,
   fifoBatchedMessagesPerSecond: 3000,
   snsFifoTopicScopePerSecond: 3000,
@@ -62,7 +83,7 @@ interface MappingSpec {
   batchingWindowS: number;
   maximumConcurrency: number | undefined;
   delayS: number;
-  /** ProvisionedPollerConfig (provisioned mode), when the mapping sets it: noted, not modelled. */
+  /** ProvisionedPollerConfig (provisioned mode), when the mapping sets it; undefined bounds take AWS's defaults (2 and 200). */
   provisionedPollers?: { minimum: number | undefined; maximum: number | undefined };
 }
 
@@ -160,6 +181,20 @@ function capacityConfigFromTemplate(template: Template): CapacityConfig {
     const fifo = q.FifoQueue === true || q.FifoQueue === 'true';
     const batchSize = num(p.BatchSize, 10);
     if (batchSize < 1) throw new CapacityError(`template: Resources.${id}.Properties.BatchSize must be >= 1, got ${String(p.BatchSize)}`);
+    if (isObject(p.ProvisionedPollerConfig)) {
+      const poller = p.ProvisionedPollerConfig;
+      if (scaling.MaximumConcurrency !== undefined) {
+        throw new CapacityError(`template: Resources.${id}.Properties sets both ScalingConfig.MaximumConcurrency and ProvisionedPollerConfig, which AWS takes as mutually exclusive`);
+      }
+      const check = (field: 'MinimumPollers' | 'MaximumPollers', [low, high]: readonly [number, number]): void => {
+        const value = poller[field];
+        if (value !== undefined && !(Number.isInteger(num(value, Number.NaN)) && num(value, 0) >= low && num(value, 0) <= high)) {
+          throw new CapacityError(`template: Resources.${id}.Properties.ProvisionedPollerConfig.${field} must be an integer from ${low} to ${high} for an SQS mapping, got ${String(value)}`);
+        }
+      };
+      check('MinimumPollers', AWS_FIGURES.provisionedMinimumPollersRange);
+      check('MaximumPollers', AWS_FIGURES.provisionedMaximumPollersRange);
+    }
     mappings.push({
       fn: shortFunctionName(fnId),
       queue: queueName(source),
@@ -285,7 +320,7 @@ interface QueuePrediction {
   fn: string;
   fifo: boolean;
   batchSize: number;
-  /** The mapping's cap: min(1,000, MaximumConcurrency, reserved concurrency). */
+  /** The mapping's cap: min(1,250, MaximumConcurrency, reserved concurrency); provisioned mode: min(MaximumPollers x 10, 20,000, reserved). */
   maxConcurrency: number;
   messagesPerOrder: number;
   /** ms of function time per message: measured invocation duration / messages per invocation. */
@@ -325,6 +360,23 @@ interface CapacityPrediction {
 }
 
 const EMPTY = 0.5;
+
+/**
+ * A mapping's scaling, in concurrent invokes: where it starts (and returns to when its queue is empty), how much it
+ * adds per second while messages remain, and its ceiling before reserved concurrency. Standard mode: 5, +300/min, up
+ * to min(1,250, MaximumConcurrency). Provisioned mode: MinimumPollers x 10, +1,000/min, up to
+ * min(MaximumPollers x 10, 20,000). Figures and pages in the module comment.
+ */
+function mappingScaling(m: MappingSpec): { initial: number; stepUpPerSecond: number; max: number } {
+  if (m.provisionedPollers) {
+    const minimum = m.provisionedPollers.minimum ?? AWS_FIGURES.provisionedDefaultMinimumPollers;
+    const maximum = m.provisionedPollers.maximum ?? AWS_FIGURES.provisionedDefaultMaximumPollers;
+    const max = Math.min(AWS_FIGURES.provisionedMaxConcurrency, maximum * AWS_FIGURES.provisionedConcurrencyPerPoller);
+    return { initial: Math.min(max, minimum * AWS_FIGURES.provisionedConcurrencyPerPoller), stepUpPerSecond: AWS_FIGURES.provisionedScaleUpPerMinute / 60, max };
+  }
+  const max = Math.min(AWS_FIGURES.sqsMaxBatchesPerMapping, m.maximumConcurrency ?? Number.POSITIVE_INFINITY);
+  return { initial: Math.min(max, AWS_FIGURES.sqsInitialBatches), stepUpPerSecond: AWS_FIGURES.sqsScaleUpPerMinute / 60, max };
+}
 
 /** Expected messages per order on each queue, and Kinesis records per order (steady state, no limits). */
 function messagesPerOrder(
@@ -396,14 +448,17 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   const maxDrainS = input.maxDrainS ?? 3600;
   const assumptions: string[] = [];
 
-  const initial = AWS_FIGURES.sqsInitialBatches;
-  const stepUp = AWS_FIGURES.sqsScaleUpPerMinute / 60;
   const states = config.mappings.map((m) => {
     const fn = config.functions[m.fn];
     const reserved = fn?.reservedConcurrency;
-    const cap = Math.min(AWS_FIGURES.sqsMaxBatchesPerMapping, m.maximumConcurrency ?? Number.POSITIVE_INFINITY, reserved ?? Number.POSITIVE_INFINITY);
+    const scaling = mappingScaling(m);
+    const cap = Math.min(scaling.max, reserved ?? Number.POSITIVE_INFINITY);
+    const initial = Math.min(scaling.initial, cap);
     if (m.provisionedPollers) {
-      assumptions.push(`${m.fn}: provisioned mode (ProvisionedPollerConfig ${JSON.stringify(m.provisionedPollers)}) is not modelled; the standard ramp is used, so the prediction errs towards slow drains ("3 times faster scaling": services-sqs-scaling page)`);
+      const { minimum, maximum } = { minimum: m.provisionedPollers.minimum ?? AWS_FIGURES.provisionedDefaultMinimumPollers, maximum: m.provisionedPollers.maximum ?? AWS_FIGURES.provisionedDefaultMaximumPollers };
+      assumptions.push(
+        `${m.fn}: provisioned mode, ${minimum} to ${maximum} event pollers x ${AWS_FIGURES.provisionedConcurrencyPerPoller} concurrent invokes each: starts at ${initial}, grows by ${AWS_FIGURES.provisionedScaleUpPerMinute}/min while messages remain, up to ${cap} (at most ${AWS_FIGURES.provisionedMaxConcurrency.toLocaleString('en-US')}), back to ${initial} when empty (services-sqs-scaling page, the AWS News Blog announcement and API_ProvisionedPollerConfig, read 2026-12-03); the pollers' own charge (extra, the minimum ones always) is not priced here`,
+      );
     }
     const duration = input.durations[m.fn];
     const msgsPerOrder = perOrder.queues[m.queue] ?? 0;
@@ -419,8 +474,10 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
     return {
       m,
       cap,
-      reservedBelowMapping: reserved !== undefined && reserved < Math.min(AWS_FIGURES.sqsMaxBatchesPerMapping, m.maximumConcurrency ?? AWS_FIGURES.sqsMaxBatchesPerMapping),
-      concurrency: Math.min(initial, cap),
+      reservedBelowMapping: reserved !== undefined && reserved < scaling.max,
+      concurrency: initial,
+      initial,
+      stepUp: scaling.stepUpPerSecond,
       perMessageMs,
       msgsPerOrder,
       depth: 0,
@@ -508,7 +565,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
       s.busy.push(busy);
       s.series.push(s.depth);
       lambdaTotal += busy;
-      s.concurrency = s.depth >= EMPTY ? Math.min(s.cap, s.concurrency + stepUp) : Math.min(initial, s.cap);
+      s.concurrency = s.depth >= EMPTY ? Math.min(s.cap, s.concurrency + s.stepUp) : s.initial;
       // The share of this queue's messages that belong to physical orders, for the attributes of what it sends on.
       const physical = s.msgsPerOrder > 0 ? (perOrder.physical[s.m.queue] ?? 0) / s.msgsPerOrder : physicalShare;
       for (const e of emissions[s.m.fn] ?? []) {
@@ -554,7 +611,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   assumptions.push(
     'fluid model in 1 s steps: messages are fractions, a second\'s arrivals can be processed in the same second, consumers\' output arrives the next second',
     'function time per message = measured mean invocation duration / messages per invocation in the run; an invocation of n messages takes n times as long (no fixed overhead), so batch size changes request counts, not drain time',
-    `SQS mappings start at ${AWS_FIGURES.sqsInitialBatches} concurrent batches, grow by ${AWS_FIGURES.sqsScaleUpPerMinute}/min (+5 per step) while messages remain, up to min(${AWS_FIGURES.sqsMaxBatchesPerMapping}, MaximumConcurrency, reserved concurrency), and fall back to ${AWS_FIGURES.sqsInitialBatches} when the queue is empty (Lambda services-sqs-scaling page, read 2026-12-03); FIFO mappings are modelled the same way (their concurrency is further bounded by active message groups: one per order here)`,
+    `SQS mappings in standard mode start at ${AWS_FIGURES.sqsInitialBatches} concurrent batches, grow by ${AWS_FIGURES.sqsScaleUpPerMinute}/min (+5 per step) while messages remain, up to min(${AWS_FIGURES.sqsMaxBatchesPerMapping.toLocaleString('en-US')}, MaximumConcurrency, reserved concurrency), and fall back to ${AWS_FIGURES.sqsInitialBatches} when the queue is empty (Lambda services-sqs-scaling page, read 2026-12-03); FIFO mappings are modelled the same way (their concurrency is further bounded by active message groups: one per order here)`,
     'batching windows add up to MaximumBatchingWindowInSeconds of latency at low load and are not modelled (they do not slow a backlog\'s drain)',
     'no failures, retries or visibility timeouts: every message succeeds the first time',
     'SNS delivers one SendMessage per message to a subscribed queue; consumers delete in batches (DeleteMessageBatch)',

@@ -40,7 +40,6 @@ describe('Function: capacityConfigFromTemplate', () => {
             EventSourceArn: { 'Fn::GetAtt': ['StoreQueue', 'Arn'] },
             FunctionName: { 'Fn::GetAtt': ['WorkLambdaFunction', 'Arn'] },
             ScalingConfig: { MaximumConcurrency: 4 },
-            ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 20 },
           },
         },
         Topic: { Type: 'AWS::SNS::Topic', Properties: { FifoTopic: true, FifoThroughputScope: 'MessageGroup' } },
@@ -66,7 +65,6 @@ describe('Function: capacityConfigFromTemplate', () => {
         batchingWindowS: 1,
         maximumConcurrency: 4,
         delayS: 0,
-        provisionedPollers: { minimum: 2, maximum: 20 },
       },
     ]);
     expect(config.functions.work).toEqual({ timeoutS: 20, reservedConcurrency: 3, memoryMb: 256, topics: [] });
@@ -97,6 +95,23 @@ describe('Function: capacityConfigFromTemplate', () => {
     // Assess
     expect(provisioned.kinesis).toEqual({ onDemand: false, shards: 3 });
     expect(onDemand.kinesis?.onDemand).toBe(true);
+  });
+
+  it('reads ProvisionedPollerConfig, and names the resource when it is out of range or set with MaximumConcurrency', () => {
+    // Prepare
+    const template = (properties: Record<string, unknown>): Parameters<typeof capacityConfigFromTemplate>[0] => ({
+      Resources: {
+        Q: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'a-b-q' } },
+        M: { Type: 'AWS::Lambda::EventSourceMapping', Properties: { EventSourceArn: { 'Fn::GetAtt': ['Q', 'Arn'] }, FunctionName: { Ref: 'FLambdaFunction' }, ...properties } },
+      },
+    });
+
+    // Act and assess
+    expect(capacityConfigFromTemplate(template({ ProvisionedPollerConfig: { MinimumPollers: 3, MaximumPollers: 40 } })).mappings[0]?.provisionedPollers).toEqual({ minimum: 3, maximum: 40 });
+    expect(capacityConfigFromTemplate(template({ ProvisionedPollerConfig: {} })).mappings[0]?.provisionedPollers).toEqual({ minimum: undefined, maximum: undefined });
+    expect(() => capacityConfigFromTemplate(template({ ProvisionedPollerConfig: { MinimumPollers: 1 } }))).toThrow('Resources.M.Properties.ProvisionedPollerConfig.MinimumPollers must be an integer from 2 to 200');
+    expect(() => capacityConfigFromTemplate(template({ ProvisionedPollerConfig: { MaximumPollers: 10_001 } }))).toThrow('ProvisionedPollerConfig.MaximumPollers must be an integer from 2 to 10000');
+    expect(() => capacityConfigFromTemplate(template({ ProvisionedPollerConfig: { MinimumPollers: 2 }, ScalingConfig: { MaximumConcurrency: 5 } }))).toThrow('Resources.M.Properties sets both ScalingConfig.MaximumConcurrency and ProvisionedPollerConfig');
   });
 
   it('names the resource at fault for a batch size below 1', () => {
@@ -292,10 +307,41 @@ describe('Function: predictCapacity', () => {
     expect(after?.concurrency).toEqual([0, 0, 0, 0.01]);
   });
 
-  it('says when a mapping uses provisioned mode, which it does not model', () => {
-    const config = oneQueue({ provisionedPollers: { minimum: 2, maximum: 10 } });
-    const prediction = predictCapacity({ config, arrivals: [1], physicalShare: 0, durations: { work: { meanDurationMs: 10 } }, drainFromS: 0, emissions: {} });
-    expect(prediction.assumptions[0]).toMatch(/^work: provisioned mode \(ProvisionedPollerConfig \{"minimum":2,"maximum":10\}\) is not modelled/);
+  it('starts a provisioned mapping at MinimumPollers x 10 and grows it by 1,000 a minute up to MaximumPollers x 10', () => {
+    // Prepare: 1,000 messages of 1 s each; 2 to 10 pollers (20 to 100 concurrent invokes), and the same queue in standard mode.
+    const arrivals = [1000];
+    const durations = { work: { meanDurationMs: 1000, invocationsPerOrder: 1 } };
+
+    // Act
+    const provisioned = predictCapacity({ config: oneQueue({ provisionedPollers: { minimum: 2, maximum: 10 } }), arrivals, physicalShare: 0, durations, drainFromS: 0, emissions: {} });
+    const standard = predictCapacity({ config: oneQueue(), arrivals, physicalShare: 0, durations, drainFromS: 0, emissions: {} });
+
+    // Assess: 20, then +16.67 a second (1,000/min), capped at 100 from the 6th second: 1,000 messages done in 12 s.
+    const concurrency = provisioned.functions.find((f) => f.fn === 'work')?.concurrency ?? [];
+    expect(concurrency.slice(0, 7)).toEqual([20, 36.67, 53.33, 70, 86.67, 100, 100]);
+    expect(provisioned.queues[0]?.maxConcurrency).toBe(100);
+    expect(provisioned.queues[0]?.drainedAtS).toBe(12);
+    // Standard mode: 5, 10, 15, ... (+300/min): 1,000 messages need 19 s.
+    expect(standard.queues[0]?.drainedAtS).toBe(19);
+    expect(provisioned.assumptions[0]).toMatch(/^work: provisioned mode, 2 to 10 event pollers x 10 concurrent invokes each: starts at 20, grows by 1000\/min/);
+  });
+
+  it('takes AWS\'s defaults (2 and 200 pollers) for a ProvisionedPollerConfig without bounds, and reserved concurrency still caps it', () => {
+    const durations = { work: { meanDurationMs: 1000 } };
+    const open = predictCapacity({ config: oneQueue({ provisionedPollers: { minimum: undefined, maximum: undefined } }), arrivals: [10], physicalShare: 0, durations, drainFromS: 0, emissions: {} });
+    const reserved = predictCapacity({
+      config: oneQueue({ provisionedPollers: { minimum: 2, maximum: 10 } }, { functions: { work: { timeoutS: 10, reservedConcurrency: 8, memoryMb: 512 } } }),
+      arrivals: [16],
+      physicalShare: 0,
+      durations,
+      drainFromS: 0,
+      emissions: {},
+    });
+    expect(open.queues[0]?.maxConcurrency).toBe(2000);
+    expect(open.queues[0]?.depth).toEqual([0]); // 20 invokes at once
+    expect(reserved.queues[0]?.maxConcurrency).toBe(8);
+    expect(reserved.queues[0]?.depth).toEqual([8, 0]);
+    expect(reserved.throttles.map((t) => t.where)).toContain('Lambda work');
   });
 
   it('caps a mapping at the function\'s reserved concurrency and says the mapping would be throttled', () => {
