@@ -297,6 +297,42 @@ interface FunctionDuration {
   invocationsPerOrder?: number;
 }
 
+/**
+ * How a FIFO queue's messages spread over message groups. "Messages within the same message group are always
+ * processed one at a time" (SQS developer guide, "Using the message group ID with Amazon SQS FIFO Queues",
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagegroupid-property.html), and
+ * a FIFO mapping's "functions can scale in concurrency to the number of active message groups"
+ * (https://repost.aws/knowledge-center/lambda-sqs-scaling); the services-sqs-scaling page caps a FIFO mapping's
+ * concurrent invocations at the lower of the message group count and MaximumConcurrency (its note, read 2026-12-03 in
+ * the Chinese edition, docs.amazonaws.cn/zh_cn/lambda/latest/dg/services-sqs-scaling.html). Not modelled: a FIFO
+ * queue "scan[s] the first 120,000 messages to determine available message groups" (SQS developer guide, "Avoid large
+ * message backlogs with the same message group ID"), so groups behind a deeper backlog wait.
+ * - `per-order`: orderflow's. lib/aws/publish.ts sets MessageGroupId to the orderId, and the FIFO topic delivers it
+ *   unchanged to the FIFO queues, so every order is its own group. An order's events reach a queue at least one
+ *   consumer hop apart (a second in this model), so the waiting messages are taken to belong to distinct orders: the
+ *   groups never bind more than the backlog itself does.
+ * - `weighted`: a fixed set of groups (a group id per customer, per SKU...), each receiving `weights[i]` of the
+ *   messages (normalised): each group's backlog is kept apart and drains at most one batch at a time, so a hot group
+ *   drains at one invocation's pace however high the mapping's concurrency.
+ */
+type MessageGroups = { kind: 'per-order' } | { kind: 'weighted'; weights: number[] };
+
+/**
+ * Slots (concurrent invocations) for groups needing `needs[i]` slots each (at most 1: one batch per group), sharing
+ * `slots` evenly, the groups that need less giving the rest to the others (water-filling).
+ */
+function shareSlots(needs: number[], slots: number): number[] {
+  const order = needs.map((need, i) => ({ need: Math.min(1, need), i })).filter((g) => g.need > 1e-12).sort((a, b) => a.need - b.need);
+  const shares = needs.map(() => 0);
+  let remaining = slots;
+  order.forEach((g, k) => {
+    const give = Math.min(g.need, remaining / (order.length - k));
+    shares[g.i] = give;
+    remaining -= give;
+  });
+  return shares;
+}
+
 interface CapacityInput {
   config: CapacityConfig;
   /** Orders arriving in second i (the scenario's arrival profile). */
@@ -313,6 +349,8 @@ interface CapacityInput {
   maxDrainS?: number;
   /** Emissions per consumer; ORDERFLOW_EMISSIONS by default. */
   emissions?: Record<string, Emission[]>;
+  /** Message groups of the FIFO queues' messages; per order (orderflow's) by default. */
+  messageGroups?: MessageGroups;
 }
 
 interface QueuePrediction {
@@ -334,6 +372,8 @@ interface QueuePrediction {
   drainTimeS: number;
   /** When the last message's processing ends: t + processed / capacity of the last second with work (fluid, not whole seconds). */
   workEndsAtS: number;
+  /** FIFO: seconds in which the message groups with messages waiting, not the mapping, held the processing back. */
+  groupBoundS: number;
 }
 
 interface Throttle {
@@ -444,6 +484,15 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   const emissions = input.emissions ?? ORDERFLOW_EMISSIONS;
   const perOrder = messagesPerOrder(config, physicalShare, emissions);
   const subscriptions = orderSubscriptions(config);
+  const groups = input.messageGroups ?? { kind: 'per-order' };
+  let groupWeights: number[] | undefined;
+  if (groups.kind === 'weighted') {
+    const total = groups.weights.reduce((sum, w) => sum + w, 0);
+    if (groups.weights.length === 0 || groups.weights.some((w) => !Number.isFinite(w) || w < 0) || !(total > 0)) {
+      throw new CapacityError(`messageGroups.weights must be non-negative numbers with a positive sum, got ${JSON.stringify(groups.weights)}`);
+    }
+    groupWeights = groups.weights.map((w) => w / total);
+  }
   const recordBytes = input.kinesisRecordBytes ?? 1024;
   const maxDrainS = input.maxDrainS ?? 3600;
   const assumptions: string[] = [];
@@ -487,6 +536,9 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
       receive: newCounter(),
       send: newCounter(),
       workEndsAtS: 0,
+      /** Weighted message groups on a FIFO queue: each group's backlog. */
+      groupDepths: m.fifo && groupWeights ? groupWeights.map(() => 0) : undefined,
+      groupBoundS: 0,
     };
   });
   const byQueue = new Map(states.map((s) => [s.m.queue, s]));
@@ -556,9 +608,24 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
         exceed(s.send, inflow, s.m.highThroughputFifo ? Number.POSITIVE_INFINITY : AWS_FIGURES.fifoTpsPerAction, t);
       }
       const available = s.depth + inflow;
-      const capacity = (s.concurrency * 1000) / s.perMessageMs;
-      const processed = Math.min(available, capacity);
-      s.depth = available - processed;
+      const perSlot = 1000 / s.perMessageMs;
+      let capacity = s.concurrency * perSlot;
+      let processed: number;
+      if (s.groupDepths && groupWeights) {
+        // Weighted groups: each group's backlog gets at most one slot (one batch in flight).
+        const depths = s.groupDepths.map((d, i) => d + inflow * (groupWeights[i] ?? 0));
+        const slots = shareSlots(depths.map((d) => d / perSlot), s.concurrency);
+        const done = depths.map((d, i) => Math.min(d, (slots[i] ?? 0) * perSlot));
+        s.groupDepths = depths.map((d, i) => Math.max(0, d - (done[i] ?? 0)));
+        processed = done.reduce((sum, v) => sum + v, 0);
+        capacity = Math.max(processed, slots.reduce((sum, v) => sum + v, 0) * perSlot);
+      } else {
+        // Standard queues; FIFO per order: every waiting message is its own group, so the backlog bounds the slots.
+        if (s.m.fifo && available < s.concurrency) capacity = available * perSlot;
+        processed = Math.min(available, capacity);
+      }
+      if (processed < Math.min(available, s.concurrency * perSlot) - 1e-9) s.groupBoundS += 1;
+      s.depth = s.groupDepths ? s.groupDepths.reduce((sum, d) => sum + d, 0) : available - processed;
       if (processed > 1e-9) s.workEndsAtS = t + processed / capacity;
       if (s.m.fifo) exceed(s.receive, processed / s.m.batchSize, s.m.highThroughputFifo ? Number.POSITIVE_INFINITY : AWS_FIGURES.fifoTpsPerAction, t);
       const busy = (processed * s.perMessageMs) / 1000;
@@ -611,7 +678,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   assumptions.push(
     'fluid model in 1 s steps: messages are fractions, a second\'s arrivals can be processed in the same second, consumers\' output arrives the next second',
     'function time per message = measured mean invocation duration / messages per invocation in the run; an invocation of n messages takes n times as long (no fixed overhead), so batch size changes request counts, not drain time',
-    `SQS mappings in standard mode start at ${AWS_FIGURES.sqsInitialBatches} concurrent batches, grow by ${AWS_FIGURES.sqsScaleUpPerMinute}/min (+5 per step) while messages remain, up to min(${AWS_FIGURES.sqsMaxBatchesPerMapping.toLocaleString('en-US')}, MaximumConcurrency, reserved concurrency), and fall back to ${AWS_FIGURES.sqsInitialBatches} when the queue is empty (Lambda services-sqs-scaling page, read 2026-12-03); FIFO mappings are modelled the same way (their concurrency is further bounded by active message groups: one per order here)`,
+    `SQS mappings in standard mode start at ${AWS_FIGURES.sqsInitialBatches} concurrent batches, grow by ${AWS_FIGURES.sqsScaleUpPerMinute}/min (+5 per step) while messages remain, up to min(${AWS_FIGURES.sqsMaxBatchesPerMapping.toLocaleString('en-US')}, MaximumConcurrency, reserved concurrency), and fall back to ${AWS_FIGURES.sqsInitialBatches} when the queue is empty (Lambda services-sqs-scaling page, read 2026-12-03); FIFO mappings are modelled the same way, their concurrency further bounded by the message groups with messages waiting (one batch per group at a time): ${groups.kind === 'per-order' ? 'one group per order (MessageGroupId = orderId, lib/aws/publish.ts), each waiting message taken to be a different order\'s' : `${groups.weights.length} weighted groups, each drained at most one invocation at a time`}`,
     'batching windows add up to MaximumBatchingWindowInSeconds of latency at low load and are not modelled (they do not slow a backlog\'s drain)',
     'no failures, retries or visibility timeouts: every message succeeds the first time',
     'SNS delivers one SendMessage per message to a subscribed queue; consumers delete in batches (DeleteMessageBatch)',
@@ -650,6 +717,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
         drainedAtS,
         drainTimeS: Math.max(0, drainedAtS - input.drainFromS),
         workEndsAtS: Math.round(s.workEndsAtS * 1000) / 1000,
+        groupBoundS: s.groupBoundS,
       };
     }),
     functions: [...functions].map(([fn, series]) => ({ fn, concurrency: series.map(round), peak: round(Math.max(0, ...series)) })),

@@ -344,6 +344,50 @@ describe('Function: predictCapacity', () => {
     expect(reserved.throttles.map((t) => t.where)).toContain('Lambda work');
   });
 
+  it('drains a FIFO queue\'s hot message group one invocation at a time, whatever the group count says', () => {
+    // Prepare: 40 messages of 1 s each over two groups, 3/4 and 1/4; the mapping may run 10 batches.
+    const config = oneQueue({ fifo: true, highThroughputFifo: true, maximumConcurrency: 10 });
+    const durations = { work: { meanDurationMs: 1000, invocationsPerOrder: 1 } };
+
+    // Act
+    const prediction = predictCapacity({ config, arrivals: [40], physicalShare: 0, durations, drainFromS: 0, emissions: {}, messageGroups: { kind: 'weighted', weights: [3, 1] } });
+
+    // Assess: one message a second per group: the cold group's 10 are done after 10 s, the hot group's 30 after 30 s
+    // (2 groups x 10 slots would have said 20 s).
+    const queue = prediction.queues[0];
+    expect(queue?.depth.slice(0, 11)).toEqual([38, 36, 34, 32, 30, 28, 26, 24, 22, 20, 19]);
+    expect(queue?.drainedAtS).toBe(29);
+    expect(queue?.workEndsAtS).toBe(30);
+    expect(queue?.groupBoundS).toBe(29); // the last message alone needs no more than its group's one slot
+    const concurrency = prediction.functions.find((f) => f.fn === 'work')?.concurrency ?? [];
+    expect(Math.max(...concurrency)).toBe(2);
+    expect(concurrency.slice(10)).toEqual(Array.from({ length: 20 }, () => 1));
+  });
+
+  it('gives a FIFO queue of per-order groups the standard ramp (every waiting message is a different order\'s), and a single group one invocation', () => {
+    // Prepare: 100 messages of 1 s each, as in the standard-queue ramp above.
+    const durations = { work: { meanDurationMs: 1000, invocationsPerOrder: 1 } };
+    const run = (messageGroups?: Parameters<typeof predictCapacity>[0]['messageGroups']) =>
+      predictCapacity({ config: oneQueue({ fifo: true, highThroughputFifo: true }), arrivals: [100], physicalShare: 0, durations, drainFromS: 0, emissions: {}, ...(messageGroups ? { messageGroups } : {}) });
+
+    // Act
+    const perOrder = run();
+    const single = run({ kind: 'weighted', weights: [1] });
+
+    // Assess
+    expect(perOrder.queues[0]?.depth).toEqual([95, 85, 70, 50, 25, 0]);
+    expect(perOrder.queues[0]?.groupBoundS).toBe(0);
+    expect(perOrder.assumptions.some((a) => a.includes('one group per order (MessageGroupId = orderId, lib/aws/publish.ts)'))).toBe(true);
+    expect(single.queues[0]?.drainedAtS).toBe(99);
+    expect(Math.max(...(single.functions.find((f) => f.fn === 'work')?.concurrency ?? []))).toBe(1);
+  });
+
+  it('names messageGroups.weights when they cannot be shares', () => {
+    const input = { config: oneQueue({ fifo: true }), arrivals: [1], physicalShare: 0, durations: {}, drainFromS: 0, emissions: {} };
+    expect(() => predictCapacity({ ...input, messageGroups: { kind: 'weighted', weights: [] } })).toThrow('messageGroups.weights must be non-negative numbers with a positive sum, got []');
+    expect(() => predictCapacity({ ...input, messageGroups: { kind: 'weighted', weights: [1, -1] } })).toThrow('messageGroups.weights');
+  });
+
   it('caps a mapping at the function\'s reserved concurrency and says the mapping would be throttled', () => {
     const config = oneQueue({ maximumConcurrency: 10 }, { functions: { work: { timeoutS: 10, reservedConcurrency: 3, memoryMb: 512 } } });
     const prediction = predictCapacity({ config, arrivals: [30], physicalShare: 0, durations: { work: { meanDurationMs: 1000 } }, drainFromS: 0, emissions: {} });
