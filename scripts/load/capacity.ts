@@ -539,6 +539,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
       /** Weighted message groups on a FIFO queue: each group's backlog. */
       groupDepths: m.fifo && groupWeights ? groupWeights.map(() => 0) : undefined,
       groupBoundS: 0,
+      groupBoundFromS: 0,
     };
   });
   const byQueue = new Map(states.map((s) => [s.m.queue, s]));
@@ -624,7 +625,10 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
         if (s.m.fifo && available < s.concurrency) capacity = available * perSlot;
         processed = Math.min(available, capacity);
       }
-      if (processed < Math.min(available, s.concurrency * perSlot) - 1e-9) s.groupBoundS += 1;
+      if (processed < Math.min(available, s.concurrency * perSlot) - 1e-9) {
+        if (s.groupBoundS === 0) s.groupBoundFromS = t;
+        s.groupBoundS += 1;
+      }
       s.depth = s.groupDepths ? s.groupDepths.reduce((sum, d) => sum + d, 0) : available - processed;
       if (processed > 1e-9) s.workEndsAtS = t + processed / capacity;
       if (s.m.fifo) exceed(s.receive, processed / s.m.batchSize, s.m.highThroughputFifo ? Number.POSITIVE_INFINITY : AWS_FIGURES.fifoTpsPerAction, t);
@@ -649,6 +653,7 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   }
   const horizonS = t;
 
+  const round = (v: number): number => Math.round(v * 100) / 100;
   const throttles: Throttle[] = [];
   const add = (where: string, limit: string, c: Counter, consequence: string): void => {
     if (c.seconds > 0) throttles.push({ where, limit, peak: Math.round(c.peak * 10) / 10, seconds: c.seconds, firstAtS: c.firstAtS, consequence });
@@ -658,6 +663,9 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
   for (const s of states) {
     add(`SQS FIFO ${s.m.queue} SendMessage`, `${AWS_FIGURES.fifoTpsPerAction} transactions/s`, s.send, 'SNS deliveries to the queue throttled and retried');
     add(`SQS FIFO ${s.m.queue} ReceiveMessage`, `${AWS_FIGURES.fifoTpsPerAction} transactions/s`, s.receive, 'the pollers are throttled: the queue drains more slowly than predicted');
+    if (s.groupBoundS > 0) {
+      throttles.push({ where: `SQS FIFO ${s.m.queue} message groups`, limit: 'one batch per message group at a time', peak: round(Math.max(0, ...s.busy)), seconds: s.groupBoundS, firstAtS: s.groupBoundFromS, consequence: `fewer groups had messages waiting than ${s.m.fn}'s mapping could run: the queue drains at its busiest groups' pace` });
+    }
     if (s.reservedBelowMapping) throttles.push({ where: `Lambda ${s.m.fn}`, limit: `reserved concurrency ${config.functions[s.m.fn]?.reservedConcurrency}`, peak: Math.max(0, ...s.busy), seconds: 0, firstAtS: 0, consequence: 'the mapping can poll more batches than the function may run: throttled batches return to the queue (set MaximumConcurrency below reserved concurrency)' });
   }
   if (config.kinesis) {
@@ -673,7 +681,6 @@ function predictCapacity(input: CapacityInput): CapacityPrediction {
     const series = functions.get(s.m.fn) ?? Array.from({ length: horizonS }, () => 0);
     functions.set(s.m.fn, series.map((v, i) => v + (s.busy[i] ?? 0)));
   }
-  const round = (v: number): number => Math.round(v * 100) / 100;
 
   assumptions.push(
     'fluid model in 1 s steps: messages are fractions, a second\'s arrivals can be processed in the same second, consumers\' output arrives the next second',

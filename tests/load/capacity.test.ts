@@ -362,6 +362,7 @@ describe('Function: predictCapacity', () => {
     const concurrency = prediction.functions.find((f) => f.fn === 'work')?.concurrency ?? [];
     expect(Math.max(...concurrency)).toBe(2);
     expect(concurrency.slice(10)).toEqual(Array.from({ length: 20 }, () => 1));
+    expect(prediction.throttles).toEqual([expect.objectContaining({ where: 'SQS FIFO jobs message groups', peak: 2, seconds: 29, firstAtS: 0 })]);
   });
 
   it('gives a FIFO queue of per-order groups the standard ramp (every waiting message is a different order\'s), and a single group one invocation', () => {
@@ -377,6 +378,7 @@ describe('Function: predictCapacity', () => {
     // Assess
     expect(perOrder.queues[0]?.depth).toEqual([95, 85, 70, 50, 25, 0]);
     expect(perOrder.queues[0]?.groupBoundS).toBe(0);
+    expect(perOrder.throttles).toEqual([]);
     expect(perOrder.assumptions.some((a) => a.includes('one group per order (MessageGroupId = orderId, lib/aws/publish.ts)'))).toBe(true);
     expect(single.queues[0]?.drainedAtS).toBe(99);
     expect(Math.max(...(single.functions.find((f) => f.fn === 'work')?.concurrency ?? []))).toBe(1);
