@@ -14,7 +14,7 @@ import { DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/clien
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { LocalCloud } from 'local-cloud';
+import type { IamReport, LocalCloud } from 'local-cloud';
 import { OBSERVER_AGENT, type LocalStatsSnapshot } from 'local-cloud';
 import { localClients } from '../local/clients.ts';
 import type { InvocationObserver } from './observer.ts';
@@ -83,6 +83,20 @@ interface Snapshot {
   dlq: { total: number; messages: DlqMessageRow[]; error?: string };
   aws: { total: number; perSecond: number };
   memory: { rssBytes: number; peakRssBytes: number };
+  /** What IAM refused (or, under `--iam warn`, would have): GET /_local/iam's report, its newest rows first. */
+  iam: IamPanel;
+}
+
+/** The IAM panel: the mode, and the newest denials and refused deliveries of `cloud.iam.report()`. */
+interface IamPanel {
+  mode: IamReport['mode'];
+  evaluated: number;
+  /** How many of each the report holds (the panel lists the newest IAM_ROWS). */
+  deniedTotal: number;
+  deliveriesTotal: number;
+  denials: IamReport['denials'];
+  deliveryDenials: IamReport['deliveryDenials'];
+  mappingRefusals: string[];
 }
 
 interface HistoryPoint {
@@ -119,6 +133,8 @@ const DLQ_PEEK_EVERY_MS = 30_000;
 /** Pages of 1,000 keys listed per bucket per count: past that, the count says "at least". */
 const MAX_LIST_PAGES = 20;
 const DLQ_PEEK_LIMIT = 10;
+/** Rows of each kind the IAM panel lists (newest first). */
+const IAM_ROWS = 12;
 
 class Sampler {
   readonly history: HistoryPoint[] = [];
@@ -298,6 +314,7 @@ class Sampler {
       dlq: this.dlq,
       aws: { total: stats.awsTotal, perSecond: previous ? round((stats.awsTotal - previous.stats.awsTotal) / seconds) : 0 },
       memory: { rssBytes: stats.memory.rssBytes, peakRssBytes: stats.memory.peakRssBytes },
+      iam: iamPanel(cloud.iam.report()),
     };
     this.previous = { t: now, stats, accepted, completed };
     this.latest = snapshot;
@@ -446,6 +463,19 @@ class Sampler {
     ]);
     this.slow = { buckets, tables };
   }
+}
+
+/** The newest rows of GET /_local/iam's report (the same object the control endpoint answers). */
+function iamPanel(report: IamReport): IamPanel {
+  return {
+    mode: report.mode,
+    evaluated: report.evaluated,
+    deniedTotal: report.denials.length,
+    deliveriesTotal: report.deliveryDenials.length,
+    denials: report.denials.slice(-IAM_ROWS).reverse(),
+    deliveryDenials: report.deliveryDenials.slice(-IAM_ROWS).reverse(),
+    mappingRefusals: report.mappingRefusals,
+  };
 }
 
 function round(value: number): number {

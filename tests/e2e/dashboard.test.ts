@@ -18,10 +18,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, PurgeQueueCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { controlHeaders, type LocalCloud } from 'local-cloud';
+import { controlHeaders, functionCredentials, type LocalCloud } from 'local-cloud';
 import { localClients } from '../../scripts/local/clients.ts';
 import { startOrderflowCloud } from '../../scripts/local/cloud.ts';
 import { startDashboard, type Dashboard } from '../../scripts/dashboard/server.ts';
@@ -176,5 +176,33 @@ describe.skipIf(SKIP)(SKIP ? `Dashboard (skipped: ${SKIP_REASON})` : 'Dashboard:
     expect(crossSite.status).toBe(403);
     raw.close();
     console.log(`dashboard e2e: ${Date.now() - started} ms in the browser; screenshot ${SCREENSHOT}`);
+  });
+
+  it("lists a request a function's role refuses under --iam enforce in the IAM panel, as GET /_local/iam reports it", { timeout: 30_000 }, async () => {
+    // Prepare: the page open, and placeOrder's own credentials (those the local cloud hands the function)
+    if (page.url() !== dashboard.url) await page.goto(dashboard.url);
+    await page.waitForSelector('#live.on');
+    const placeOrder = cloud.functions.find((name) => name.endsWith('-placeOrder')) ?? 'placeOrder';
+    const sqs = new SQSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: functionCredentials(placeOrder) });
+    const billing = cloud.resources.BillingQueue;
+    // Act: placeOrder purges the billing queue, which its role does not allow
+    const denied = await sqs.send(new PurgeQueueCommand({ QueueUrl: billing?.url })).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    sqs.destroy();
+    // Assess: AWS's AccessDenied, the same denial in GET /_local/iam and in the panel (function, role, action, resource, mode)
+    expect(denied?.name).toBe('AccessDenied');
+    const report = (await (await fetch(`${cloud.edgeUrl}/_local/iam`, { headers: controlHeaders(cloud.token) })).json()) as { mode: string; denials: { functionName: string; roleName: string; action: string }[] };
+    const denial = report.denials.find((entry) => entry.functionName === placeOrder && entry.action === 'sqs:PurgeQueue');
+    expect([report.mode, denial?.roleName]).toEqual(['enforce', expect.any(String)]);
+    const row = page.locator(`#iam tr.iam-denial[data-function="${placeOrder}"][data-action="sqs:PurgeQueue"]`);
+    await row.waitFor({ timeout: 10_000 });
+    const text = await row.textContent();
+    expect(text).toContain(billing?.arn ?? '?');
+    expect(text).toContain(`role ${denial?.roleName ?? '?'}`);
+    expect(text).toContain('refused');
+    expect(await page.textContent('#iam-mode')).toContain('--iam enforce');
+    expect(pageProblems).toEqual([]);
   });
 });

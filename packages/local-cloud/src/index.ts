@@ -17,6 +17,7 @@ export { TOKEN_FILE, TOKEN_HEADER, TOKEN_VARIABLE, controlHeaders, readLocalToke
 export type { HostRule, Refusal } from './edge/guard.ts';
 export type { FunctionStats, LocalStatsSnapshot } from './edge/stats.ts';
 export type { IamReport } from './edge/iam.ts';
+export { functionCredentials } from './edge/iam-roles.ts';
 export { startEmulators } from './emulators/emulators.ts';
 export type { Emulators, EmulatorsOptions } from './emulators/emulators.ts';
 export type { SqsPoller } from './event-sources/sqs.ts';

@@ -23,6 +23,7 @@
     charts: {},
     ordersKey: '',
     dlqKey: '',
+    iamKey: '',
     confirmPurge: undefined,
   };
 
@@ -488,6 +489,49 @@
       .join(', ');
   }
 
+  // ---------------------------------------------------------------- IAM
+
+  function clock(iso) {
+    return esc(new Date(iso).toLocaleTimeString());
+  }
+
+  function renderIam(s) {
+    const iam = s.iam;
+    if (!iam) return;
+    const key = JSON.stringify(iam);
+    if (key === state.iamKey) return;
+    state.iamKey = key;
+    $('iam-mode').textContent = `--iam ${iam.mode} · ${fmt(iam.evaluated)} request(s) evaluated`;
+    const container = $('iam');
+    if (iam.mode === 'off') {
+      container.innerHTML = '<p class="muted">IAM is not evaluated (--iam off): every request is allowed, every delivery made.</p>';
+      return;
+    }
+    const verdict = (refused) => (refused ? '<b class="refused">refused</b>' : '<span class="warned">allowed (--iam warn)</span>');
+    const denials = iam.denials
+      .map(
+        (d) => `<tr class="iam-denial" data-function="${esc(d.functionName)}" data-action="${esc(d.action)}">
+  <td>${clock(d.at)}</td><td><code>${esc(d.functionName)}</code><div class="muted">role ${esc(d.roleName)}</div></td><td><code>${esc(d.action)}</code></td>
+  <td class="resource"><code>${esc(d.resource)}</code><div class="muted">${d.kind === 'explicit' ? 'a Deny statement matches' : 'no statement allows it'}</div></td><td>${verdict(d.refused)}</td></tr>`,
+      )
+      .join('');
+    const deliveries = iam.deliveryDenials
+      .map(
+        (d) => `<tr class="iam-delivery" data-source="${esc(d.sourceArn)}" data-target="${esc(d.queueArn)}">
+  <td>${clock(d.at)}</td><td><code>${esc(d.service)}</code></td><td><code>${esc(d.sourceArn)}</code> → <code>${esc(d.queueArn)}</code><div class="reason">${esc(d.reason)}</div></td>
+  <td>${d.dropped ? '<b class="refused">dropped</b>' : '<span class="warned">delivered (--iam warn)</span>'}</td></tr>`,
+      )
+      .join('');
+    const mappings = iam.mappingRefusals.map((refusal) => `<li class="iam-mapping">${esc(refusal)}</li>`).join('');
+    const more = (shown, total) => (total > shown ? `<div class="muted">the newest ${shown} of ${fmt(total)}</div>` : '');
+    container.innerHTML =
+      denials || deliveries || mappings
+        ? `${denials ? `<table class="rows"><thead><tr><th>when</th><th>function (role)</th><th>action</th><th>resource</th><th>${esc(iam.mode)}</th></tr></thead><tbody>${denials}</tbody></table>${more(iam.denials.length, iam.deniedTotal)}` : ''}
+${deliveries ? `<table class="rows"><thead><tr><th>when</th><th>service</th><th>delivery</th><th>${esc(iam.mode)}</th></tr></thead><tbody>${deliveries}</tbody></table>${more(iam.deliveryDenials.length, iam.deliveriesTotal)}` : ''}
+${mappings ? `<p>Event source mappings AWS would not create:</p><ul>${mappings}</ul>` : ''}`
+        : '<p class="empty-ok">✓ nothing refused: every request was within its role, every delivery allowed by its policy</p>';
+  }
+
   // ---------------------------------------------------------------- reports
 
   async function loadReports() {
@@ -529,6 +573,7 @@
     renderCharts();
     renderOrders(s);
     renderDlq(s);
+    renderIam(s);
     state.previous = s;
   }
 
@@ -548,6 +593,7 @@
     makeCharts();
     state.ordersKey = '';
     state.dlqKey = '';
+    state.iamKey = '';
     if (data.snapshot) {
       state.pending = data.snapshot;
       schedule();
