@@ -20,7 +20,7 @@ import { RabbitMqPoller, readRabbitMqMapping } from './event-sources/rabbitmq.ts
 import { startRabbitMqBrokers, type LocalBroker } from './amazonmq/rabbitmq-broker.ts';
 import { SqsPoller, readSqsMapping } from './event-sources/sqs.ts';
 import { provision, type AwsTarget } from './provision/provision.ts';
-import { LambdaRuntime, functionsFromTemplate } from './runtime/runtime.ts';
+import { LambdaRuntime, functionsFromTemplate, type FunctionConfig } from './runtime/runtime.ts';
 import { StackRegistry } from './edge/cloudformation.ts';
 import { LocalControl, type FailureRecord, type FaultInjection } from './edge/control.ts';
 import { LocalStats, type LocalStatsSnapshot } from './edge/stats.ts';
@@ -480,16 +480,24 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
       warn,
     );
 
-    const provisioned = await provision(resolver, target, warn, { listNotEmulated: false });
+    // The functions as the template defines them, once every resource exists (their environment names them).
+    let functions: FunctionConfig[] = [];
+    // IAM is loaded once every resource exists and before the buckets' notification configurations are put, so the
+    // test events S3 sends then are checked against the queue and topic policies like every later delivery.
+    const provisioned = await provision(resolver, target, warn, {
+      listNotEmulated: false,
+      beforeNotifications: async () => {
+        functions = functionsFromTemplate(resolver);
+        await iam.load(iamModelFromTemplate(resolver, functions));
+        await emulators.syncDeliveryPolicy?.();
+      },
+    });
     const notEmulatedByType = groupNotEmulated(provisioned.resources);
     if (notEmulatedByType.length > 0) {
       if (options.verbose) for (const [type, ids] of notEmulatedByType) detail(`not emulated: ${ids.length} ${type}: ${ids.join(', ')}`);
       else detail(`not emulated: ${notEmulatedSummary(notEmulatedByType)} (AWS-only: permissions, observability, versions; --verbose lists them)`);
     }
 
-    const functions = functionsFromTemplate(resolver);
-    await iam.load(iamModelFromTemplate(resolver, functions));
-    await emulators.syncDeliveryPolicy?.();
     const runtime = new LambdaRuntime({
       functions,
       region: target.region,

@@ -220,6 +220,8 @@ interface Step {
   clients: Clients;
   target: AwsTarget;
   warn: (message: string) => void;
+  /** Runs `step` once every resource exists (provision's `beforeNotifications` first): bucket notifications. */
+  afterResources: (step: () => Promise<void>) => void;
 }
 
 type Provisioner = (step: Step) => Promise<Omit<ProvisionedResource, 'logicalId' | 'type'>>;
@@ -390,7 +392,7 @@ function notificationConfiguration(config: Record<string, unknown>): Notificatio
   return out;
 }
 
-const provisionBucket: Provisioner = async ({ logicalId, props, resolver, clients, warn }) => {
+const provisionBucket: Provisioner = async ({ logicalId, props, resolver, clients, warn, afterResources }) => {
   const name = resolver.physicalName(logicalId);
   const exists = await clients.s3
     .send(new HeadBucketCommand({ Bucket: name }))
@@ -411,7 +413,14 @@ const provisionBucket: Provisioner = async ({ logicalId, props, resolver, client
   if (isRecord(props.NotificationConfiguration)) {
     const config = notificationConfiguration(props.NotificationConfiguration);
     if (config.LambdaFunctionConfigurations) warn(`${logicalId}: S3 → Lambda notifications are not emulated (queue notifications are)`);
-    await clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: name, NotificationConfiguration: config }));
+    // Its test event (s3:TestEvent) goes to the destinations through their policies' check: put once they all exist.
+    afterResources(async () => {
+      try {
+        await clients.s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: name, NotificationConfiguration: config }));
+      } catch (error) {
+        throw new ProvisionError(logicalId, 'AWS::S3::Bucket', error);
+      }
+    });
   }
   if (isRecord(props.LifecycleConfiguration) && Array.isArray(props.LifecycleConfiguration.Rules)) {
     const rules = props.LifecycleConfiguration.Rules.filter(isRecord).map((rule) => ({
@@ -643,16 +652,19 @@ function waves(resolver: TemplateResolver): string[][] {
 
 /**
  * Creates every supported resource in dependency order (independent resources in parallel),
- * recording each physical identity in the resolver so later Refs see the real values.
+ * recording each physical identity in the resolver so later Refs see the real values. Bucket notification
+ * configurations are put last, after `beforeNotifications` (the local cloud loads IAM there, so the test event S3
+ * sends to each new destination is checked against the destination's policy like every later notification).
  */
 async function provision(
   resolver: TemplateResolver,
   target: AwsTarget,
   warn: (message: string) => void = () => {},
-  options: { listNotEmulated?: boolean } = {},
+  options: { listNotEmulated?: boolean; beforeNotifications?: () => Promise<void> } = {},
 ): Promise<ProvisionResult> {
   const clients = createClients(target);
   const resources: Record<string, ProvisionedResource> = {};
+  const afterResources: (() => Promise<void>)[] = [];
   const notEmulated: string[] = [];
   const warnings: string[] = [];
   const collect = (message: string): void => {
@@ -677,7 +689,7 @@ async function provision(
           if (provisioner) {
             const props = (resolver.resolve(resource.Properties ?? {}, `Resources.${logicalId}.Properties`) ?? {}) as Record<string, unknown>;
             try {
-              const done = await provisioner({ logicalId, type, props, resolver, clients, target, warn: collect });
+              const done = await provisioner({ logicalId, type, props, resolver, clients, target, warn: collect, afterResources: (step) => afterResources.push(step) });
               resources[logicalId] = { logicalId, type, ...done };
             } catch (error) {
               throw new ProvisionError(logicalId, type, error);
@@ -694,6 +706,8 @@ async function provision(
         }),
       );
     }
+    await options.beforeNotifications?.();
+    await Promise.all(afterResources.map((step) => step()));
   } finally {
     destroyClients(clients);
   }
