@@ -82,7 +82,7 @@ describe('IAM: modes', () => {
       notEvaluated: [],
     };
     const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/worker/${FUNCTION}` };
-    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], topicPolicies: new Map(), buckets: [] };
+    return { ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], topicPolicies: new Map(), buckets: [], functionPolicies: new Map() };
   };
   /** One SQS JSON request through the guard, signed with `accessKeyId`; what reached the service, if anything. */
   const send = async (mode: IamMode, accessKeyId: string, operation: string): Promise<{ statusCode: number; body: string; forwarded?: string; logs: string[]; guard: IamGuard }> => {
@@ -160,7 +160,7 @@ describe('IAM: event source mappings, checked as CreateEventSourceMapping checks
     const role = { roleArn: 'arn:aws:iam::000000000000:role/consumer', roleName: 'consumer', policies: [{ name: 'p', document: { Version: '2012-10-17', Statement: statements } }], notEvaluated: [] };
     const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/consumer/${FUNCTION}` };
     const guard = new IamGuard({ mode, log: () => undefined });
-    await guard.load({ ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], topicPolicies: new Map(), buckets: [] });
+    await guard.load({ ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], topicPolicies: new Map(), buckets: [], functionPolicies: new Map() });
     return guard;
   };
   const allow = (actions: string[], resource: string): Record<string, unknown> => ({ Effect: 'Allow', Action: actions, Resource: resource });
@@ -346,11 +346,53 @@ describe('IAM: the fixture service under enforce', () => {
       const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: cloud.resources.NoticesQueue?.url, WaitTimeSeconds: 5 }));
       expect(received.Messages?.map((message) => message.Body)).toEqual(['notice']);
       expect(await depth('StrangerQueue')).toBe(strangerBefore);
-      expect(cloud.iam.deliveryDenials().filter((denial) => denial.service === 'sns.amazonaws.com')).toEqual([
+      const queues = [queueArn('StrangerQueue'), queueArn('OrderedQueue')];
+      expect(cloud.iam.deliveryDenials().filter((denial) => denial.service === 'sns.amazonaws.com' && queues.includes(denial.queueArn))).toEqual([
         expect.objectContaining({ service: 'sns.amazonaws.com', sourceArn: cloud.resources.NoticesTopic?.physicalId, queueArn: queueArn('StrangerQueue'), dropped: true }),
         expect.objectContaining({ sourceArn: cloud.resources.EventsTopic?.physicalId, queueArn: queueArn('OrderedQueue'), reason: expect.stringContaining('no policy'), dropped: true }),
       ]);
-      expect(logs.filter((line) => line.startsWith('[iam] sns.amazonaws.com delivery from') && line.includes('dropped'))).toHaveLength(2);
+      expect(logs.filter((line) => queues.some((queue) => line.startsWith(`[iam] sns.amazonaws.com delivery from ${cloud.resources.NoticesTopic?.physicalId ?? '?'} to ${queue} dropped`) || line.startsWith(`[iam] sns.amazonaws.com delivery from ${cloud.resources.EventsTopic?.physicalId ?? '?'} to ${queue} dropped`)))).toHaveLength(2);
+    } finally {
+      sns.destroy();
+      sqs.destroy();
+    }
+  });
+
+  it("invokes an SNS subscriber only where the function's policy (AWS::Lambda::Permission) allows the topic; a refused message goes to the subscription's DLQ only where its policy allows it", async () => {
+    // Prepare
+    const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+    const sns = new SNSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials });
+    const sqs = new SQSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials });
+    const topicArn = cloud.resources.NoticesTopic?.physicalId ?? '?';
+    const functionArn = (name: string): string => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+    const invocations = (name: string): number => cloud.stats().functions[name]?.invocations ?? 0;
+    const refusals = (target: string): unknown[] => cloud.iam.deliveryDenials().filter((denial) => denial.sourceArn === topicArn && denial.queueArn === target);
+    // (The previous test's publish to this topic reached the functions too: what this one adds is compared.)
+    const unwelcoming = cloud.resources.UnwelcomingDLQ?.arn ?? '?';
+    const before = { a: invocations('fixture-local-env-a'), b: invocations('fixture-local-env-b'), window: invocations('fixture-local-window') };
+    const refusedBefore = { b: refusals(functionArn('fixture-local-env-b')).length, window: refusals(functionArn('fixture-local-window')).length, dlq: refusals(unwelcoming).length };
+    const dlqMessages: string[] = [];
+    try {
+      // Act
+      await sns.send(new PublishCommand({ TopicArn: topicArn, Message: 'to the functions' }));
+
+      // Assess: env-a (permission for the topic) is invoked; env-b (none) is not, and the message is in its
+      // subscription's DLQ, whose policy allows the topic; window (none) is not, and its DLQ (no policy) refuses it.
+      await waitFor(
+        async () => {
+          const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: cloud.resources.NoticesDLQ?.url, WaitTimeSeconds: 1 }));
+          for (const message of Messages) if ((JSON.parse(message.Body ?? '{}') as { Message?: string }).Message === 'to the functions') dlqMessages.push(message.Body ?? '');
+          return invocations('fixture-local-env-a') > before.a && dlqMessages.length > 0 && refusals(unwelcoming).length > refusedBefore.dlq;
+        },
+        { what: 'env-a invoked, the message in the notices DLQ, the unwelcoming DLQ refused', timeoutMs: 15_000 },
+      );
+      expect([invocations('fixture-local-env-b'), invocations('fixture-local-window')]).toEqual([before.b, before.window]);
+      expect(JSON.parse(dlqMessages[0] ?? '{}')).toMatchObject({ Type: 'Notification', TopicArn: topicArn, Message: 'to the functions' });
+      expect(refusals(functionArn('fixture-local-env-a'))).toEqual([]);
+      expect(refusals(functionArn('fixture-local-env-b')).slice(refusedBefore.b)).toEqual([expect.objectContaining({ service: 'sns.amazonaws.com', reason: expect.stringContaining('no AWS::Lambda::Permission'), dropped: true })]);
+      expect(refusals(functionArn('fixture-local-window')).slice(refusedBefore.window)).toHaveLength(1);
+      expect(refusals(unwelcoming).slice(refusedBefore.dlq)).toEqual([expect.objectContaining({ reason: expect.stringContaining('the queue has no policy'), dropped: true })]);
+      expect(logs.some((line) => line.includes("gave up on message") && line.includes("dropped, the DLQ's policy refuses it"))).toBe(true);
     } finally {
       sns.destroy();
       sqs.destroy();

@@ -174,6 +174,7 @@ describe('Local cloud: provisioning the fixture template', () => {
         'OnDemandStream', 'OrderedQueue', 'OrdersTable', 'ResultsQueue', 'ServerlessDeploymentBucket', 'StreamFailures', 'WindowStream', 'WorkDLQ', 'WorkQueue',
         'NoticesTopic', 'NoticesQueue', 'NoticesToNoticesQueue', 'StrangerQueue', 'NoticesToStrangerQueue', 'DropsBucket',
         'UploadsTopic', 'UploadsQueue', 'UploadsToUploadsQueue', 'UploadsBucket', 'StraysBucket', 'SigningSecret', 'NamedSecret',
+        'NoticesToEnvA', 'NoticesToEnvB', 'NoticesDLQ', 'NoticesToWindow', 'UnwelcomingDLQ',
       ].sort(),
     );
     expect(found).toEqual(created);

@@ -53,6 +53,11 @@ interface IamModel {
   topicPolicies: Map<string, Record<string, unknown> | undefined>;
   /** The template's buckets' ARNs. */
   buckets: string[];
+  /**
+   * Each function's resource policy, as its `AWS::Lambda::Permission` resources make it, by unqualified function ARN;
+   * a function without any is here too, undefined (nothing may invoke it but its own account's principals).
+   */
+  functionPolicies: Map<string, Record<string, unknown> | undefined>;
 }
 
 interface FunctionCredentials {
@@ -111,6 +116,8 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
   const topics: string[] = [];
   const topicPolicies = new Map<string, Record<string, unknown> | undefined>();
   const buckets: string[] = [];
+  const functionArn = (name: string): string => `arn:${partition}:lambda:${region}:${accountId}:function:${name}`;
+  const functionPolicies = new Map<string, Record<string, unknown> | undefined>(functions.map((fn) => [functionArn(fn.name), undefined]));
 
   for (const [logicalId, resource] of resources) {
     const props = propsOf(logicalId, resource.Properties);
@@ -163,6 +170,14 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
           for (const url of asArray(props.Queues)) queuePolicies.set(`arn:${partition}:sqs:${region}:${accountId}:${queueNameOf(String(url))}`, props.PolicyDocument);
         }
         break;
+      case 'AWS::Lambda::Permission': {
+        const arn = functionArn(functionNameOf(String(props.FunctionName ?? '')));
+        const statement = permissionStatement(logicalId, props, arn, partition);
+        const policy = functionPolicies.get(arn) ?? { Version: '2012-10-17', Statement: [] };
+        (policy.Statement as unknown[]).push(statement);
+        functionPolicies.set(arn, policy);
+        break;
+      }
       case 'AWS::DynamoDB::Table': {
         const hash = asArray(props.KeySchema).find((key) => isRecord(key) && key.KeyType === 'HASH');
         if (isRecord(hash)) hashKeys.set(identity().ref, String(hash.AttributeName));
@@ -194,7 +209,33 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
       principalArn: `arn:${partition}:sts::${accountId}:assumed-role/${role.roleName}/${fn.name}`,
     });
   }
-  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics, topicPolicies, buckets };
+  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics, topicPolicies, buckets, functionPolicies };
+}
+
+/** A function's name from `FunctionName`: its name, its ARN or partial ARN (`123456789012:function:name`), qualified or not. */
+function functionNameOf(reference: string): string {
+  const match = /(?:^|:)function:([^:]+)/.exec(reference);
+  return match?.[1] ?? reference;
+}
+
+/**
+ * The statement an `AWS::Lambda::Permission` adds to its function's policy, as Lambda's AddPermission writes it
+ * (Lambda developer guide, "Viewing resource-based IAM policies in Lambda"): a service principal, or an account as
+ * its root, `AWS:SourceArn` as ArnLike and `AWS:SourceAccount` as StringEquals.
+ */
+function permissionStatement(logicalId: string, props: Record<string, unknown>, resource: string, partition: string): Record<string, unknown> {
+  const principal = String(props.Principal ?? '');
+  const condition: Record<string, Record<string, string>> = {};
+  if (props.SourceArn !== undefined) condition.ArnLike = { 'AWS:SourceArn': String(props.SourceArn) };
+  if (props.SourceAccount !== undefined) condition.StringEquals = { 'AWS:SourceAccount': String(props.SourceAccount) };
+  return {
+    Sid: logicalId,
+    Effect: 'Allow',
+    Principal: principal === '*' ? '*' : /^\d{12}$/.test(principal) ? { AWS: `arn:${partition}:iam::${principal}:root` } : principal.startsWith('arn:') ? { AWS: principal } : { Service: principal },
+    Action: String(props.Action ?? 'lambda:InvokeFunction'),
+    Resource: resource,
+    ...(Object.keys(condition).length > 0 ? { Condition: condition } : {}),
+  };
 }
 
 export { functionCredentialVariables, functionCredentials, iamModelFromTemplate };

@@ -13,8 +13,9 @@
  * Not evaluated: managed policies from outside the template, SCPs, RCPs, session policies, permission boundaries,
  * KMS grants, cross-account trust, resource policies on a function's calls (the caller and the resource are in one
  * account, where an identity policy's Allow suffices: IAM user guide, "Policy evaluation logic", same-account
- * requests). Resource policies do decide SNS → SQS deliveries: `allowsDelivery`, called from fauxqs's fan-out
- * (fidelity/sns-delivery-policy.ts).
+ * requests). Resource policies do decide the services' deliveries: `allowsDelivery`, called from fauxqs's SNS → SQS
+ * fan-out (fidelity/sns-delivery-policy.ts), S3's notifications (fidelity/s3-notifier.ts, their test events at
+ * start-up included), SNS → Lambda and SNS's moves to a subscription's DLQ (fidelity/sns-push.ts).
  *
  * @example
  * const iam = new IamGuard({ mode: 'enforce', log });
@@ -49,14 +50,14 @@ interface IamDenial {
   refused: boolean;
 }
 
-/** A service-to-service delivery a queue or topic policy refuses (SNS → SQS, S3 → SQS, S3 → SNS). */
+/** A service-to-service delivery a queue, topic or function policy refuses (SNS → SQS, S3 → SQS, S3 → SNS, SNS → Lambda, SNS → a subscription's DLQ). */
 interface DeliveryDenial {
   at: string;
   /** `sns.amazonaws.com` or `s3.amazonaws.com`. */
   service: string;
   /** The topic's or bucket's ARN (the delivery's `aws:SourceArn`). */
   sourceArn: string;
-  /** The queue's ARN, or the topic's for S3 → SNS. */
+  /** The destination: the queue's ARN, the topic's for S3 → SNS, the function's for SNS → Lambda (and its name stays). */
   queueArn: string;
   /** Why the queue (or topic) policy refuses it. */
   reason: string;
@@ -187,17 +188,26 @@ class IamGuard {
     for (const [topicArn, policy] of model.topicPolicies) {
       for (const bucketArn of model.buckets) this.deliveryReasons.set(deliveryKey(S3_PRINCIPAL, bucketArn, topicArn), await this.deliveryRefusal(S3_PRINCIPAL, bucketArn, topicArn, policy));
     }
+    // SNS → Lambda: the function's policy (its AWS::Lambda::Permission resources) must let sns.amazonaws.com invoke it
+    // with the topic as aws:SourceArn (SNS developer guide, "Fanout to Lambda functions"; Lambda developer guide,
+    // "Invoking Lambda functions with Amazon SNS notifications").
+    for (const [functionArn, policy] of model.functionPolicies) {
+      for (const topicArn of model.topics) this.deliveryReasons.set(deliveryKey(SNS_PRINCIPAL, topicArn, functionArn), await this.deliveryRefusal(SNS_PRINCIPAL, topicArn, functionArn, policy));
+    }
   }
 
   /**
    * Whether `service` may deliver from `sourceArn` to the queue: its policy must allow the service principal
    * `sqs:SendMessage` (with the delivery's `aws:SourceArn` and `aws:SourceAccount`); without a policy, nothing is
    * delivered (SNS developer guide, "Fanout to Amazon SQS queues": the queue policy must allow the topic). The same
-   * for S3 → SNS with `queueArn` a topic's ARN: its topic policy must allow `sns:Publish`. A topic or queue the
-   * template does not define is not checked (its policy is not known here).
+   * for S3 → SNS with `targetArn` a topic's ARN: its topic policy must allow `sns:Publish`; for SNS → Lambda with a
+   * function's ARN: its policy (`AWS::Lambda::Permission`) must allow `lambda:InvokeFunction`. A topic, queue or
+   * function the template does not define is not checked (its policy is not known here).
    */
-  allowsDelivery(service: string, sourceArn: string, queueArn: string): boolean {
+  allowsDelivery(service: string, sourceArn: string, targetArn: string): boolean {
     if (this.mode === 'off') return true;
+    // A function's subscription may name a version or an alias: its policy is the function's.
+    const queueArn = targetArn.split(':')[2] === 'lambda' ? targetArn.split(':').slice(0, 7).join(':') : targetArn;
     const key = deliveryKey(service, sourceArn, queueArn);
     if (!this.deliveryReasons.has(key)) return true;
     const reason = this.deliveryReasons.get(key);
@@ -292,9 +302,10 @@ class IamGuard {
 
   /** Why `service` may not deliver from `sourceArn` to the queue or topic `targetArn` (undefined: it may). */
   private async deliveryRefusal(service: string, sourceArn: string, targetArn: string, policy: Record<string, unknown> | undefined): Promise<string | undefined> {
-    const topic = targetArn.split(':')[2] === 'sns';
-    const [what, action] = topic ? ['topic', 'sns:Publish'] : ['queue', 'sqs:SendMessage'];
-    if (policy === undefined) return `the ${what} has no policy, so nothing allows ${service} to ${topic ? 'publish' : 'send'} to it`;
+    const targetService = targetArn.split(':')[2];
+    const [what, action, verb] =
+      targetService === 'sns' ? ['topic', 'sns:Publish', 'publish to it'] : targetService === 'lambda' ? ['function', 'lambda:InvokeFunction', 'invoke it'] : ['queue', 'sqs:SendMessage', 'send to it'];
+    if (policy === undefined) return `the ${what} has no ${targetService === 'lambda' ? 'resource policy (no AWS::Lambda::Permission)' : 'policy'}, so nothing allows ${service} to ${verb}`;
     const model = this.model as IamModel;
     const result = await runSimulation(
       {

@@ -265,7 +265,16 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
     };
     const fauxqsSqs = async (operation: string, input: Record<string, unknown>): Promise<{ statusCode: number; body: Record<string, unknown> }> =>
       postJson(fauxqsUpstream, `AmazonSQS.${operation}`, input);
-    snsPush = createSnsPush({ dataDir: state('edge'), region, accountId, edgeUrl: () => edge?.endpoint ?? '', snsQuery: fauxqsSns, sqsCall: fauxqsSqs, log });
+    snsPush = createSnsPush({
+      dataDir: state('edge'),
+      region,
+      accountId,
+      edgeUrl: () => edge?.endpoint ?? '',
+      snsQuery: fauxqsSns,
+      sqsCall: fauxqsSqs,
+      log,
+      ...(iam === undefined ? {} : { allowsDelivery: (topicArn: string, targetArn: string) => iam.allowsDelivery(SNS_PRINCIPAL, topicArn, targetArn) }),
+    });
     const dynamodb = dynaliteCall(dynamodbUpstream);
     // Expired items are looked for every second (TTL at the edge: dynalite has none).
     dynamodbTtl = createDynamoDbTtl({ dynamodb, file: join(state('edge'), 'dynamodb-ttl.json'), log });

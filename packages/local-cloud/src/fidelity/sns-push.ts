@@ -19,6 +19,9 @@
  *   message is given up, it goes to the subscription's RedrivePolicy DLQ (SNS developer guide, "Amazon SNS
  *   dead-letter queues") with attributes ErrorCode and ErrorMessage, else it is dropped and logged.
  *
+ * - Policies: a Lambda function is invoked only where its resource policy allows the topic, a given-up message moves
+ *   to the DLQ only where the DLQ's queue policy allows it (`allowsDelivery`, edge/iam.ts under `--iam`).
+ *
  * FIFO topics deliver to SQS only (SNS developer guide, "FIFO topics"): a non-SQS Subscribe to one is refused.
  * Differences from AWS, written down: the backoff curves are this emulator's (AWS documents the phases and bounds,
  * not the formulas; and SNS adds jitter); retries in progress live in memory and end with the local cloud; a Lambda
@@ -145,6 +148,12 @@ interface SnsPushOptions {
   sqsCall: (operation: string, input: Record<string, unknown>) => Promise<{ statusCode: number; body: Record<string, unknown> }>;
   log: (line: string) => void;
   now?: () => Date;
+  /**
+   * Whether the destination's policy lets SNS deliver from the topic (`aws:SourceArn`): a Lambda function's
+   * (`AWS::Lambda::Permission`) before it is invoked, a DLQ's queue policy before a message moves there
+   * (edge/iam.ts `allowsDelivery`, which reports a refusal). None: every delivery happens.
+   */
+  allowsDelivery?: (topicArn: string, targetArn: string) => boolean;
 }
 
 type LambdaInvoke = (functionArn: string, event: unknown) => Promise<{ ok: boolean; error?: unknown }>;
@@ -481,6 +490,12 @@ class SnsPush {
       await this.giveUp(subscription, message, JSON.stringify(envelope), 1, 'the function runtime is not running yet');
       return;
     }
+    if (this.options.allowsDelivery?.(subscription.topicArn, subscription.endpoint) === false) {
+      // A client-side error, not retried: the message goes to the subscription's DLQ if it has one (SNS developer
+      // guide, "Amazon SNS dead-letter queues", "Why do message deliveries fail?").
+      await this.giveUp(subscription, message, JSON.stringify(envelope), 1, "the function's resource policy does not allow sns.amazonaws.com to invoke it from this topic");
+      return;
+    }
     const result = await this.invoke(subscription.endpoint, event);
     if (result.ok) return this.record({ ...base, outcome: 'delivered' });
     // The invoke reached the function (SNS's delivery succeeded); the function's failure is Lambda's to retry.
@@ -495,6 +510,12 @@ class SnsPush {
       dlqArn = (JSON.parse(subscription.attributes.RedrivePolicy || '{}') as { deadLetterTargetArn?: string }).deadLetterTargetArn;
     } catch {
       dlqArn = undefined;
+    }
+    // The DLQ's queue policy must let sns.amazonaws.com send with the topic as aws:SourceArn (SNS developer guide,
+    // "Configuring an Amazon SNS dead-letter queue for a subscription"); a refused move is dropped and reported.
+    if (dlqArn !== undefined && this.options.allowsDelivery?.(subscription.topicArn, dlqArn) === false) {
+      this.options.log(`[sns] ${subscription.endpoint} gave up on message ${message.messageId} after ${attempts} attempt(s) (${error}): dropped, the DLQ's policy refuses it`);
+      return this.record({ ...base, outcome: 'dropped' });
     }
     if (dlqArn !== undefined) {
       const queueName = dlqArn.split(':').pop() ?? '';
