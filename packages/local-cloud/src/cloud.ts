@@ -25,7 +25,7 @@ import { StackRegistry } from './edge/cloudformation.ts';
 import { LocalControl, type FailureRecord, type FaultInjection } from './edge/control.ts';
 import { LocalStats, type LocalStatsSnapshot } from './edge/stats.ts';
 import { IamGuard, type IamMode } from './edge/iam.ts';
-import { iamModelFromTemplate } from './edge/iam-roles.ts';
+import { functionCredentials, iamModelFromTemplate } from './edge/iam-roles.ts';
 import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from './template/template.ts';
 import { sleep } from './util/wait.ts';
 
@@ -381,8 +381,10 @@ function eventSourcePollers(
     const uuid = resolver.identity(logicalId).ref;
     const source = String(props.EventSourceArn ?? '');
     const service = source.split(':')[2];
-    if (service === 'sqs') pollers.push(new SqsPoller({ mapping: readSqsMapping(logicalId, uuid, props), runtime, target, control, log }));
-    else if (service === 'kinesis') pollers.push(new KinesisPoller({ mapping: readKinesisMapping(logicalId, uuid, props), runtime, target, dataDir, log }));
+    // Lambda polls with the function's execution role: so do the pollers, and IAM evaluates their requests.
+    const credentials = (): ReturnType<typeof functionCredentials> => functionCredentials(runtime.get(String(props.FunctionName)).config.name);
+    if (service === 'sqs') pollers.push(new SqsPoller({ mapping: readSqsMapping(logicalId, uuid, props), runtime, target, control, log, credentials: credentials() }));
+    else if (service === 'kinesis') pollers.push(new KinesisPoller({ mapping: readKinesisMapping(logicalId, uuid, props), runtime, target, dataDir, log, credentials: credentials() }));
     else if (service === 'mq') {
       // A broker that did not start (no rabbitmq-server) was named once already: its mappings stay idle.
       const broker = brokers.get(source);
@@ -543,14 +545,7 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
     });
     const pollers = eventSourcePollers(template, resolver, { runtime, target, control, dataDir, log, warn, brokers });
     // SQS and Kinesis mappings' roles, as CreateEventSourceMapping checks them (Amazon MQ's are not checked).
-    await iam.checkMappings(
-      pollers.flatMap(({ mapping }) => {
-        const functionName = runtime.get(mapping.functionName).config.name;
-        if ('queueArn' in mapping) return [{ logicalId: mapping.logicalId, functionName, sourceArn: mapping.queueArn }];
-        if ('streamArn' in mapping) return [{ logicalId: mapping.logicalId, functionName, sourceArn: mapping.streamArn, onFailureDestination: mapping.onFailureDestination }];
-        return [];
-      }),
-    );
+    await iam.checkMappings(pollers.flatMap((poller) => poller.access ?? []));
     stops.push(async () => {
       await Promise.all(pollers.map((poller) => poller.stop()));
     });

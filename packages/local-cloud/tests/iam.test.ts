@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { inject } from 'light-my-request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -450,6 +450,54 @@ describe('IAM: the fixture service under enforce', () => {
       expect(logs.some((line) => line.startsWith(`[iam] s3.amazonaws.com delivery from ${strays} to ${topicArn ?? '?'} dropped`))).toBe(true);
     } finally {
       s3.destroy();
+      sqs.destroy();
+    }
+  });
+});
+
+describe("IAM: event source mappings poll with their function's execution role", () => {
+  let cloud: LocalCloud;
+  let dataDir: string;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'local-iam-poller-'));
+    cloud = await startFixtureCloud(dataDir, { iam: 'enforce', log: (line) => logs.push(line) });
+  });
+
+  afterAll(async () => {
+    await cloud?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('shows AccessDenied in the poller\'s path when the role loses sqs:DeleteMessage after start-up, and reports it', async () => {
+    // Prepare: the work queue's consumer role edited while the cloud runs (IAM loaded again): it may still receive,
+    // but no longer delete.
+    const FUNCTION = 'fixture-local-partial';
+    const queueArn = cloud.resources.WorkQueue?.arn ?? '?';
+    const role = {
+      roleArn: 'arn:aws:iam::000000000000:role/fixture-local-partial-edited',
+      roleName: 'fixture-local-partial-edited',
+      policies: [{ name: 'consume', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:GetQueueAttributes'], Resource: queueArn }] } }],
+      notEvaluated: [],
+    };
+    const identity = { functionName: FUNCTION, role, principalArn: `arn:aws:sts::000000000000:assumed-role/${role.roleName}/${FUNCTION}` };
+    await cloud.iam.load({ ...SCOPE, identities: new Map([[functionCredentials(FUNCTION).accessKeyId, identity]]), hashKeys: new Map(), queuePolicies: new Map(), topics: [], topicPolicies: new Map(), buckets: [], functionPolicies: new Map() });
+    const sqs = new SQSClient({ endpoint: cloud.edgeUrl, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const refused = (): unknown[] => cloud.iam.denials().filter((denial) => denial.functionName === FUNCTION && denial.action === 'sqs:DeleteMessage');
+    try {
+      // Act: a message for the consumer
+      await sqs.send(new SendMessageCommand({ QueueUrl: cloud.resources.WorkQueue?.url, MessageBody: JSON.stringify({ id: 'kept-by-iam' }) }));
+      // Assess: the function ran, the poller's DeleteMessageBatch was refused as the role's, and the message stays
+      await waitFor(() => refused().length > 0 && logs.some((line) => line.startsWith('PartialEventSourceMappingSQSWorkQueue: poll failed: AccessDenied')), {
+        what: "the poller's DeleteMessage refused and logged",
+        timeoutMs: 20_000,
+      });
+      expect(refused()[0]).toMatchObject({ roleName: role.roleName, resource: queueArn, refused: true, message: expect.stringContaining(`${identity.principalArn} is not authorized to perform: sqs:DeleteMessage`) });
+      expect(logs).toContainEqual(expect.stringContaining(`[iam] ${FUNCTION}: sqs:DeleteMessage on ${queueArn} AccessDenied: role ${role.roleName}`));
+      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: cloud.resources.WorkQueue?.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      expect(Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible)).toBe(1);
+    } finally {
       sqs.destroy();
     }
   });

@@ -1,8 +1,9 @@
 /**
  * IAM at the edge: every request signed with a function's credentials (iam-roles.ts) is evaluated against that
  * function's role, as compiled in the template, with a maintained policy evaluator (`@cloud-copilot/iam-simulate`),
- * before the edge routes it. Requests signed with any other key (the CLI, tests, the dashboard, the local cloud's
- * own pollers and provisioner) keep an administrator identity.
+ * before the edge routes it: the functions' own, and their event source mappings' (the pollers sign with the
+ * function's credentials, as Lambda polls with the execution role). Requests signed with any other key (the CLI,
+ * tests, the dashboard, the local cloud's provisioner and its lookups) keep an administrator identity.
  *
  * Modes: `enforce` answers a denied request as its service does on AWS (JSON `AccessDeniedException`, SNS's
  * `AuthorizationError`, S3's 403 `AccessDenied`, SQS query's `AccessDenied`) with AWS's message; `warn` lets it
@@ -96,6 +97,8 @@ const S3_PRINCIPAL = 's3.amazonaws.com';
 
 const deliveryKey = (service: string, sourceArn: string, queueArn: string): string => `${service}\n${sourceArn}\n${queueArn}`;
 
+/** How often one repeated denial is logged (this local cloud's choice: a poller refused every second logs once a minute). */
+const REPEAT_LOG_MS = 60_000;
 /** Denials kept for `denials()` (the oldest go first). */
 const KEPT_DENIALS = 200;
 /** Decisions cached per role, action, resource and context; evaluating one took 1.4 ms (mean of 200 runSimulation calls, one role, this 2-core machine, 2026-12-03). */
@@ -155,6 +158,8 @@ class IamGuard {
   private readonly cache = new Map<string, Decision>();
   private readonly kept: IamDenial[] = [];
   private readonly warned = new Set<string>();
+  /** When each denial (function, action, resource, verdict) was last logged. */
+  private readonly loggedAt = new Map<string, number>();
   private screened = 0;
   /** Queue policy decisions for every topic and queue of the template, by `service topic queue` (prepareDeliveries). */
   private readonly deliveryReasons = new Map<string, string | undefined>();
@@ -263,8 +268,8 @@ class IamGuard {
   /**
    * What CreateEventSourceMapping answers (InvalidParameterValueException) when the function's role lacks what the
    * mapping's poller needs on its source, or on its on-failure destination; undefined when the role allows it all.
-   * The pollers' own requests keep the administrator identity once this check passed at start-up, as a mapping
-   * on AWS stays created. Checked: SQS `ReceiveMessage`, `DeleteMessage`, `GetQueueAttributes` (Lambda developer
+   * Once started, the pollers' requests are evaluated too (they carry the function's credentials): a role that
+   * loses a permission shows AccessDenied in the poller's path, as a created mapping on AWS then fails. Checked: SQS `ReceiveMessage`, `DeleteMessage`, `GetQueueAttributes` (Lambda developer
    * guide, SQS execution role permissions); Kinesis `GetRecords`, `GetShardIterator`, `DescribeStream`, the three
    * that Lambda's "Cannot access stream" refusal names (the guide also lists `DescribeStreamSummary`, `ListShards`
    * and `SubscribeToShard`, which mappings are created without: the Serverless Framework's default role lacks
@@ -431,6 +436,12 @@ class IamGuard {
   private record(denial: IamDenial): void {
     this.kept.push(denial);
     if (this.kept.length > KEPT_DENIALS) this.kept.shift();
+    // A poller retries every second: the same denial is logged once a minute (kept, and counted, every time).
+    const key = `${denial.functionName}\n${denial.action}\n${denial.resource}\n${denial.refused}`;
+    const now = Date.now();
+    if (now - (this.loggedAt.get(key) ?? -Infinity) < REPEAT_LOG_MS) return;
+    if (this.loggedAt.size >= CACHE_LIMIT) this.loggedAt.clear();
+    this.loggedAt.set(key, now);
     const verdict = denial.refused ? 'AccessDenied' : 'would be AccessDenied on AWS (--iam warn: allowed)';
     const why = denial.kind === 'explicit' ? 'a Deny statement matches' : 'no statement allows it';
     this.log(`[iam] ${denial.functionName}: ${denial.action} on ${denial.resource} ${verdict}: role ${denial.roleName}, ${why}`);

@@ -21,7 +21,8 @@ import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/clie
 import type { AwsTarget } from '../provision/provision.ts';
 import type { InvokeResult, LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
-import { localClientConfig } from '../util/clients.ts';
+import { localClientConfig, type LocalClientConfig } from '../util/clients.ts';
+import type { PollerAccess } from './sqs.ts';
 import { sleep } from '../util/wait.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
 import { writeTextFileAtomicAsync } from '../util/json-file.ts';
@@ -162,7 +163,11 @@ class KinesisPoller {
   private readonly runtime: LambdaRuntime;
   private readonly target: AwsTarget;
   private readonly log: (line: string) => void;
+  /** The mapping's reads (GetShardIterator, GetRecords) and on-failure sends, as its function's execution role. */
   private readonly kinesis: KinesisClient;
+  /** ListShards and GetQueueUrl, which Lambda's mapping needs no permission of the role for: the local cloud's identity. */
+  private readonly lookup: KinesisClient;
+  private readonly credentials?: LocalClientConfig['credentials'];
   private readonly abort = new AbortController();
   private readonly checkpointPath: string;
   private checkpoint: CheckpointFile;
@@ -171,12 +176,28 @@ class KinesisPoller {
   private readonly roleArn: string;
   readonly stats = { invocations: 0, records: 0, discarded: 0 };
 
-  constructor(options: { mapping: KinesisMapping; runtime: LambdaRuntime; target: AwsTarget; dataDir: string; log?: (line: string) => void }) {
+  /** What the function's role must allow on the stream and the on-failure destination (IamGuard.checkMappings). */
+  get access(): PollerAccess {
+    const { logicalId, streamArn, onFailureDestination } = this.mapping;
+    return { logicalId, functionName: this.runtime.get(this.mapping.functionName).config.name, sourceArn: streamArn, ...(onFailureDestination === undefined ? {} : { onFailureDestination }) };
+  }
+
+  constructor(options: {
+    mapping: KinesisMapping;
+    runtime: LambdaRuntime;
+    target: AwsTarget;
+    dataDir: string;
+    log?: (line: string) => void;
+    /** The execution role's credentials (Lambda reads the stream with them); default the local cloud's own. */
+    credentials?: LocalClientConfig['credentials'];
+  }) {
     this.mapping = options.mapping;
     this.runtime = options.runtime;
     this.target = options.target;
     this.log = options.log ?? (() => {});
-    this.kinesis = new KinesisClient(localClientConfig(this.target.endpoint, this.target.region));
+    if (options.credentials) this.credentials = options.credentials;
+    this.kinesis = new KinesisClient(this.clientConfig());
+    this.lookup = new KinesisClient(localClientConfig(this.target.endpoint, this.target.region));
     this.checkpointPath = join(options.dataDir, CHECKPOINTS_FOLDER, `${this.mapping.uuid}.json`);
     const fn = this.runtime.get(this.mapping.functionName);
     this.roleArn = fn.config.roleArn;
@@ -197,7 +218,7 @@ class KinesisPoller {
     const shards: string[] = [];
     let next: string | undefined;
     do {
-      const page = await this.kinesis.send(new ListShardsCommand(next ? { NextToken: next } : { StreamName: streamNameOf(this.mapping.streamArn) }));
+      const page = await this.lookup.send(new ListShardsCommand(next ? { NextToken: next } : { StreamName: streamNameOf(this.mapping.streamArn) }));
       for (const shard of page.Shards ?? []) if (shard.ShardId) shards.push(shard.ShardId);
       next = page.NextToken;
     } while (next);
@@ -236,7 +257,8 @@ class KinesisPoller {
         let fetched = 0;
         if (iterator && buffer.length < this.mapping.batchSize) {
           const out = await this.kinesis.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, this.mapping.batchSize - buffer.length) }),
+            // StreamARN names the stream for IAM (the iterator alone names none).
+            new GetRecordsCommand({ ShardIterator: iterator, StreamARN: this.mapping.streamArn, Limit: Math.min(10_000, this.mapping.batchSize - buffer.length) }),
             { abortSignal: signal },
           );
           iterator = out.NextShardIterator;
@@ -506,19 +528,26 @@ class KinesisPoller {
     await this.saveCheckpoint(shardId, last.kinesis.sequenceNumber);
   }
 
+  /** A client configuration with the execution role's credentials, when the mapping has them. */
+  private clientConfig(): LocalClientConfig {
+    return localClientConfig(this.target.endpoint, this.target.region, this.credentials ? { credentials: this.credentials } : {});
+  }
+
   private async sendToDestination(arn: string, body: string): Promise<void> {
     const [, , service, , account, name] = arn.split(':');
     if (service === 'sqs') {
-      const sqs = new SQSClient(localClientConfig(this.target.endpoint, this.target.region));
+      const sqs = new SQSClient(this.clientConfig());
+      const lookup = new SQSClient(localClientConfig(this.target.endpoint, this.target.region));
       try {
-        const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))).QueueUrl;
+        const url = (await lookup.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))).QueueUrl;
         const fifo = name?.endsWith('.fifo');
         await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, ...(fifo ? { MessageGroupId: this.mapping.uuid, MessageDeduplicationId: randomUUID() } : {}) }));
       } finally {
         sqs.destroy();
+        lookup.destroy();
       }
     } else if (service === 'sns') {
-      const sns = new SNSClient(localClientConfig(this.target.endpoint, this.target.region));
+      const sns = new SNSClient(this.clientConfig());
       try {
         await sns.send(new PublishCommand({ TopicArn: arn, Message: body }));
       } finally {
@@ -548,6 +577,7 @@ class KinesisPoller {
     await Promise.allSettled(this.readers);
     await this.saving.catch(() => {});
     this.kinesis.destroy();
+    this.lookup.destroy();
   }
 }
 

@@ -108,6 +108,11 @@ class RabbitMqPoller {
     this.log = options.log ?? (() => {});
   }
 
+  /** Amazon MQ mappings' roles are not checked (IamGuard.checkMappings): nothing to check. */
+  get access(): undefined {
+    return undefined;
+  }
+
   get functionName(): string {
     return this.runtime.get(this.mapping.functionName).config.name;
   }

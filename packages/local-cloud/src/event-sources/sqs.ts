@@ -15,7 +15,7 @@ import type { LocalControl } from '../edge/control.ts';
 import type { AwsTarget } from '../provision/provision.ts';
 import { Semaphore, type InvokeResult, type LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
-import { localClientConfig } from '../util/clients.ts';
+import { localClientConfig, type LocalClientConfig } from '../util/clients.ts';
 import { sleep } from '../util/wait.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
 
@@ -33,6 +33,14 @@ interface SqsMapping {
   maximumConcurrency?: number;
   filters: Pattern[];
   enabled: boolean;
+}
+
+/** A mapping as its function's role must allow it: its source and its on-failure destination (IamGuard.checkMappings). */
+interface PollerAccess {
+  logicalId: string;
+  functionName: string;
+  sourceArn: string;
+  onFailureDestination?: string;
 }
 
 interface SqsRecord {
@@ -158,7 +166,12 @@ class SqsPoller {
   /** Duplicate delivery and the failures it remembers: the local cloud's switches. */
   private readonly control?: LocalControl;
   private readonly log: (line: string) => void;
+  /** The mapping's own requests (receive, delete), as its function's execution role, so IAM evaluates them. */
   private readonly sqs: SQSClient;
+  /** GetQueueUrl, which Lambda needs no permission for (it has the queue's ARN): the local cloud's identity. */
+  private readonly lookup: SQSClient;
+  /** The last poll failure logged, so a refusal that repeats every second is logged once. */
+  private lastFailure = '';
   private readonly abort = new AbortController();
   private readonly concurrency: Semaphore;
   private workers: Promise<void>[] = [];
@@ -170,13 +183,22 @@ class SqsPoller {
    */
   readonly stats = { invocations: 0, deleted: 0, filteredOut: 0, failedBatches: 0, duplicated: 0 };
 
-  constructor(options: { mapping: SqsMapping; runtime: LambdaRuntime; target: AwsTarget; control?: LocalControl; log?: (line: string) => void }) {
+  constructor(options: {
+    mapping: SqsMapping;
+    runtime: LambdaRuntime;
+    target: AwsTarget;
+    control?: LocalControl;
+    log?: (line: string) => void;
+    /** The execution role's credentials (Lambda polls with them); default the local cloud's own. */
+    credentials?: LocalClientConfig['credentials'];
+  }) {
     this.mapping = options.mapping;
     this.runtime = options.runtime;
     this.target = options.target;
     if (options.control) this.control = options.control;
     this.log = options.log ?? (() => {});
-    this.sqs = new SQSClient(localClientConfig(this.target.endpoint, this.target.region));
+    this.sqs = new SQSClient(localClientConfig(this.target.endpoint, this.target.region, options.credentials ? { credentials: options.credentials } : {}));
+    this.lookup = new SQSClient(localClientConfig(this.target.endpoint, this.target.region));
     this.fifo = this.mapping.queueArn.endsWith('.fifo');
     const fn = this.runtime.get(this.mapping.functionName);
     const reserved = fn.config.reservedConcurrency;
@@ -188,6 +210,11 @@ class SqsPoller {
     return this.runtime.get(this.mapping.functionName).config.name;
   }
 
+  /** What the function's role must allow on the mapping's source (IamGuard.checkMappings). */
+  get access(): PollerAccess {
+    return { logicalId: this.mapping.logicalId, functionName: this.functionName, sourceArn: this.mapping.queueArn };
+  }
+
   async start(): Promise<void> {
     if (!this.mapping.enabled) return;
     if (this.runtime.get(this.mapping.functionName).config.reservedConcurrency === 0) {
@@ -196,7 +223,7 @@ class SqsPoller {
     }
     const arnParts = this.mapping.queueArn.split(':');
     const queueName = arnParts[5] ?? '';
-    this.queueUrl = (await this.sqs.send(new GetQueueUrlCommand({ QueueName: queueName, QueueOwnerAWSAccountId: arnParts[4] }))).QueueUrl ?? '';
+    this.queueUrl = (await this.lookup.send(new GetQueueUrlCommand({ QueueName: queueName, QueueOwnerAWSAccountId: arnParts[4] }))).QueueUrl ?? '';
     this.workers = Array.from({ length: this.concurrency.limit }, () => this.work());
   }
 
@@ -209,9 +236,13 @@ class SqsPoller {
         await this.runtime.slots?.whenNotBusy(signal);
         const records = await this.receiveBatch(signal);
         if (records.length > 0) await this.process(records);
+        this.lastFailure = '';
       } catch (error) {
         if (signal.aborted) break;
-        this.log(`${this.mapping.logicalId}: poll failed: ${error instanceof Error ? error.message : String(error)}; retrying in 1 s`);
+        const failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        // An AccessDenied (the role lost a permission) repeats every second: logged once until it changes.
+        if (failure !== this.lastFailure) this.log(`${this.mapping.logicalId}: poll failed: ${failure}; retrying every 1 s`);
+        this.lastFailure = failure;
         await sleep(1000, signal);
       }
     }
@@ -324,8 +355,9 @@ class SqsPoller {
     this.abort.abort(new Error('local cloud stopping'));
     await Promise.allSettled(this.workers);
     this.sqs.destroy();
+    this.lookup.destroy();
   }
 }
 
 export { SqsPoller, extendFailuresPerGroup, failedRecords, readMapping as readSqsMapping };
-export type { SqsRecord };
+export type { SqsRecord, PollerAccess };

@@ -9,7 +9,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 interface LocalClientConfig {
   endpoint: string;
   region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** LOCAL_CREDENTIALS (an administrator at the edge), or a function's (edge/iam-roles.ts): its role's identity. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   requestHandler: NodeHttpHandler;
   maxAttempts: number;
   /** Queue URLs from fauxqs carry a host of their own: an SQS client always talks to `endpoint`. */
@@ -30,12 +31,13 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as co
  *
  * @example
  * const sqs = new SQSClient(localClientConfig(target.endpoint, target.region));
+ * const asTheRole = new SQSClient(localClientConfig(target.endpoint, target.region, { credentials: functionCredentials(name) }));
  */
-function localClientConfig(endpoint: string, region: string, options: { maxAttempts?: number } = {}): LocalClientConfig {
+function localClientConfig(endpoint: string, region: string, options: { maxAttempts?: number; credentials?: LocalClientConfig['credentials'] } = {}): LocalClientConfig {
   return {
     endpoint,
     region,
-    credentials: { ...LOCAL_CREDENTIALS },
+    credentials: { ...(options.credentials ?? LOCAL_CREDENTIALS) },
     requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000 }),
     maxAttempts: options.maxAttempts ?? 3,
     useQueueUrlAsEndpoint: false,
