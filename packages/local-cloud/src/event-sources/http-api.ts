@@ -282,7 +282,10 @@ class HttpApiServer {
 
   async start(): Promise<string> {
     let port = 0;
-    const server = createServer((request, response) => {
+    // Idle keep-alive connections stay open 65 s, as the edge's do. With Node's default of 5 s, a client that reuses
+    // an idle socket as the server closes it gets ECONNRESET, and on a busy machine that window is wide (seen in
+    // tests/integration/api-idempotency.test.ts between two rounds of concurrent requests).
+    const server = createServer({ keepAliveTimeout: 65_000 }, (request, response) => {
       // Host allow-list (edge/guard.ts): a rebound web page's name is not served.
       const refusal = hostRefusal(request.headers.host, { port });
       if (refusal !== undefined) return sendRefusal(response, refusal);
