@@ -25,6 +25,8 @@ interface RoleModel {
   policies: NamedPolicy[];
   /** What this role has on AWS that is not evaluated here (managed policies from outside the template, an unknown role). */
   notEvaluated: string[];
+  /** Its AssumeRolePolicyDocument (who may assume it), when the template gives one. */
+  trust?: Record<string, unknown>;
 }
 
 interface FunctionIdentity {
@@ -58,6 +60,8 @@ interface IamModel {
    * a function without any is here too, undefined (nothing may invoke it but its own account's principals).
    */
   functionPolicies: Map<string, Record<string, unknown> | undefined>;
+  /** The template's roles by ARN: the ones a service assumes (an SNS subscription's SubscriptionRoleArn) are looked up here. */
+  roles?: Map<string, RoleModel>;
 }
 
 interface FunctionCredentials {
@@ -125,7 +129,7 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
     switch (resource.Type) {
       case 'AWS::IAM::Role': {
         const { ref, attributes } = identity();
-        const role: RoleModel = { roleArn: attributes.Arn ?? ref, roleName: ref, policies: [], notEvaluated: [] };
+        const role: RoleModel = { roleArn: attributes.Arn ?? ref, roleName: ref, policies: [], notEvaluated: [], ...(isRecord(props.AssumeRolePolicyDocument) ? { trust: props.AssumeRolePolicyDocument } : {}) };
         for (const inline of asArray(props.Policies)) {
           if (isRecord(inline) && isRecord(inline.PolicyDocument)) role.policies.push({ name: String(inline.PolicyName ?? logicalId), document: inline.PolicyDocument });
         }
@@ -209,7 +213,7 @@ function iamModelFromTemplate(resolver: TemplateResolver, functions: { name: str
       principalArn: `arn:${partition}:sts::${accountId}:assumed-role/${role.roleName}/${fn.name}`,
     });
   }
-  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics, topicPolicies, buckets, functionPolicies };
+  return { partition, region, accountId, identities, hashKeys, queuePolicies, topics, topicPolicies, buckets, functionPolicies, roles };
 }
 
 /** A function's name from `FunctionName`: its name, its ARN or partial ARN (`123456789012:function:name`), qualified or not. */

@@ -58,7 +58,7 @@ interface DeliveryDenial {
   service: string;
   /** The topic's or bucket's ARN (the delivery's `aws:SourceArn`). */
   sourceArn: string;
-  /** The destination: the queue's ARN, the topic's for S3 → SNS, the function's for SNS → Lambda (and its name stays). */
+  /** The destination: the queue's ARN, the topic's for S3 → SNS, the function's for SNS → Lambda, the delivery stream's for SNS → Firehose (and its name stays). */
   queueArn: string;
   /** Why the queue (or topic) policy refuses it. */
   reason: string;
@@ -298,6 +298,49 @@ class IamGuard {
       if (first !== undefined) return `The provided execution role does not have permissions to call ${first} on ${destinationService.toUpperCase()} (on-failure destination ${onFailureDestination})`;
     }
     return undefined;
+  }
+
+  /**
+   * Whether `service` may deliver from `sourceArn` to `targetArn` through the role it is handed (an SNS firehose
+   * subscription's SubscriptionRoleArn): the role's trust policy must let the service principal `sts:AssumeRole`, and
+   * its policies allow each of `actions` on the target. Returns the refusal (kept in `deliveryDenials`, logged) under
+   * `enforce`, undefined when allowed, under `warn` (logged) and for a role the template does not define (its
+   * policies are not known here).
+   *
+   * @example
+   * await iam.serviceRoleRefusal(SNS_PRINCIPAL, topicArn, streamArn, roleArn, ['firehose:PutRecord']);
+   */
+  async serviceRoleRefusal(service: string, sourceArn: string, targetArn: string, roleArn: string, actions: string[]): Promise<string | undefined> {
+    const role = this.mode === 'off' ? undefined : this.model?.roles?.get(roleArn);
+    if (role === undefined) return undefined;
+    let reason: string | undefined;
+    const trust = await runSimulation(
+      {
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: role.trust ?? { Version: '2012-10-17', Statement: [] },
+        request: { action: 'sts:AssumeRole', principal: service, resource: { resource: role.roleArn, accountId: (this.model as IamModel).accountId }, contextVariables: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': (this.model as IamModel).accountId } },
+      },
+      {},
+    );
+    if (trust.resultType !== 'error' && trust.overallResult !== 'Allowed') reason = `the trust policy of role ${role.roleName} does not let ${service} assume it`;
+    if (reason === undefined) {
+      const identity: FunctionIdentity = { functionName: service, role, principalArn: `arn:${(this.model as IamModel).partition}:sts::${(this.model as IamModel).accountId}:assumed-role/${role.roleName}/${service}` };
+      for (const action of actions) {
+        const decision = await this.decide(identity, { action, resource: targetArn });
+        if (!decision.allowed) {
+          reason = `role ${role.roleName} is not authorized to perform: ${action} on resource: ${targetArn} (${decision.kind === 'explicit' ? 'a Deny statement matches' : 'no statement allows it'})`;
+          break;
+        }
+      }
+    }
+    if (reason === undefined) return undefined;
+    const dropped = this.mode === 'enforce';
+    this.keptDeliveries.push({ at: new Date().toISOString(), service, sourceArn, queueArn: targetArn, reason, dropped });
+    if (this.keptDeliveries.length > KEPT_DENIALS) this.keptDeliveries.shift();
+    this.log(`[iam] ${service} delivery from ${sourceArn} to ${targetArn} ${dropped ? 'refused' : 'would be refused on AWS (--iam warn: delivered)'}: ${reason}`);
+    return dropped ? reason : undefined;
   }
 
   /** The deliveries a queue policy refused (or, under `warn`, would have). */

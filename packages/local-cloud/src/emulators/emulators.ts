@@ -275,6 +275,13 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       log,
       ...(iam === undefined ? {} : { allowsDelivery: (topicArn: string, targetArn: string) => iam.allowsDelivery(SNS_PRINCIPAL, topicArn, targetArn) }),
     });
+    // SNS → Firehose (`firehose` subscriptions): PutRecord as the subscription's role, which the IAM guard checks.
+    snsPush.attachFirehose({
+      putRecord: async (name, data) => {
+        await firehoseService.handle('PutRecord', { DeliveryStreamName: name, Record: { Data: data.toString('base64') } });
+      },
+      ...(iam === undefined ? {} : { authorizeRole: (topicArn: string, streamArn: string, roleArn: string) => iam.serviceRoleRefusal(SNS_PRINCIPAL, topicArn, streamArn, roleArn, ['firehose:PutRecord']) }),
+    });
     const dynamodb = dynaliteCall(dynamodbUpstream);
     // Expired items are looked for every second (TTL at the edge: dynalite has none).
     dynamodbTtl = createDynamoDbTtl({ dynamodb, file: join(state('edge'), 'dynamodb-ttl.json'), log });

@@ -21,6 +21,16 @@
  *
  * - Policies: a Lambda function is invoked only where its resource policy allows the topic, a given-up message moves
  *   to the DLQ only where the DLQ's queue policy allows it (`allowsDelivery`, edge/iam.ts under `--iam`).
+ * - Subscribe `firehose` (Endpoint a delivery stream's ARN): needs the SubscriptionRoleArn attribute, the role SNS
+ *   assumes to put records (SNS developer guide, "Prerequisites for subscribing Firehose delivery streams to Amazon
+ *   SNS topics"); confirmed at once (same account). Each message becomes one PutRecord on the local Firehose: the
+ *   body alone with raw delivery (message attributes are not sent), else SNS's JSON (Type, MessageId, TopicArn,
+ *   Subject, Message, Timestamp, UnsubscribeURL, MessageAttributes: "Formatting Amazon SNS notifications for storage
+ *   in Amazon S3 destinations"). Before each put the role is checked (`authorizeRole`, the IAM guard): its trust
+ *   policy must let sns.amazonaws.com assume it and its policies allow firehose:PutRecord on the stream. A refusal
+ *   or a missing stream is a client-side error: not retried, moved to the subscription's DLQ or dropped, logged and
+ *   kept in `deliveries()` with the reason (SNS developer guide, "Amazon SNS dead-letter queues": permission
+ *   changes and deleted endpoints are client-side errors, not retried).
  *
  * FIFO topics deliver to SQS only (SNS developer guide, "FIFO topics"): a non-SQS Subscribe to one is refused.
  * Differences from AWS, written down: the backoff curves are this emulator's (AWS documents the phases and bounds,
@@ -33,7 +43,10 @@ import type { BufferedResponse } from '../edge/proxy.ts';
 import { escapeXml, xmlElements, xmlText } from '../util/xml.ts';
 import { snsSigner, type SnsSigner } from './sns-signing.ts';
 
-const PUSH_PROTOCOLS = new Set(['http', 'https', 'lambda']);
+const PUSH_PROTOCOLS = new Set(['http', 'https', 'lambda', 'firehose']);
+/** Confirmed at once: the endpoint is the subscriber's own account's (a function, a delivery stream). */
+const SAME_ACCOUNT_PROTOCOLS = new Set(['lambda', 'firehose']);
+const DELIVERY_STREAM_ARN = /^arn:[a-z-]+:firehose:[a-z0-9-]+:\d{12}:deliverystream\/([a-zA-Z0-9_.-]{1,64})$/;
 /** How long subscriptions and topic attributes read from fauxqs are trusted (changes through the edge forget them). */
 const CACHE_TTL_MS = 5_000;
 const ATTEMPT_TIMEOUT_MS = 15_000;
@@ -158,6 +171,17 @@ interface SnsPushOptions {
 
 type LambdaInvoke = (functionArn: string, event: unknown) => Promise<{ ok: boolean; error?: unknown }>;
 
+/** The local Firehose, for `firehose` subscriptions. */
+interface FirehoseTarget {
+  /** PutRecord of one record; throws the Firehose's error (ResourceNotFoundException for a missing stream). */
+  putRecord: (deliveryStreamName: string, data: Buffer) => Promise<void>;
+  /**
+   * Why SNS may not put records to `streamArn` through `roleArn` for `topicArn` (the IAM guard), or undefined when
+   * it may; absent, nothing is checked.
+   */
+  authorizeRole?: (topicArn: string, streamArn: string, roleArn: string) => Promise<string | undefined>;
+}
+
 interface FilterModule {
   matchesFilterPolicy: (policy: Record<string, unknown>, attributes: Published['attributes']) => boolean;
   matchesFilterPolicyOnBody: (policy: Record<string, unknown>, body: string) => boolean;
@@ -205,6 +229,7 @@ class SnsPush {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly log: PushDelivery[] = [];
   private invoke: LambdaInvoke | undefined;
+  private firehose: FirehoseTarget | undefined;
   private filter: Promise<FilterModule> | undefined;
   private closed = false;
 
@@ -216,6 +241,11 @@ class SnsPush {
   /** The function runtime, once it runs (Lambda subscriptions are delivered through it). */
   attach(invoke: LambdaInvoke): void {
     this.invoke = invoke;
+  }
+
+  /** The local Firehose (`firehose` subscriptions are delivered to it). */
+  attachFirehose(firehose: FirehoseTarget): void {
+    this.firehose = firehose;
   }
 
   /** The signing certificate, for `GET <SigningCertURL>`; undefined for any other path. */
@@ -260,15 +290,23 @@ class SnsPush {
     const protocol = params.get('Protocol') ?? '';
     const endpoint = params.get('Endpoint') ?? '';
     if (topicArn.endsWith('.fifo')) return snsError('InvalidParameter', `Invalid parameter: Protocol: a FIFO topic delivers to SQS queues only, not ${protocol}`);
-    if (protocol !== 'lambda' && !endpoint.startsWith(`${protocol}://`)) return snsError('InvalidParameter', `Invalid parameter: Endpoint must be a ${protocol}:// URL, got '${endpoint}'`);
+    if (protocol === 'firehose') {
+      if (!DELIVERY_STREAM_ARN.test(endpoint)) return snsError('InvalidParameter', `Invalid parameter: Endpoint must be a Firehose delivery stream ARN (arn:aws:firehose:<region>:<account>:deliverystream/<name>), got '${endpoint}'`);
+      if (![...entries(params, 'Attributes.entry.').values()].some((entry) => entry.get('key') === 'SubscriptionRoleArn' && (entry.get('value') ?? '') !== '')) {
+        return snsError('InvalidParameter', 'Invalid parameter: Attributes Reason: SubscriptionRoleArn is required for a firehose subscription (the role SNS assumes to put records)');
+      }
+    } else if (protocol !== 'lambda' && !endpoint.startsWith(`${protocol}://`)) {
+      return snsError('InvalidParameter', `Invalid parameter: Endpoint must be a ${protocol}:// URL, got '${endpoint}'`);
+    }
     this.cache.delete(topicArn);
     const forwarded = await this.options.snsQuery(params);
     if (forwarded.statusCode !== 200) return forwarded;
     const arn = xmlText(forwarded.body.toString('utf8'), 'SubscriptionArn') ?? '';
     const pending = (await this.attributesOf(arn)).PendingConfirmation !== 'false';
-    if (pending && protocol === 'lambda') await this.markConfirmed(topicArn, arn);
-    if (pending && protocol !== 'lambda') this.sendConfirmation({ arn, topicArn, protocol, endpoint, attributes: {} });
-    const shown = protocol !== 'lambda' && pending && params.get('ReturnSubscriptionArn') !== 'true' ? 'pending confirmation' : arn;
+    const sameAccount = SAME_ACCOUNT_PROTOCOLS.has(protocol);
+    if (pending && sameAccount) await this.markConfirmed(topicArn, arn);
+    if (pending && !sameAccount) this.sendConfirmation({ arn, topicArn, protocol, endpoint, attributes: {} });
+    const shown = !sameAccount && pending && params.get('ReturnSubscriptionArn') !== 'true' ? 'pending confirmation' : arn;
     return answer(200, `<SubscribeResponse xmlns="${SNS_XMLNS}"><SubscribeResult><SubscriptionArn>${escapeXml(shown)}</SubscriptionArn></SubscribeResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></SubscribeResponse>`);
   }
 
@@ -402,6 +440,10 @@ class SnsPush {
       void this.deliverToLambda(subscription, message, envelope);
       return;
     }
+    if (subscription.protocol === 'firehose') {
+      void this.deliverToFirehose(subscription, message, envelope).catch((error: unknown) => this.options.log(`[sns] delivery to ${subscription.endpoint} failed: ${String(error)}`));
+      return;
+    }
     const delays = retryDelays(retryPolicyOf(subscription.attributes.DeliveryPolicy, topic.deliveryPolicy));
     const raw = subscription.attributes.RawMessageDelivery === 'true';
     const contentType =
@@ -503,6 +545,27 @@ class SnsPush {
     this.record({ ...base, outcome: 'delivered', error: JSON.stringify(result.error) });
   }
 
+  /** One PutRecord on the local Firehose as the subscription's role; a refusal or a missing stream is given up at once. */
+  private async deliverToFirehose(subscription: PushSubscription, message: Published, envelope: Record<string, unknown>): Promise<void> {
+    const raw = subscription.attributes.RawMessageDelivery === 'true';
+    // SNS's archived format has no signature fields (SNS developer guide, "Formatting Amazon SNS notifications for storage in Amazon S3 destinations").
+    const { SignatureVersion: _version, Signature: _signature, SigningCertURL: _certificate, ...archived } = envelope;
+    const body = raw ? message.message : JSON.stringify(archived);
+    const firehose = this.firehose;
+    if (firehose === undefined) return this.giveUp(subscription, message, body, 1, 'the local Firehose is not running');
+    const streamName = DELIVERY_STREAM_ARN.exec(subscription.endpoint)?.[1] ?? '';
+    const roleArn = subscription.attributes.SubscriptionRoleArn ?? '';
+    const refusal = await firehose.authorizeRole?.(subscription.topicArn, subscription.endpoint, roleArn);
+    if (refusal !== undefined) return this.giveUp(subscription, message, body, 1, `AccessDenied: ${refusal}`);
+    try {
+      await firehose.putRecord(streamName, Buffer.from(body, 'utf8'));
+    } catch (error) {
+      const name = (error as { code?: string; name?: string }).code ?? (error as Error).name;
+      return this.giveUp(subscription, message, body, 1, `${name}: ${(error as Error).message}`);
+    }
+    this.record({ subscriptionArn: subscription.arn, protocol: 'firehose', messageId: message.messageId, attempts: 1, outcome: 'delivered' });
+  }
+
   private async giveUp(subscription: PushSubscription, message: Published, body: string, attempts: number, error: string): Promise<void> {
     const base = { subscriptionArn: subscription.arn, protocol: subscription.protocol, messageId: message.messageId, attempts, error };
     let dlqArn: string | undefined;
@@ -526,7 +589,7 @@ class SnsPush {
           QueueUrl: queueUrl,
           MessageBody: body,
           MessageAttributes: {
-            ErrorCode: { DataType: 'String', StringValue: error.startsWith('HTTP ') ? error.slice(5) : 'EndpointUnreachable' },
+            ErrorCode: { DataType: 'String', StringValue: error.startsWith('HTTP ') ? error.slice(5) : subscription.protocol === 'firehose' ? (error.split(':')[0] ?? 'Error') : 'EndpointUnreachable' },
             ErrorMessage: { DataType: 'String', StringValue: error || 'unknown' },
           },
         });

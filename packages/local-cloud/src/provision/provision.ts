@@ -151,7 +151,7 @@ const TOPIC_ATTRIBUTES = [
 /** Attributes SetTopicAttributes can change after creation (FifoTopic is fixed at creation). */
 const MUTABLE_TOPIC_ATTRIBUTES = new Set(['ContentBasedDeduplication', 'DisplayName', 'KmsMasterKeyId', 'SignatureVersion', 'TracingConfig']);
 
-const SUBSCRIPTION_ATTRIBUTES = ['RawMessageDelivery', 'FilterPolicy', 'FilterPolicyScope', 'RedrivePolicy', 'DeliveryPolicy', 'ReplayPolicy'] as const;
+const SUBSCRIPTION_ATTRIBUTES = ['RawMessageDelivery', 'FilterPolicy', 'FilterPolicyScope', 'RedrivePolicy', 'DeliveryPolicy', 'ReplayPolicy', 'SubscriptionRoleArn'] as const;
 
 interface Clients {
   sqs: SQSClient;
@@ -311,8 +311,8 @@ const provisionTopic: Provisioner = async ({ logicalId, props, resolver, clients
   return { physicalId: arn, arn, status };
 };
 
-/** fauxqs delivers to sqs; the edge delivers http, https and lambda (fidelity/sns-push.ts). */
-const EMULATED_PROTOCOLS = new Set(['sqs', 'http', 'https', 'lambda']);
+/** fauxqs delivers to sqs; the edge delivers http, https, lambda and firehose (fidelity/sns-push.ts). */
+const EMULATED_PROTOCOLS = new Set(['sqs', 'http', 'https', 'lambda', 'firehose']);
 
 async function subscribe(
   clients: Clients,
@@ -324,7 +324,7 @@ async function subscribe(
   warn: (message: string) => void,
 ): Promise<{ arn: string; status: ProvisionedResource['status'] }> {
   if (!EMULATED_PROTOCOLS.has(protocol)) {
-    warn(`${path}: protocol ${protocol} is not emulated (SQS, HTTP/S and Lambda are: fidelity/sns-push.ts); subscription skipped`);
+    warn(`${path}: protocol ${protocol} is not emulated (SQS, HTTP/S, Lambda and Firehose are: fidelity/sns-push.ts); subscription skipped`);
     return { arn: `${topicArn}:not-emulated`, status: 'not-emulated' };
   }
   // Subscribe is idempotent for the same (topic, protocol, endpoint) and attributes, but refuses
