@@ -128,6 +128,7 @@ describe('npm run dlq on the local cloud', () => {
       'analytics-dlq', // slice-line:analytics
       'analytics-sub-dlq.fifo', // slice-line:analytics
       'stream-failures', // slice-line:analytics
+      'order-archive-sub-dlq', // slice-line:analytics
       'import-jobs-dlq', // slice-line:imports
       'imports-sub-dlq', // slice-line:imports
       'import-audit-dlq', // slice-line:analytics,imports

@@ -3,8 +3,11 @@ import { STAGES, loadTemplate, refId, resource, resourcesOfType, type Cfn, type 
 
 const HOURLY_PARTITIONS = 'year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/';
 
+/** The lake's delivery streams fed by Kinesis (the SNS archive's DirectPut stream: tests/template/order-archive.test.ts). */
 const deliveryStreams = (t: Template): Array<[string, Cfn]> =>
-  resourcesOfType(t, 'AWS::KinesisFirehose::DeliveryStream').map(([id, stream]) => [id, stream.Properties]);
+  resourcesOfType(t, 'AWS::KinesisFirehose::DeliveryStream')
+    .filter(([, stream]) => stream.Properties.DeliveryStreamType !== 'DirectPut')
+    .map(([id, stream]) => [id, stream.Properties]);
 
 /** The resource an output names (`OrderStreamName: !Ref OrderStream`). */
 const outputTarget = (t: Template, output: string): string => {

@@ -69,7 +69,10 @@ describe.each(STAGES)('Amazon MQ for the warehouse (%s stage)', (stage) => {
     // Assess
     expect(on('mq:DescribeBroker')).toEqual([{ 'Fn::GetAtt': ['WarehouseBroker', 'Arn'] }]);
     expect(on('secretsmanager:GetSecretValue')).toEqual([{ Ref: 'WarehouseBrokerSecret' }]);
-    expect(on('sns:Publish')).toEqual([{ Ref: 'OrderEventsTopic' }]);
+    expect(on('sns:Publish')).toEqual([
+      { Ref: 'OrderEventsTopic' },
+      { Ref: 'OrderArchiveTopic' }, // slice-line:analytics (resources/order-archive.yml: every order event also archived)
+    ]);
     for (const action of ['ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeSecurityGroups', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs']) {
       expect(on(action), action).toHaveLength(1);
     }

@@ -88,7 +88,7 @@ describe('SNS to Firehose subscribers (sns-push, firehose protocol)', () => {
         }),
       );
     }
-    topicArn = (await sns.send(new CreateTopicCommand({ Name: 'order-archive' }))).TopicArn ?? '';
+    topicArn = (await sns.send(new CreateTopicCommand({ Name: 'archive-events' }))).TopicArn ?? '';
   });
 
   afterAll(async () => {

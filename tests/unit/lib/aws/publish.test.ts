@@ -144,6 +144,54 @@ describe('Lib: aws/publish', () => {
     });
   });
 
+  // slice-begin:analytics
+  describe('the order archive (ORDER_ARCHIVE_TOPIC_ARN)', () => {
+    const ARCHIVE = 'arn:aws:sns:us-east-1:123456789012:orderflow-dev-order-archive';
+    afterEach(() => {
+      delete process.env.ORDER_ARCHIVE_TOPIC_ARN;
+    });
+
+    it('publishes each event to the standard archive topic after the FIFO topic, without group or deduplication id', async () => {
+      // Prepare
+      process.env.ORDER_ARCHIVE_TOPIC_ARN = ARCHIVE;
+      snsMock.on(PublishBatchCommand).callsFake(async (input: PublishBatchCommandInput) => ({ Successful: input.PublishBatchRequestEntries?.map((entry) => ({ Id: entry.Id, MessageId: 'm' })), Failed: [] }));
+      const charged = parseOrderEvent(firstRecord('order-charged').body);
+      const placed = placedEvents(12);
+
+      // Act
+      await publishOrderEvent(TOPIC, charged);
+      await publishOrderEvents(TOPIC, placed);
+
+      // Assess
+      expect(snsMock.calls().map((call) => (call.args[0].input as { TopicArn: string }).TopicArn)).toEqual([TOPIC, ARCHIVE, TOPIC, TOPIC, ARCHIVE, ARCHIVE]);
+      const archived = batchInputs().filter((input) => input.TopicArn === ARCHIVE).flatMap((input) => input.PublishBatchRequestEntries ?? []);
+      expect(archived.map((entry) => entry.Message)).toEqual([charged, ...placed].map((event) => JSON.stringify(event)));
+      expect(archived.every((entry) => entry.MessageGroupId === undefined && entry.MessageDeduplicationId === undefined)).toBe(true);
+      expect(archived[0]?.MessageAttributes).toEqual(attributesOf(charged));
+    });
+
+    it('does not archive what the FIFO topic refused, and fails the caller when the archive refuses (its retry is deduplicated on the FIFO topic)', async () => {
+      // Prepare
+      process.env.ORDER_ARCHIVE_TOPIC_ARN = ARCHIVE;
+      const event = parseOrderEvent(firstRecord('order-shipped').body);
+      snsMock.on(PublishCommand).rejects(new ThrottledException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }));
+
+      // Act + Assess: the FIFO publish fails, nothing is archived
+      await expect(publishOrderEvent(TOPIC, event)).rejects.toBeInstanceOf(ThrottledException);
+      expect(snsMock).not.toHaveReceivedCommand(PublishBatchCommand);
+
+      // Prepare: the FIFO publish succeeds, the archive keeps failing one entry
+      snsMock.reset();
+      snsMock.on(PublishBatchCommand).resolves({ Successful: [], Failed: [{ Id: '0', Code: 'InternalError', SenderFault: false }] });
+
+      // Act + Assess
+      await expect(publishOrderEvent(TOPIC, event)).rejects.toThrow(new PublishError(ARCHIVE, [event.eventId]));
+      expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
+      expect(snsMock).toHaveReceivedCommandTimes(PublishBatchCommand, 3);
+    });
+  });
+  // slice-end:analytics
+
   describe('messageSize', () => {
     it('counts the UTF-8 body plus every attribute name, type and value', () => {
       // Prepare
