@@ -12,7 +12,7 @@ import { extendFailuresPerGroup, failedRecords, type SqsRecord } from '../src/ev
 import { functionCredentials } from '../src/edge/iam-roles.ts';
 import { FunctionLoadError, LambdaRuntime, type FunctionConfig, type InvokeResult } from '../src/runtime/runtime.ts';
 import { waitFor } from '../src/util/wait.ts';
-import { FIXTURE_DIR, clientConfig, startFixtureCloud } from './helpers/emulators.ts';
+import { FIXTURE_DIR, clientConfig, fixtureFunction, startFixtureCloud } from './helpers/emulators.ts';
 
 
 interface Fixture {
@@ -410,18 +410,7 @@ function zipOf(files: Record<string, string>): Buffer {
 
 describe('Local cloud: loading function bundles', () => {
   let dir: string;
-  const config = (name: string, handler: string): FunctionConfig => ({
-    logicalId: `${name}LambdaFunction`,
-    name,
-    arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-    handler,
-    runtime: 'nodejs24.x',
-    timeout: 3,
-    memorySize: 128,
-    roleArn: 'arn:aws:iam::000000000000:role/r',
-    environment: { WHO: name },
-    codeKey: `serverless/svc/local/1-2026/${name}.zip`,
-  });
+  const config = (name: string, handler: string): FunctionConfig => fixtureFunction(name, handler, { environment: { WHO: name }, codeKey: `serverless/svc/local/1-2026/${name}.zip` });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'local-bundles-'));
@@ -466,17 +455,7 @@ describe('Local cloud: loading function bundles', () => {
 });
 
 describe('Local cloud: execution slots', () => {
-  const slow: FunctionConfig = {
-    logicalId: 'SlowLambdaFunction',
-    name: 'slow',
-    arn: 'arn:aws:lambda:us-east-1:000000000000:function:slow',
-    handler: 'handlers/slow.handler',
-    runtime: 'nodejs24.x',
-    timeout: 1,
-    memorySize: 128,
-    roleArn: 'arn:aws:iam::000000000000:role/r',
-    environment: {},
-  };
+  const slow = fixtureFunction('slow', 'handlers/slow.handler', { logicalId: 'SlowLambdaFunction', timeout: 1 });
   const oneSlot = (): LambdaRuntime =>
     new LambdaRuntime({ functions: [slow], region: 'us-east-1', accountId: '000000000000', endpoint: 'http://127.0.0.1:1', bundleDirs: [FIXTURE_DIR], log: () => {}, executionSlots: { initial: 1, min: 1, max: 1 } });
 

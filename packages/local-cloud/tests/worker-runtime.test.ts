@@ -6,21 +6,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { functionCredentials } from '../src/edge/iam-roles.ts';
 import { LambdaRuntime, type FunctionConfig } from '../src/runtime/runtime.ts';
 import { waitFor } from '../src/util/wait.ts';
-import { FIXTURE_DIR } from './helpers/emulators.ts';
+import { FIXTURE_DIR, fixtureFunction } from './helpers/emulators.ts';
 
-/** A function of the fixture service's handlers (no emulators: these handlers make no AWS call). */
-const fn = (name: string, handler: string, more: Partial<FunctionConfig> = {}): FunctionConfig => ({
-  logicalId: `${name}LambdaFunction`,
-  name,
-  arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
-  handler,
-  runtime: 'nodejs24.x',
-  timeout: 3,
-  memorySize: 256,
-  roleArn: 'arn:aws:iam::000000000000:role/r',
-  environment: {},
-  ...more,
-});
+/** A function of the fixture service's handlers, 256 MB (no emulators: these handlers make no AWS call). */
+const fn = (name: string, handler: string, more: Partial<FunctionConfig> = {}): FunctionConfig => fixtureFunction(name, handler, { memorySize: 256, ...more });
 
 describe('Local cloud: functions in worker threads, like Lambda execution environments', () => {
   const logs: string[] = [];

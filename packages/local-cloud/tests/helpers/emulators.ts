@@ -14,6 +14,7 @@ import { startLocalCloud, type LocalCloud } from '../../src/index.ts';
 import { LOCAL_CREDENTIALS } from '../../src/util/clients.ts';
 import { sleep, waitFor } from '../../src/util/wait.ts';
 import type { Emulators, EmulatorsOptions } from '../../src/emulators/emulators.ts';
+import type { FunctionConfig } from '../../src/runtime/runtime.ts';
 
 interface TestCloud {
   dataDir: string;
@@ -94,10 +95,29 @@ async function untilActive(client: DynamoDBClient | KinesisClient, name: string)
 /** The fixture service (tests/fixtures/service): a compiled template and its handlers, never packaged. */
 const FIXTURE_DIR = join(import.meta.dirname, '..', 'fixtures', 'service');
 
+/**
+ * A function of the fixture service's handlers as LambdaRuntime takes it (account 000000000000, us-east-1, 3 s,
+ * 128 MB, no environment); `more` adds to or overrides that.
+ */
+function fixtureFunction(name: string, handler: string, more: Partial<FunctionConfig> = {}): FunctionConfig {
+  return {
+    logicalId: `${name}LambdaFunction`,
+    name,
+    arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+    handler,
+    runtime: 'nodejs24.x',
+    timeout: 3,
+    memorySize: 128,
+    roleArn: 'arn:aws:iam::000000000000:role/r',
+    environment: {},
+    ...more,
+  };
+}
+
 /** The fixture service on the local cloud, on free ports, its state in `dataDir`; `options` add to or override that. */
 function startFixtureCloud(dataDir: string, options: Parameters<typeof startLocalCloud>[0] = {}): Promise<LocalCloud> {
   return startLocalCloud({ skipPackage: true, templatePath: join(FIXTURE_DIR, 'template.json'), bundleDirs: [FIXTURE_DIR], dataDir, edgePort: 0, apiPort: 0, ...options });
 }
 
-export { FIXTURE_DIR, clientConfig, drain, startFixtureCloud, startTestCloud, untilActive };
+export { FIXTURE_DIR, clientConfig, drain, fixtureFunction, startFixtureCloud, startTestCloud, untilActive };
 export type { TestCloud };
