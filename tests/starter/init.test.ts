@@ -56,9 +56,13 @@ describe('Starter: npm run init on a copy of the repository', () => {
     expect(JSON.stringify(template)).not.toContain('orderflow-dev');
   }, 120_000);
 
-  it("the renamed copy's own unit and template tests pass", () => {
-    // Act
-    const tests = run(copy, nodeBin, ['node_modules/vitest/vitest.mjs', 'run', 'tests/unit', 'tests/template'], 600_000);
+  it("the renamed copy's own template tests pass", () => {
+    // Act: only what the rename can break. init rewrites serverless.yml (service, Powertools names, region),
+    // package.json, package-lock.json, the deploy workflow's region and the README's title; the template tests read
+    // the service as packaged from that serverless.yml. The unit tests read none of those files (their environment
+    // is fixed in tests/unit/helpers/env.ts), so in the copy they would pass or fail exactly as `npm test` runs them
+    // on the repository itself; running them again here cost most of this test's time.
+    const tests = run(copy, nodeBin, ['node_modules/vitest/vitest.mjs', 'run', 'tests/template'], 600_000);
     // Assess
     expect(tests.status, tests.output.slice(-3000)).toBe(0);
     expect(tests.output.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/Tests\s+\d+ passed/);
