@@ -6,6 +6,7 @@
 import {
   CreateTableCommand,
   DeleteTableCommand,
+  DescribeTableCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   GetItemCommand,
@@ -97,6 +98,20 @@ describe('DynamoDB TTL at the edge', () => {
     dynamodb = new DynamoDBClient(clientConfig(cloud.emulators));
     const afterRestart = await describeTtl(name);
     await dynamodb.send(new DeleteTableCommand({ TableName: name }));
+    // DeleteTable answers DELETING, and the name stays in use (ResourceInUseException) until the table is gone, as on
+    // AWS (DynamoDB API reference, DeleteTable): a busy machine takes longer than a timer tick to finish it.
+    await waitFor(
+      async () => {
+        try {
+          await dynamodb.send(new DescribeTableCommand({ TableName: name }));
+          return false;
+        } catch (error) {
+          if ((error as Error).name === 'ResourceNotFoundException') return true;
+          throw error;
+        }
+      },
+      { what: `${name} deleted` },
+    );
     await dynamodb.send(
       new CreateTableCommand({ TableName: name, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
     );
