@@ -243,4 +243,4 @@ function permissionStatement(logicalId: string, props: Record<string, unknown>, 
 }
 
 export { functionCredentialVariables, functionCredentials, iamModelFromTemplate };
-export type { FunctionIdentity, IamModel };
+export type { FunctionIdentity, IamModel, RoleModel };

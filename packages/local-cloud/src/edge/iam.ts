@@ -28,7 +28,7 @@ import { Readable } from 'node:stream';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { classifyRequest, s3Location } from './edge.ts';
 import { authorizationsOf, type Authorization, type ClassifiedRequest } from './iam-requests.ts';
-import type { FunctionIdentity, IamModel } from './iam-roles.ts';
+import type { FunctionIdentity, IamModel, RoleModel } from './iam-roles.ts';
 import { readBody } from './bodies.ts';
 import { s3OperationOf } from './stats.ts';
 import { escapeXml, s3ErrorXml } from '../util/xml.ts';
@@ -163,6 +163,8 @@ class IamGuard {
   private screened = 0;
   /** Queue policy decisions for every topic and queue of the template, by `service topic queue` (prepareDeliveries). */
   private readonly deliveryReasons = new Map<string, string | undefined>();
+  /** Service-role decisions (serviceRoleRefusal) by `service source target role actions`, until the next load. */
+  private readonly serviceRoleReasons = new Map<string, string | undefined>();
   private readonly keptDeliveries: DeliveryDenial[] = [];
   private mappingRefusals: string[] = [];
 
@@ -180,6 +182,7 @@ class IamGuard {
     this.model = model;
     this.cache.clear();
     this.deliveryReasons.clear();
+    this.serviceRoleReasons.clear();
     if (this.mode === 'off') return;
     const notes = new Set<string>();
     for (const identity of model.identities.values()) for (const note of identity.role.notEvaluated) notes.add(`${identity.role.roleName}: ${note}`);
@@ -313,34 +316,38 @@ class IamGuard {
   async serviceRoleRefusal(service: string, sourceArn: string, targetArn: string, roleArn: string, actions: string[]): Promise<string | undefined> {
     const role = this.mode === 'off' ? undefined : this.model?.roles?.get(roleArn);
     if (role === undefined) return undefined;
-    let reason: string | undefined;
-    const trust = await runSimulation(
-      {
-        identityPolicies: [],
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-        resourcePolicy: role.trust ?? { Version: '2012-10-17', Statement: [] },
-        request: { action: 'sts:AssumeRole', principal: service, resource: { resource: role.roleArn, accountId: (this.model as IamModel).accountId }, contextVariables: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': (this.model as IamModel).accountId } },
-      },
-      {},
-    );
-    if (trust.resultType !== 'error' && trust.overallResult !== 'Allowed') reason = `the trust policy of role ${role.roleName} does not let ${service} assume it`;
-    if (reason === undefined) {
-      const identity: FunctionIdentity = { functionName: service, role, principalArn: `arn:${(this.model as IamModel).partition}:sts::${(this.model as IamModel).accountId}:assumed-role/${role.roleName}/${service}` };
-      for (const action of actions) {
-        const decision = await this.decide(identity, { action, resource: targetArn });
-        if (!decision.allowed) {
-          reason = `role ${role.roleName} is not authorized to perform: ${action} on resource: ${targetArn} (${decision.kind === 'explicit' ? 'a Deny statement matches' : 'no statement allows it'})`;
-          break;
-        }
-      }
-    }
+    // Decided once per source, target, role and actions until the next load: every archived message asks again.
+    const key = `${deliveryKey(service, sourceArn, targetArn)}\n${roleArn}\n${actions.join(',')}`;
+    if (!this.serviceRoleReasons.has(key)) this.serviceRoleReasons.set(key, await this.serviceRoleReason(service, sourceArn, targetArn, role, actions));
+    const reason = this.serviceRoleReasons.get(key);
     if (reason === undefined) return undefined;
     const dropped = this.mode === 'enforce';
     this.keptDeliveries.push({ at: new Date().toISOString(), service, sourceArn, queueArn: targetArn, reason, dropped });
     if (this.keptDeliveries.length > KEPT_DENIALS) this.keptDeliveries.shift();
     this.log(`[iam] ${service} delivery from ${sourceArn} to ${targetArn} ${dropped ? 'refused' : 'would be refused on AWS (--iam warn: delivered)'}: ${reason}`);
     return dropped ? reason : undefined;
+  }
+
+  /** Why `service` may not use `role` to perform `actions` on `targetArn` for `sourceArn` (undefined: it may). */
+  private async serviceRoleReason(service: string, sourceArn: string, targetArn: string, role: RoleModel, actions: string[]): Promise<string | undefined> {
+    const model = this.model as IamModel;
+    const trust = await runSimulation(
+      {
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: role.trust ?? { Version: '2012-10-17', Statement: [] },
+        request: { action: 'sts:AssumeRole', principal: service, resource: { resource: role.roleArn, accountId: model.accountId }, contextVariables: { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': model.accountId } },
+      },
+      {},
+    );
+    if (trust.resultType !== 'error' && trust.overallResult !== 'Allowed') return `the trust policy of role ${role.roleName} does not let ${service} assume it`;
+    const identity: FunctionIdentity = { functionName: service, role, principalArn: `arn:${model.partition}:sts::${model.accountId}:assumed-role/${role.roleName}/${service}` };
+    for (const action of actions) {
+      const decision = await this.decide(identity, { action, resource: targetArn });
+      if (!decision.allowed) return `role ${role.roleName} is not authorized to perform: ${action} on resource: ${targetArn} (${decision.kind === 'explicit' ? 'a Deny statement matches' : 'no statement allows it'})`;
+    }
+    return undefined;
   }
 
   /** The deliveries a queue policy refused (or, under `warn`, would have). */
