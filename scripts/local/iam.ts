@@ -11,8 +11,9 @@ import { controlHeaders, readLocalToken, type IamReport } from 'local-cloud';
 
 /** The report as lines for a terminal: a summary line, then one line per distinct denial, delivery and mapping. */
 const formatIamReport = (report: IamReport): string[] => {
-  const lines = [`IAM ${report.mode}: ${report.evaluated} function request(s) evaluated since start`];
-  if (report.mode === 'off') return [...lines, 'nothing is evaluated with --iam off'];
+  const summary = `IAM ${report.mode}: ${report.evaluated} function request(s) evaluated since start`;
+  if (report.mode === 'off') return [summary, 'nothing is evaluated with --iam off'];
+  const lines = [`${summary} (${report.simulated} by the policy evaluator, the rest from its decision cache)`];
   const groups = new Map<string, { count: number; last: string; line: string }>();
   for (const denial of report.denials) {
     const key = `${denial.functionName}\n${denial.action}\n${denial.resource}`;

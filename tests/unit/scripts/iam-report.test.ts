@@ -18,6 +18,7 @@ describe('Script: npm run iam (formatIamReport)', () => {
     const report: IamReport = {
       mode: 'enforce',
       evaluated: 42,
+      simulated: 7,
       denials: [denial('2026-12-03T10:00:00.000Z'), denial('2026-12-03T10:00:05.000Z')],
       deliveryDenials: [
         {
@@ -33,7 +34,7 @@ describe('Script: npm run iam (formatIamReport)', () => {
     };
 
     expect(formatIamReport(report)).toEqual([
-      'IAM enforce: 42 function request(s) evaluated since start',
+      'IAM enforce: 42 function request(s) evaluated since start (7 by the policy evaluator, the rest from its decision cache)',
       'requests refused (2, the last 200 kept):',
       '  2 x orderflow-local-shipOrder: sqs:SendMessage on arn:aws:sqs:us-east-1:000000000000:orderflow-local-billing: AccessDenied (role orderflow-local-shipOrder), last at 2026-12-03T10:00:05.000Z',
       'deliveries a queue policy refused (1):',
@@ -46,13 +47,14 @@ describe('Script: npm run iam (formatIamReport)', () => {
     const report: IamReport = {
       mode: 'warn',
       evaluated: 3,
+      simulated: 3,
       denials: [denial('2026-12-03T10:00:00.000Z', false)],
       deliveryDenials: [],
       mappingRefusals: ['WorkerEventSourceMappingSQSWork: The provided execution role does not have permissions to call ReceiveMessage on SQS'],
     };
 
     expect(formatIamReport(report)).toEqual([
-      'IAM warn: 3 function request(s) evaluated since start',
+      'IAM warn: 3 function request(s) evaluated since start (3 by the policy evaluator, the rest from its decision cache)',
       'requests refused (1, the last 200 kept):',
       expect.stringContaining('sqs:SendMessage on arn:aws:sqs:us-east-1:000000000000:orderflow-local-billing: allowed (--iam warn), AccessDenied on AWS'),
       'deliveries: none dropped',
@@ -62,7 +64,7 @@ describe('Script: npm run iam (formatIamReport)', () => {
   });
 
   it('says that nothing is evaluated with --iam off', () => {
-    expect(formatIamReport({ mode: 'off', evaluated: 0, denials: [], deliveryDenials: [], mappingRefusals: [] })).toEqual([
+    expect(formatIamReport({ mode: 'off', evaluated: 0, simulated: 0, denials: [], deliveryDenials: [], mappingRefusals: [] })).toEqual([
       'IAM off: 0 function request(s) evaluated since start',
       'nothing is evaluated with --iam off',
     ]);
