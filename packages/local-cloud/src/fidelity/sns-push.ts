@@ -412,8 +412,13 @@ class SnsPush {
     return subscription.attributes.FilterPolicyScope === 'MessageBody' ? matchesFilterPolicyOnBody(policy, message.message) : matchesFilterPolicy(policy, message.attributes);
   }
 
-  /** The JSON SNS posts (and puts in a Lambda event's `Sns`, renamed there), signed. */
-  private envelope(subscription: PushSubscription, message: Published, signatureVersion: '1' | '2'): Record<string, unknown> {
+  /**
+   * The JSON SNS posts (and puts in a Lambda event's `Sns`, renamed there), signed; without `signatureVersion` the
+   * archived form, which has no signature fields (SNS developer guide, "Formatting Amazon SNS notifications for storage
+   * in Amazon S3 destinations"): a Firehose delivery is not signed at all, where signing it only to drop the signature
+   * cost an RSA signature per archived event.
+   */
+  private envelope(subscription: PushSubscription, message: Published, signatureVersion?: '1' | '2'): Record<string, unknown> {
     const edge = this.options.edgeUrl();
     const attributes = Object.entries(message.attributes);
     const envelope: Record<string, unknown> = {
@@ -423,25 +428,24 @@ class SnsPush {
       ...(message.subject === undefined ? {} : { Subject: message.subject }),
       Message: message.message,
       Timestamp: (this.options.now?.() ?? new Date()).toISOString(),
-      SignatureVersion: signatureVersion,
-      SigningCertURL: `${edge}${CERT_PATH}`,
+      ...(signatureVersion === undefined ? {} : { SignatureVersion: signatureVersion, SigningCertURL: `${edge}${CERT_PATH}` }),
       UnsubscribeURL: `${edge}/?Action=Unsubscribe&SubscriptionArn=${encodeURIComponent(subscription.arn)}`,
       ...(attributes.length === 0
         ? {}
         : { MessageAttributes: Object.fromEntries(attributes.map(([name, value]) => [name, { Type: value.DataType, Value: value.StringValue ?? value.BinaryValue ?? '' }])) }),
     };
-    envelope.Signature = this.signer.sign(envelope);
+    if (signatureVersion !== undefined) envelope.Signature = this.signer.sign(envelope);
     return envelope;
   }
 
   private deliver(subscription: PushSubscription, message: Published, topic: TopicState): void {
+    if (subscription.protocol === 'firehose') {
+      void this.deliverToFirehose(subscription, message, this.envelope(subscription, message)).catch((error: unknown) => this.options.log(`[sns] delivery to ${subscription.endpoint} failed: ${String(error)}`));
+      return;
+    }
     const envelope = this.envelope(subscription, message, topic.signatureVersion);
     if (subscription.protocol === 'lambda') {
       void this.deliverToLambda(subscription, message, envelope);
-      return;
-    }
-    if (subscription.protocol === 'firehose') {
-      void this.deliverToFirehose(subscription, message, envelope).catch((error: unknown) => this.options.log(`[sns] delivery to ${subscription.endpoint} failed: ${String(error)}`));
       return;
     }
     const delays = retryDelays(retryPolicyOf(subscription.attributes.DeliveryPolicy, topic.deliveryPolicy));
@@ -546,10 +550,8 @@ class SnsPush {
   }
 
   /** One PutRecord on the local Firehose as the subscription's role; a refusal or a missing stream is given up at once. */
-  private async deliverToFirehose(subscription: PushSubscription, message: Published, envelope: Record<string, unknown>): Promise<void> {
+  private async deliverToFirehose(subscription: PushSubscription, message: Published, archived: Record<string, unknown>): Promise<void> {
     const raw = subscription.attributes.RawMessageDelivery === 'true';
-    // SNS's archived format has no signature fields (SNS developer guide, "Formatting Amazon SNS notifications for storage in Amazon S3 destinations").
-    const { SignatureVersion: _version, Signature: _signature, SigningCertURL: _certificate, ...archived } = envelope;
     const body = raw ? message.message : JSON.stringify(archived);
     const firehose = this.firehose;
     if (firehose === undefined) return this.giveUp(subscription, message, body, 1, 'the local Firehose is not running');
