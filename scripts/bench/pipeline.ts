@@ -6,7 +6,8 @@
 // BENCH_PIPELINE_RUNS short steady runs (default 3) of BENCH_PIPELINE_SECONDS (default 8 s) on one in-process local
 // cloud. A run's end-to-end rate is (completed − 1) / (last completedAt − first completedAt); a step keeps up when
 // the median of its runs is at least 90 % of the offered rate with nothing lost. The first step that does not keep
-// up ends the climb; the maximum sustained rate is the best step that kept up.
+// up ends the climb; the maximum sustained rate is the best step that kept up. CPU/order is the local cloud process's CPU
+// time (every thread, the in-process load generator's too) over a run and its drain, per accepted order, median of the runs.
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { join } from 'node:path';
 import { runLoad } from '../load/run.ts';
@@ -47,6 +48,8 @@ interface RunFigures {
   rate: number;
   p95CompletionS: number;
   messagesPerOrder: number;
+  /** The local cloud's CPU (all its threads, the load generator's included) per accepted order over the run and its drain. */
+  cpuMsPerOrder: number;
 }
 
 /** SQS messages the pollers deleted so far (every message that went through a queue to a function). */
@@ -70,6 +73,7 @@ async function runStep(target: LoadTarget, rate: number): Promise<RunFigures> {
     rate: report.throughput.completionRatePerSecond,
     p95CompletionS: (report.latency.orderToCompleted?.p95 ?? 0) / 1000,
     messagesPerOrder: report.counts.completed > 0 ? (deletedMessages(target) - before) / report.counts.completed : 0,
+    cpuMsPerOrder: typeof report.cpu === 'string' ? Number.NaN : report.cpu.msPerOrder,
   };
 }
 
@@ -126,18 +130,19 @@ async function main(): Promise<void> {
   out(`Pipeline bench: steps ${RATES.join(', ')} orders/s, ${RUNS} runs of ${SECONDS} s each, median; keeps up at >= ${KEEP_UP * 100} % of the offered rate, nothing lost.`);
   const target = await resolveTarget({ inProcess: true, log: out });
   try {
-    let best: { rate: number; e2e: number; messagesPerOrder: number } | undefined;
-    out(`\n${'offered/s'.padStart(10)}${'e2e/s (runs)'.padStart(30)}${'median'.padStart(9)}${'p95 to COMPLETED'.padStart(18)}${'lost'.padStart(6)}  verdict`);
+    let best: { rate: number; e2e: number; messagesPerOrder: number; cpuMsPerOrder: number } | undefined;
+    out(`\n${'offered/s'.padStart(10)}${'e2e/s (runs)'.padStart(30)}${'median'.padStart(9)}${'p95 to COMPLETED'.padStart(18)}${'CPU/order'.padStart(11)}${'lost'.padStart(6)}  verdict`);
     for (const rate of RATES) {
       const runs: RunFigures[] = [];
       for (let i = 0; i < RUNS; i += 1) runs.push(await runStep(target, rate));
       const e2e = median(runs.map((r) => r.rate));
       const lost = runs.reduce((sum, r) => sum + r.lost, 0);
       const keeps = e2e >= KEEP_UP * rate && lost === 0;
+      const cpuMsPerOrder = median(runs.map((r) => r.cpuMsPerOrder));
       out(
-        `${fmt(rate, 0).padStart(10)}${runs.map((r) => fmt(r.rate)).join(' / ').padStart(30)}${fmt(e2e).padStart(9)}${`${fmt(median(runs.map((r) => r.p95CompletionS)), 2)} s`.padStart(18)}${String(lost).padStart(6)}  ${keeps ? 'keeps up' : 'falls behind'}`,
+        `${fmt(rate, 0).padStart(10)}${runs.map((r) => fmt(r.rate)).join(' / ').padStart(30)}${fmt(e2e).padStart(9)}${`${fmt(median(runs.map((r) => r.p95CompletionS)), 2)} s`.padStart(18)}${`${fmt(cpuMsPerOrder)} ms`.padStart(11)}${String(lost).padStart(6)}  ${keeps ? 'keeps up' : 'falls behind'}`,
       );
-      if (keeps) best = { rate, e2e, messagesPerOrder: median(runs.map((r) => r.messagesPerOrder)) };
+      if (keeps) best = { rate, e2e, messagesPerOrder: median(runs.map((r) => r.messagesPerOrder)), cpuMsPerOrder };
       else break;
     }
     out('\nEmulator ceiling (same fauxqs, through the edge, one client, 8 requests in flight)...');
@@ -150,7 +155,7 @@ async function main(): Promise<void> {
       return;
     }
     const pipelineMessages = best.e2e * best.messagesPerOrder;
-    out(`\nMaximum sustained end to end: ${fmt(best.e2e)} orders/s (step ${best.rate}/s), ${fmt(best.messagesPerOrder, 2)} SQS messages per order.`);
+    out(`\nMaximum sustained end to end: ${fmt(best.e2e)} orders/s (step ${best.rate}/s), ${fmt(best.messagesPerOrder, 2)} SQS messages per order, ${fmt(best.cpuMsPerOrder)} ms of CPU per order (aim <= 20 ms).`);
     out(`Ratio: ${fmt(best.e2e)} orders/s / ${fmt(carried, 0)} msg/s carried = ${fmt(best.e2e / carried, 4)} orders per message of ceiling;`);
     out(`       in messages, ${fmt(pipelineMessages, 0)} msg/s = ${fmt((100 * pipelineMessages) / carried, 1)} % of the emulator ceiling (aim >= 50 %); aim >= 300 orders/s: ${best.e2e >= 300 ? 'met' : 'missed'}.`);
   } finally {

@@ -29,10 +29,51 @@ let original: Handle | undefined;
 /** Hosts under which a client reaches an edge listening on 127.0.0.1:`port`. */
 const hostsOf = (port: number): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
 
+/** A whole request for an edge served in memory (headers flattened to strings, the query in `path`). */
+interface InProcessRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  payload?: Buffer;
+}
+
+/** A whole answer from an edge served in memory. */
+interface InProcessAnswer {
+  statusCode: number;
+  statusMessage: string;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** The listener of the edge served in memory at `host:port` (as the SDK or a URL names it), if any. */
+const inProcessEdge = (hostAndPort: string): RequestListener | undefined => edges.get(hostAndPort);
+
 /**
- * Sends one SDK request to the edge's listener and answers it as NodeHttpHandler would (a streamed body). An abort
- * closes the in-memory response, which the edge sees as a client gone (as with a torn-down socket).
+ * Hands one request to an edge's listener in memory (light-my-request). An abort closes the in-memory response, which
+ * the edge sees as a client gone (as with a torn-down socket), and rejects with an AbortError.
  */
+async function injectInto(listener: RequestListener, request: InProcessRequest, signal?: AbortSignal): Promise<InProcessAnswer> {
+  signal?.throwIfAborted();
+  const answer = await inject(
+    (req, res) => {
+      signal?.addEventListener('abort', () => res.destroy(), { once: true });
+      listener(req, res);
+    },
+    {
+      method: request.method as 'GET',
+      url: request.path,
+      headers: request.headers,
+      remoteAddress: '127.0.0.1',
+      ...(request.payload === undefined ? {} : { payload: request.payload }),
+    },
+  ).catch((error: unknown) => {
+    if (signal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason });
+    throw error;
+  });
+  return { statusCode: answer.statusCode, statusMessage: answer.statusMessage, headers: flatHeaders(answer.headers as IncomingHttpHeaders), body: answer.rawPayload };
+}
+
+/** Sends one SDK request to the edge's listener and answers it as NodeHttpHandler would (a streamed body). */
 async function dispatch(listener: RequestListener, request: SdkRequest, options: HandlerOptions): Promise<{ response: HttpResponse }> {
   const signal = options.abortSignal as AbortSignal | undefined;
   signal?.throwIfAborted();
@@ -41,35 +82,15 @@ async function dispatch(listener: RequestListener, request: SdkRequest, options:
   const headers = flatHeaders(request.headers, ['expect', 'transfer-encoding']);
   if (payload !== undefined) headers['content-length'] = String(payload.length);
   const query = request.query ? buildQueryString(request.query) : '';
-  const answer = await inject(
-    (req, res) => {
-      signal?.addEventListener('abort', () => res.destroy(), { once: true });
-      listener(req, res);
-    },
-    {
-      method: request.method as 'GET',
-      url: `${request.path}${query === '' ? '' : `?${query}`}`,
-      headers,
-      remoteAddress: '127.0.0.1',
-      ...(payload === undefined ? {} : { payload }),
-    },
-  ).catch((error: unknown) => {
-    if (signal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason });
-    throw error;
-  });
-  const responseHeaders = flatHeaders(answer.headers as IncomingHttpHeaders);
+  const path = `${request.path}${query === '' ? '' : `?${query}`}`;
+  const answer = await injectInto(listener, { method: request.method, path, headers, ...(payload === undefined ? {} : { payload }) }, signal);
   return {
-    response: new HttpResponse({
-      statusCode: answer.statusCode,
-      reason: answer.statusMessage,
-      headers: responseHeaders,
-      body: Readable.from([answer.rawPayload]),
-    }),
+    response: new HttpResponse({ statusCode: answer.statusCode, reason: answer.statusMessage, headers: answer.headers, body: Readable.from([answer.body]) }),
   };
 }
 
 function patchedHandle(this: NodeHttpHandler, request: SdkRequest, options: HandlerOptions = {}): ReturnType<Handle> {
-  const listener = request.protocol === 'http:' ? edges.get(`${request.hostname}:${request.port ?? 80}`) : undefined;
+  const listener = request.protocol === 'http:' ? inProcessEdge(`${request.hostname}:${request.port ?? 80}`) : undefined;
   if (listener === undefined) return (original as Handle).call(this, request, options);
   return dispatch(listener, request, options);
 }
@@ -98,4 +119,5 @@ function serveInProcess(port: number, listener: RequestListener): () => void {
   };
 }
 
-export { serveInProcess };
+export { injectInto, inProcessEdge, serveInProcess };
+export type { InProcessAnswer };

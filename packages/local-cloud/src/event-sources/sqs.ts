@@ -4,19 +4,14 @@
  * succeeded. Rules implemented are those of the Lambda developer guide, "Using Lambda with Amazon
  * SQS" and "Handling errors for an SQS event source in Lambda".
  */
-import {
-  DeleteMessageBatchCommand,
-  GetQueueUrlCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { LocalControl } from '../edge/control.ts';
 import type { AwsTarget } from '../provision/provision.ts';
 import { Semaphore, type InvokeResult, type LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
-import { localClientConfig, type LocalClientConfig } from '../util/clients.ts';
+import { LOCAL_CREDENTIALS, localClientConfig, type LocalClientConfig } from '../util/clients.ts';
 import { sleep } from '../util/wait.ts';
+import { EdgeJsonClient } from './edge-json.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
 
 interface SqsMapping {
@@ -86,15 +81,26 @@ function readMapping(logicalId: string, uuid: string, props: Record<string, unkn
   };
 }
 
+/** A message of a ReceiveMessage answer in SQS's JSON protocol (binary values base64). */
+interface ReceivedMessage {
+  MessageId?: string;
+  ReceiptHandle?: string;
+  MD5OfBody?: string;
+  Body?: string;
+  Attributes?: Record<string, string>;
+  MD5OfMessageAttributes?: string;
+  MessageAttributes?: Record<string, { DataType?: string; StringValue?: string; BinaryValue?: string; StringListValues?: string[]; BinaryListValues?: string[] }>;
+}
+
 /** The record Lambda builds from a received message (Lambda "Example standard queue message event"). */
-function toRecord(message: Message, queueArn: string, region: string): SqsRecord {
+function toRecord(message: ReceivedMessage, queueArn: string, region: string): SqsRecord {
   const messageAttributes: SqsRecord['messageAttributes'] = {};
   for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
     messageAttributes[name] = {
       ...(value.StringValue === undefined ? {} : { stringValue: value.StringValue }),
-      ...(value.BinaryValue === undefined ? {} : { binaryValue: Buffer.from(value.BinaryValue).toString('base64') }),
+      ...(value.BinaryValue === undefined ? {} : { binaryValue: value.BinaryValue }),
       stringListValues: value.StringListValues ?? [],
-      binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+      binaryListValues: value.BinaryListValues ?? [],
       dataType: value.DataType ?? 'String',
     };
   }
@@ -167,7 +173,7 @@ class SqsPoller {
   private readonly control?: LocalControl;
   private readonly log: (line: string) => void;
   /** The mapping's own requests (receive, delete), as its function's execution role, so IAM evaluates them. */
-  private readonly sqs: SQSClient;
+  private readonly sqs: EdgeJsonClient;
   /** GetQueueUrl, which Lambda needs no permission for (it has the queue's ARN): the local cloud's identity. */
   private readonly lookup: SQSClient;
   /** The last poll failure logged, so a refusal that repeats every second is logged once. */
@@ -197,7 +203,7 @@ class SqsPoller {
     this.target = options.target;
     if (options.control) this.control = options.control;
     this.log = options.log ?? (() => {});
-    this.sqs = new SQSClient(localClientConfig(this.target.endpoint, this.target.region, options.credentials ? { credentials: options.credentials } : {}));
+    this.sqs = new EdgeJsonClient({ endpoint: this.target.endpoint, region: this.target.region, service: 'sqs', credentials: options.credentials ?? LOCAL_CREDENTIALS });
     this.lookup = new SQSClient(localClientConfig(this.target.endpoint, this.target.region));
     this.fifo = this.mapping.queueArn.endsWith('.fifo');
     const fn = this.runtime.get(this.mapping.functionName);
@@ -256,15 +262,16 @@ class SqsPoller {
     for (;;) {
       const remainingMs = deadline === 0 ? LONG_POLL_SECONDS * 1000 : deadline - Date.now();
       if (deadline !== 0 && remainingMs <= 0) break;
-      const out = await this.sqs.send(
-        new ReceiveMessageCommand({
+      const out = await this.sqs.call<{ Messages?: ReceivedMessage[] }>(
+        'ReceiveMessage',
+        {
           QueueUrl: this.queueUrl,
           MaxNumberOfMessages: Math.min(10, this.mapping.batchSize - records.length),
           WaitTimeSeconds: Math.min(LONG_POLL_SECONDS, Math.ceil(remainingMs / 1000)),
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
-        }),
-        { abortSignal: signal },
+        },
+        signal,
       );
       for (const message of out.Messages ?? []) {
         records.push(toRecord(message, this.mapping.queueArn, this.target.region));
@@ -334,12 +341,10 @@ class SqsPoller {
   private async delete(records: SqsRecord[]): Promise<void> {
     for (let i = 0; i < records.length; i += 10) {
       const chunk = records.slice(i, i + 10);
-      const out = await this.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
-        }),
-      );
+      const out = await this.sqs.call<{ Successful?: { Id: string }[]; Failed?: { Id: string; Code: string; Message?: string }[] }>('DeleteMessageBatch', {
+        QueueUrl: this.queueUrl,
+        Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+      });
       this.stats.deleted += out.Successful?.length ?? 0;
       for (const failure of out.Failed ?? []) {
         this.log(`${this.mapping.logicalId}: cannot delete message ${chunk[Number(failure.Id)]?.messageId}: ${failure.Code} ${failure.Message ?? ''}`);
@@ -354,7 +359,6 @@ class SqsPoller {
   async stop(): Promise<void> {
     this.abort.abort(new Error('local cloud stopping'));
     await Promise.allSettled(this.workers);
-    this.sqs.destroy();
     this.lookup.destroy();
   }
 }
