@@ -2,6 +2,7 @@
  * The pollers' SDK-less calls (src/event-sources/edge-json.ts): against a real edge in memory and over HTTP, the
  * service's error code as the error's name, retries of server-side errors only.
  */
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -39,6 +40,19 @@ describe('EdgeJsonClient against the edge', () => {
     expect(Buffer.from(message?.MessageAttributes.kind?.BinaryValue ?? '', 'base64').toString()).toBe('bin');
     expect(deleted.Successful).toEqual([{ Id: '0' }]);
     await expect(missing).rejects.toMatchObject({ name: 'AWS.SimpleQueueService.NonExistentQueue', statusCode: 400 });
+    sqs.destroy();
+  });
+
+  it("leaves no listener on a poller's long-lived signal once a call is answered (each kept its request and answer)", async () => {
+    // Arrange
+    const sqs = new SQSClient(clientConfig(cloud.emulators));
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'edge-json-signal' }));
+    const client = new EdgeJsonClient({ endpoint: cloud.emulators.endpoint, region: cloud.emulators.region, service: 'sqs', credentials: LOCAL_CREDENTIALS });
+    const poller = new AbortController();
+    // Act
+    for (let i = 0; i < 5; i += 1) await client.call('ReceiveMessage', { QueueUrl, WaitTimeSeconds: 0 }, poller.signal);
+    // Assess
+    expect(getEventListeners(poller.signal, 'abort')).toHaveLength(0);
     sqs.destroy();
   });
 });

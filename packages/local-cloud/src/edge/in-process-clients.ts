@@ -50,13 +50,19 @@ const inProcessEdge = (hostAndPort: string): RequestListener | undefined => edge
 
 /**
  * Hands one request to an edge's listener in memory (light-my-request). An abort closes the in-memory response, which
- * the edge sees as a client gone (as with a torn-down socket), and rejects with an AbortError.
+ * the edge sees as a client gone (as with a torn-down socket), and rejects with an AbortError. The abort listener is
+ * removed once the answer is in: a poller's signal lives as long as the poller, and a listener left on it kept every
+ * request and answer it ever sent (about 140 KB of buffers per order at 25 orders/s, found in a heap snapshot).
  */
 async function injectInto(listener: RequestListener, request: InProcessRequest, signal?: AbortSignal): Promise<InProcessAnswer> {
   signal?.throwIfAborted();
+  let onAbort: (() => void) | undefined;
   const answer = await inject(
     (req, res) => {
-      signal?.addEventListener('abort', () => res.destroy(), { once: true });
+      if (signal !== undefined) {
+        onAbort = () => res.destroy();
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
       listener(req, res);
     },
     {
@@ -66,10 +72,14 @@ async function injectInto(listener: RequestListener, request: InProcessRequest, 
       remoteAddress: '127.0.0.1',
       ...(request.payload === undefined ? {} : { payload: request.payload }),
     },
-  ).catch((error: unknown) => {
-    if (signal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason });
-    throw error;
-  });
+  )
+    .catch((error: unknown) => {
+      if (signal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason });
+      throw error;
+    })
+    .finally(() => {
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    });
   return { statusCode: answer.statusCode, statusMessage: answer.statusMessage, headers: flatHeaders(answer.headers as IncomingHttpHeaders), body: answer.rawPayload };
 }
 

@@ -65,13 +65,20 @@ async function bridged(request: Parameters<Handle>[0], options: NonNullable<Para
     headers: request.headers,
     ...(body === undefined ? {} : { body }),
   };
+  let onAbort: (() => void) | undefined;
   const answer = await new Promise<Extract<ParentMessage, { kind: 'http-response' }>>((resolve, reject) => {
     answers.set(id, { resolve, reject });
-    signal?.addEventListener('abort', () => {
-      answers.delete(id);
-      reject(Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason }));
-    }, { once: true });
+    if (signal !== undefined) {
+      onAbort = () => {
+        answers.delete(id);
+        reject(Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason }));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
     send({ kind: 'http', id, request: message });
+  }).finally(() => {
+    // A long-lived signal would otherwise keep every request's listener (edge/in-process-clients.ts, injectInto).
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   });
   return {
     response: new HttpResponse({
