@@ -8,20 +8,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  KinesisClient,
-  ListShardsCommand,
-  type _Record as KinesisSdkRecord,
-  type ShardIteratorType,
-} from '@aws-sdk/client-kinesis';
+import { KinesisClient, ListShardsCommand, type ShardIteratorType } from '@aws-sdk/client-kinesis';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AwsTarget } from '../provision/provision.ts';
 import type { InvokeResult, LambdaRuntime } from '../runtime/runtime.ts';
 import { isRecord } from '../template/template.ts';
-import { localClientConfig, type LocalClientConfig } from '../util/clients.ts';
+import { LOCAL_CREDENTIALS, localClientConfig, type LocalClientConfig } from '../util/clients.ts';
+import { EdgeJsonClient } from './edge-json.ts';
 import type { PollerAccess } from './sqs.ts';
 import { sleep } from '../util/wait.ts';
 import { parseData, parsePatterns, passesFilters, type Pattern } from './filter.ts';
@@ -86,6 +80,17 @@ const IDLE_POLL_MS = 1000;
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 /** Tumbling window state limit per shard (Lambda "Tumbling windows"): 1 MB; beyond it the window ends early. */
 const MAX_WINDOW_STATE_BYTES = 1024 * 1024;
+
+/** A record of a GetRecords answer in Kinesis's JSON protocol: `Data` base64, the arrival time in epoch seconds. */
+interface FetchedRecord {
+  SequenceNumber?: string;
+  PartitionKey?: string;
+  Data?: string;
+  ApproximateArrivalTimestamp?: number;
+}
+
+/** When the record arrived, in epoch ms (now when the answer has no time). */
+const arrivalMs = (record: FetchedRecord): number => (record.ApproximateArrivalTimestamp === undefined ? Date.now() : record.ApproximateArrivalTimestamp * 1000);
 
 function readMapping(logicalId: string, uuid: string, props: Record<string, unknown>): KinesisMapping {
   const types = Array.isArray(props.FunctionResponseTypes) ? props.FunctionResponseTypes : [];
@@ -163,8 +168,8 @@ class KinesisPoller {
   private readonly runtime: LambdaRuntime;
   private readonly target: AwsTarget;
   private readonly log: (line: string) => void;
-  /** The mapping's reads (GetShardIterator, GetRecords) and on-failure sends, as its function's execution role. */
-  private readonly kinesis: KinesisClient;
+  /** The mapping's reads (GetShardIterator, GetRecords), as its function's execution role, without the SDK. */
+  private readonly kinesis: EdgeJsonClient;
   /** ListShards and GetQueueUrl, which Lambda's mapping needs no permission of the role for: the local cloud's identity. */
   private readonly lookup: KinesisClient;
   private readonly credentials?: LocalClientConfig['credentials'];
@@ -196,7 +201,7 @@ class KinesisPoller {
     this.target = options.target;
     this.log = options.log ?? (() => {});
     if (options.credentials) this.credentials = options.credentials;
-    this.kinesis = new KinesisClient(this.clientConfig());
+    this.kinesis = new EdgeJsonClient({ endpoint: this.target.endpoint, region: this.target.region, service: 'kinesis', credentials: this.credentials ?? LOCAL_CREDENTIALS });
     this.lookup = new KinesisClient(localClientConfig(this.target.endpoint, this.target.region));
     this.checkpointPath = join(options.dataDir, CHECKPOINTS_FOLDER, `${this.mapping.uuid}.json`);
     const fn = this.runtime.get(this.mapping.functionName);
@@ -228,7 +233,7 @@ class KinesisPoller {
   private async iterator(shardId: string, after?: string): Promise<string | undefined> {
     const saved = after ?? this.checkpoint.shards[shardId]?.sequenceNumber;
     let type: ShardIteratorType = saved ? 'AFTER_SEQUENCE_NUMBER' : this.mapping.startingPosition;
-    const input: { StreamName: string; ShardId: string; ShardIteratorType: ShardIteratorType; StartingSequenceNumber?: string; Timestamp?: Date } = {
+    const input: { StreamName: string; ShardId: string; ShardIteratorType: ShardIteratorType; StartingSequenceNumber?: string; Timestamp?: number } = {
       StreamName: streamNameOf(this.mapping.streamArn),
       ShardId: shardId,
       ShardIteratorType: type,
@@ -236,10 +241,10 @@ class KinesisPoller {
     if (saved) input.StartingSequenceNumber = saved;
     else if (type === 'AT_TIMESTAMP') {
       if (this.mapping.startingPositionTimestamp === undefined) type = 'TRIM_HORIZON';
-      else input.Timestamp = new Date(this.mapping.startingPositionTimestamp);
+      else input.Timestamp = this.mapping.startingPositionTimestamp / 1000;
       input.ShardIteratorType = type;
     }
-    return (await this.kinesis.send(new GetShardIteratorCommand(input), { abortSignal: this.abort.signal })).ShardIterator;
+    return (await this.kinesis.call<{ ShardIterator?: string }>('GetShardIterator', input, this.abort.signal)).ShardIterator;
   }
 
   /** One reader per shard: fetch, batch, invoke, checkpoint — never two batches of a shard at once. */
@@ -247,7 +252,7 @@ class KinesisPoller {
     const signal = this.abort.signal;
     let iterator: string | undefined;
     let lastFetched: string | undefined;
-    let buffer: KinesisSdkRecord[] = [];
+    let buffer: FetchedRecord[] = [];
     let firstBufferedAt = 0;
     while (!signal.aborted) {
       try {
@@ -256,10 +261,11 @@ class KinesisPoller {
         iterator ??= await this.iterator(shardId, lastFetched);
         let fetched = 0;
         if (iterator && buffer.length < this.mapping.batchSize) {
-          const out = await this.kinesis.send(
+          const out = await this.kinesis.call<{ NextShardIterator?: string; Records?: FetchedRecord[] }>(
+            'GetRecords',
             // StreamARN names the stream for IAM (the iterator alone names none).
-            new GetRecordsCommand({ ShardIterator: iterator, StreamARN: this.mapping.streamArn, Limit: Math.min(10_000, this.mapping.batchSize - buffer.length) }),
-            { abortSignal: signal },
+            { ShardIterator: iterator, StreamARN: this.mapping.streamArn, Limit: Math.min(10_000, this.mapping.batchSize - buffer.length) },
+            signal,
           );
           iterator = out.NextShardIterator;
           const records = out.Records ?? [];
@@ -305,13 +311,13 @@ class KinesisPoller {
   }
 
   /** The next batch: up to BatchSize records, within 6 MB, and (with tumbling windows) within one window. */
-  private takeBatch(_shardId: string, buffer: KinesisSdkRecord[]): KinesisSdkRecord[] {
-    const out: KinesisSdkRecord[] = [];
+  private takeBatch(_shardId: string, buffer: FetchedRecord[]): FetchedRecord[] {
+    const out: FetchedRecord[] = [];
     let bytes = 0;
-    const windowOf = (record: KinesisSdkRecord): number => this.windowStart(record.ApproximateArrivalTimestamp?.getTime() ?? Date.now());
+    const windowOf = (record: FetchedRecord): number => this.windowStart(arrivalMs(record));
     const firstWindow = buffer[0] ? windowOf(buffer[0]) : 0;
     for (const record of buffer) {
-      const size = Math.ceil(((record.Data?.length ?? 0) * 4) / 3) + 300;
+      const size = (record.Data?.length ?? 0) + 300;
       if (out.length >= this.mapping.batchSize || (out.length > 0 && bytes + size > MAX_PAYLOAD_BYTES)) break;
       if (this.mapping.tumblingWindowInSeconds > 0 && windowOf(record) !== firstWindow) break;
       out.push(record);
@@ -325,15 +331,15 @@ class KinesisPoller {
     return Math.floor(ms / size) * size;
   }
 
-  private toEventRecord(shardId: string, record: KinesisSdkRecord): KinesisEventRecord {
+  private toEventRecord(shardId: string, record: FetchedRecord): KinesisEventRecord {
     const sequenceNumber = record.SequenceNumber ?? '';
     return {
       kinesis: {
         kinesisSchemaVersion: '1.0',
         partitionKey: record.PartitionKey ?? '',
         sequenceNumber,
-        data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
-        approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp?.getTime() ?? Date.now()) / 1000,
+        data: record.Data ?? '',
+        approximateArrivalTimestamp: arrivalMs(record) / 1000,
       },
       eventSource: 'aws:kinesis',
       eventVersion: '1.0',
@@ -352,7 +358,7 @@ class KinesisPoller {
     return passesFilters({ ...view, data: view.kinesis.data }, this.mapping.filters);
   }
 
-  private async processBatch(shardId: string, raw: KinesisSdkRecord[]): Promise<void> {
+  private async processBatch(shardId: string, raw: FetchedRecord[]): Promise<void> {
     const all = raw.map((record) => this.toEventRecord(shardId, record));
     const last = all[all.length - 1];
     if (this.mapping.tumblingWindowInSeconds > 0 && all[0]) {
@@ -576,7 +582,6 @@ class KinesisPoller {
     this.abort.abort(new Error('local cloud stopping'));
     await Promise.allSettled(this.readers);
     await this.saving.catch(() => {});
-    this.kinesis.destroy();
     this.lookup.destroy();
   }
 }
