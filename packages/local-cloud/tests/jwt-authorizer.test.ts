@@ -11,6 +11,8 @@ import { SignJWT, createRemoteJWKSet, generateKeyPair, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerSub, mintLocalToken, type LocalCloud } from '../src/index.ts';
 import { startFixtureCloud } from './helpers/emulators.ts';
+import { JwtVerifier, type RouteAuthorization } from '../src/auth/jwt-authorizer.ts';
+import { LocalIssuer } from '../src/auth/issuer.ts';
 
 const get = async (cloud: LocalCloud, path: string, authorization?: string): Promise<{ status: number; body: Record<string, unknown> }> => {
   const response = await fetch(`${cloud.apiUrl}${path}`, { headers: authorization === undefined ? {} : { authorization } });
@@ -131,5 +133,46 @@ describe('Local cloud: JWT authorizers on the HTTP API', () => {
     // Assess
     expect(mode).toBe(0o600);
     expect((await get(cloud, '/private', `Bearer ${token}`)).status).toBe(202);
+  });
+});
+
+describe('JwtVerifier: a token verified once', () => {
+  const authorization = (audiences: string[]): RouteAuthorization => ({
+    authorizer: { id: 'auth', logicalId: 'HttpApiAuthorizer', header: 'authorization', templateIssuer: 'https://issuer.example', audiences },
+    scopes: [],
+  });
+  let dataDir: string;
+  let issuer: LocalIssuer;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'local-jwt-verifier-'));
+    issuer = await LocalIssuer.open(dataDir, { issuer: 'http://127.0.0.1:1/_local/issuer', audiences: ['client'] });
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('is still refused once expired or before its nbf, for another audience, and a token altered after it is refused', async () => {
+    // Arrange
+    const verifier = new JwtVerifier(issuer);
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const token = await issuer.mint({ customer: 'alice', issuedAt, expiresInSeconds: 60 });
+    const later = await issuer.mint({ customer: 'bob', issuedAt, notBefore: issuedAt + 30 });
+    const at = (seconds: number): Date => new Date((issuedAt + seconds) * 1000);
+    const [header, body] = token.split('.');
+    const altered = `${header}.${body}.${'A'.repeat(342)}`;
+    // Act
+    const first = await verifier.authorize(authorization(['client']), { authorization: `Bearer ${token}` }, at(1));
+    const again = await verifier.authorize(authorization(['client']), { authorization: `Bearer ${token}` }, at(2));
+    const otherAudience = await verifier.authorize(authorization(['another']), { authorization: `Bearer ${token}` }, at(3));
+    const expired = await verifier.authorize(authorization(['client']), { authorization: `Bearer ${token}` }, at(60));
+    const laterValid = await verifier.authorize(authorization(['client']), { authorization: `Bearer ${later}` }, at(31));
+    const laterEarly = await verifier.authorize(authorization(['client']), { authorization: `Bearer ${later}` }, at(29));
+    const forged = await verifier.authorize(authorization(['client']), { authorization: `Bearer ${altered}` }, at(4));
+    // Assess
+    expect([first.ok, again.ok, laterValid.ok]).toEqual([true, true, true]);
+    expect(otherAudience).toMatchObject({ ok: false, statusCode: 401 });
+    expect(expired).toMatchObject({ ok: false, statusCode: 401, reason: expect.stringContaining('ERR_JWT_EXPIRED') });
+    expect(laterEarly).toMatchObject({ ok: false, statusCode: 401, reason: expect.stringContaining('nbf') });
+    expect(forged).toMatchObject({ ok: false, statusCode: 401, reason: expect.stringContaining('ERR_JWS_SIGNATURE_VERIFICATION_FAILED') });
   });
 });
