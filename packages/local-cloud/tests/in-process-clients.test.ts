@@ -2,8 +2,12 @@ import { Socket } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, ListQueuesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { serveInProcess } from '../src/edge/in-process-clients.ts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { clientConfig, startTestCloud, untilActive } from './helpers/emulators.ts';
 import type { TestCloud } from './helpers/emulators.ts';
@@ -41,6 +45,7 @@ async function roundTrips(cloud: TestCloud): Promise<{ item?: string; body?: str
 describe('AWS SDK clients in the local cloud process', () => {
   const clouds: TestCloud[] = [];
   const handle = NodeHttpHandler.prototype.handle;
+  const signRequest = (SignatureV4.prototype as unknown as { signRequest: unknown }).signRequest;
 
   afterEach(async () => {
     vi.restoreAllMocks();
@@ -64,6 +69,36 @@ describe('AWS SDK clients in the local cloud process', () => {
     expect(connect.mock.calls.length > 0).toBe(sockets);
   });
 
+  it('sign a request to an edge in memory with its credential scope and no hashing; a request elsewhere as always', async () => {
+    // Prepare: a listener served in memory on a port nothing listens on, and a real server elsewhere.
+    const seen: Record<string, IncomingHttpHeaders> = {};
+    const answer = (name: string) => (req: IncomingMessage, res: ServerResponse): void => {
+      seen[name] = req.headers;
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end('{"QueueUrls":[]}');
+    };
+    const server = createServer(answer('socket'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const unregister = serveInProcess(1, answer('memory'));
+    const credentials = { accessKeyId: 'ASIALOCALTEST', secretAccessKey: 'secret', sessionToken: 'session' };
+    const client = (port: number): SQSClient => new SQSClient({ endpoint: `http://127.0.0.1:${port}`, region: 'eu-west-1', credentials, requestHandler: new NodeHttpHandler() });
+    // Act
+    try {
+      await client(1).send(new ListQueuesCommand({}));
+      await client((server.address() as AddressInfo).port).send(new ListQueuesCommand({}));
+    } finally {
+      unregister();
+      server.close();
+    }
+    // Assess
+    expect(seen.memory).toMatchObject({
+      authorization: expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=ASIALOCALTEST\/\d{8}\/eu-west-1\/sqs\/aws4_request, SignedHeaders=host;x-amz-date, Signature=0{64}$/),
+      'x-amz-date': expect.stringMatching(/^\d{8}T\d{6}Z$/),
+      'x-amz-security-token': 'session',
+    });
+    expect(seen.socket?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIALOCALTEST\/\d{8}\/eu-west-1\/sqs\/aws4_request, SignedHeaders=[^,]+, Signature=(?!0{64})[0-9a-f]{64}$/);
+  });
+
   it('take the socket again once the emulators have stopped', async () => {
     // Prepare
     const cloud = await startTestCloud('stopped');
@@ -71,5 +106,6 @@ describe('AWS SDK clients in the local cloud process', () => {
     await cloud.dispose();
     // Assess
     expect(NodeHttpHandler.prototype.handle).toBe(handle);
+    expect((SignatureV4.prototype as unknown as { signRequest: unknown }).signRequest).toBe(signRequest);
   });
 });
