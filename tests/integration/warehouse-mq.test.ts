@@ -22,6 +22,8 @@ describe.skipIf(!installed)(installed ? 'Amazon MQ for RabbitMQ on the local clo
   beforeAll(async () => {
     t = await startCloudForTests('warehouse', { rabbitMq: true });
     tap = await t.tap(`warehouse-tap-${process.pid}`);
+    // The cloud is ready before its RabbitMQ node: the broker and its mapping's poller once it accepts AMQP.
+    await t.cloud.brokersReady;
     const broker = t.cloud.brokers.WarehouseBroker;
     if (!broker) throw new Error(`no local broker (logs:\n${t.tail(20)})`);
     url = broker.url;
