@@ -41,6 +41,14 @@ const signerPrototype = SignatureV4.prototype as unknown as { signRequest: SignR
 let originalSignRequest: SignRequest | undefined;
 
 /**
+ * The `Authorization` of a request to the local edge: SigV4's form and credential scope (what the edge routes by and
+ * IAM evaluates), a placeholder signature (no local emulator verifies one).
+ */
+function localAuthorization(scope: { accessKeyId: string; shortDate: string; region: string; service: string }, signedHeaders: string): string {
+  return `AWS4-HMAC-SHA256 Credential=${scope.accessKeyId}/${scope.shortDate}/${scope.region}/${scope.service}/aws4_request, SignedHeaders=${signedHeaders}, Signature=${'0'.repeat(64)}`;
+}
+
+/**
  * SigV4 for a request to an edge served in memory, without the hashing: the headers a signature adds (`X-Amz-Date`,
  * the session token, `x-amz-content-sha256` where the signer applies it, as `UNSIGNED-PAYLOAD`) and an
  * `Authorization` with the real credential scope (access key, date, region, service), which is all the edge reads of
@@ -60,7 +68,7 @@ async function placeholderSignature(this: SignerFields, request: SdkRequest, opt
   signed.headers['x-amz-date'] = longDate;
   if (credentials.sessionToken) signed.headers['x-amz-security-token'] = credentials.sessionToken;
   if (this.applyChecksum && !Object.keys(signed.headers).some((name) => name.toLowerCase() === 'x-amz-content-sha256')) signed.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-  signed.headers.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${shortDate}/${region}/${service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
+  signed.headers.authorization = localAuthorization({ accessKeyId: credentials.accessKeyId, shortDate, region, service }, 'host;x-amz-date');
   return signed;
 }
 
@@ -171,5 +179,5 @@ function serveInProcess(port: number, listener: RequestListener): () => void {
   };
 }
 
-export { injectInto, inProcessEdge, serveInProcess };
+export { injectInto, inProcessEdge, localAuthorization, serveInProcess };
 export type { InProcessAnswer };

@@ -8,11 +8,12 @@
  * (edge/in-process-clients.ts), over HTTP otherwise. It carries the execution role's access key in a SigV4-shaped
  * `Authorization` header, so the edge routes it and IAM evaluates it as the role's, as before; the signature itself
  * is a placeholder, which the edge (like every local emulator) does not verify. Errors are thrown with the service's
- * error code as `name`, SQS's query code where it sends one (`AccessDenied`, `AWS.SimpleQueueService.NonExistentQueue`); a server-side error or a lost connection is retried
- * twice, 100 then 200 ms later, as the SDK's default of 3 attempts would.
+ * error code as `name`, SQS's query code where it sends one (`AccessDenied`,
+ * `AWS.SimpleQueueService.NonExistentQueue`); a server-side error or a lost connection is retried twice, 100 then
+ * 200 ms later, as the SDK's default of 3 attempts would.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { injectInto, inProcessEdge, type InProcessAnswer } from '../edge/in-process-clients.ts';
+import { injectInto, inProcessEdge, localAuthorization, type InProcessAnswer } from '../edge/in-process-clients.ts';
 import type { LocalClientConfig } from '../util/clients.ts';
 
 type JsonService = 'sqs' | 'kinesis';
@@ -93,7 +94,7 @@ class EdgeJsonClient {
       'content-length': String(payload.length),
       'x-amz-target': `${prefix}.${operation}`,
       'x-amz-date': date,
-      authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${date.slice(0, 8)}/${this.region}/${this.service}/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=local`,
+      authorization: localAuthorization({ accessKeyId, shortDate: date.slice(0, 8), region: this.region, service: this.service }, 'content-type;host;x-amz-date;x-amz-target'),
       ...(sessionToken === undefined ? {} : { 'x-amz-security-token': sessionToken }),
     };
     const listener = this.url.protocol === 'http:' ? inProcessEdge(`${this.url.hostname}:${this.url.port || 80}`) : undefined;
