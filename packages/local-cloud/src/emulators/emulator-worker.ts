@@ -50,7 +50,11 @@ async function main(): Promise<void> {
 
   port.on('message', (message: ThreadRequest) => {
     void answer(message).then(
-      (reply) => port.postMessage(reply),
+      (reply) => {
+        port.postMessage(reply);
+        // Stopped: with the port closed nothing is left in this thread's loop, so it ends by itself (emulator-thread.ts).
+        if (reply.kind === 'stopped') port.close();
+      },
       (error: unknown) => port.postMessage({ kind: 'error', id: message.id, message: error instanceof Error ? error.message : String(error) } satisfies ThreadReply),
     );
   });

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
-import type { RequestListener, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { startFauxqs } from 'fauxqs';
@@ -107,9 +107,26 @@ async function startLevelDbEmulator(
     }) as ServerResponse['end'];
   });
   const port = await listenInternally(server);
+  // Once stopping, a request that arrives (over a kept-alive connection, or a poller's read the edge forwarded just
+  // before) is answered 503 and never reaches the emulator: a LevelDB read after the close crashes the whole process
+  // (a segmentation fault in leveldown's GetWorker, seen when a Kinesis poller's GetShardIterator arrived during a stop).
+  let stopping = false;
+  const emit = server.emit.bind(server) as (event: string, ...args: unknown[]) => boolean;
+  server.emit = ((event: string, ...args: unknown[]) => {
+    if (event !== 'request' || !stopping) return emit(event, ...args);
+    const [request, response] = args as [IncomingMessage, ServerResponse];
+    request.resume();
+    response.writeHead(503, { 'content-type': 'application/x-amz-json-1.1' });
+    response.end(JSON.stringify({ __type: 'ServiceUnavailableException', message: `${name} is stopping` }));
+    return true;
+  }) as Server['emit'];
   // Every 'request' listener runs, the counter above included.
   const dispatch: RequestListener = (request, response) => server.emit('request', request, response);
-  return { name, port, dispatch, stop: () => closeServer(server, () => active) };
+  const stop = (): Promise<void> => {
+    stopping = true;
+    return closeServer(server, () => active);
+  };
+  return { name, port, dispatch, stop };
 }
 
 /** Kinesis: kinesalite, streams ACTIVE at once (`createStreamMs: 0`). */
