@@ -8,7 +8,8 @@ import type { PhaseWindow } from './arrivals.ts';
 import type { ChaosReport } from './chaos.ts';
 import { newHistogram, record, spectrum, summarize, summarizeValues, type LatencySummary } from './histogram.ts';
 import type { MemorySample, QueueSample } from './observe.ts';
-import type { OpenLoopSummary, RequestRecord } from './open-loop.ts';
+import type { RequestRecord } from './open-loop.ts';
+import type { SenderSummary } from './sender.ts';
 import type { AwsPrediction } from './prediction.ts';
 import type { Scenario } from './scenario.ts';
 import type { QueueInfo, TargetKind } from './target.ts';
@@ -129,7 +130,8 @@ interface LoadReport {
     totalRequests: number | typeof NOT_ON_AWS;
   };
   functions: Record<string, FunctionReport> | typeof NOT_ON_AWS;
-  memory: { peakRssBytes: number; samples: MemorySample[] } | typeof NOT_ON_AWS;
+  /** The local cloud's peak RSS; the load generator's apart when it ran in a process of its own (else null). */
+  memory: { peakRssBytes: number; senderPeakRssBytes: number | null; samples: MemorySample[] } | typeof NOT_ON_AWS;
   /** CPU the local cloud's process used during the run (user + system, all threads; in-process it includes the load generator). */
   cpu: { ms: number; msPerOrder: number } | typeof NOT_ON_AWS;
   import?: { key: string; bytes: number; uploadMs: number; orders: number };
@@ -171,7 +173,7 @@ interface ReportInput {
   target: LoadReport['run']['target'];
   records: RequestRecord[];
   phases: PhaseWindow[];
-  sender: OpenLoopSummary | undefined;
+  sender: SenderSummary | undefined;
   accounting: Accounting;
   clockOffsetMs: number | undefined;
   clockOffsetApplied: boolean;
@@ -491,7 +493,7 @@ function buildReport(input: ReportInput): LoadReport {
       ? { source: 'local edge counters (/_local/stats)', requestsPerOrder, requestsByOperation: delta.aws, totalRequests }
       : { source: NOT_ON_AWS, requestsPerOrder: NOT_ON_AWS, requestsByOperation: NOT_ON_AWS, totalRequests: NOT_ON_AWS },
     functions: local && delta ? functions : NOT_ON_AWS,
-    memory: local ? { peakRssBytes: peakRss ?? 0, samples: input.memorySamples } : NOT_ON_AWS,
+    memory: local ? { peakRssBytes: peakRss ?? 0, senderPeakRssBytes: input.sender?.peakRssBytes ?? null, samples: input.memorySamples } : NOT_ON_AWS,
     cpu: local && input.cpuMs !== undefined ? { ms: input.cpuMs, msPerOrder: round(input.cpuMs / orders, 1) } : NOT_ON_AWS,
     ...(input.importInfo ? { import: input.importInfo } : {}),
     scan: input.scan,

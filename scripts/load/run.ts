@@ -18,14 +18,14 @@ import { generateOrder, isPoisonArrival, type PhaseWindow } from './arrivals.ts'
 import { applyLocalQueues, POISON_DLQ, runChaosPhase, setFaults, type ChaosOrder, type ChaosReport } from './chaos.ts';
 import { renderHtml } from './html.ts';
 import { Sampler, scanOrders, statsDelta } from './observe.ts';
-import type { OpenLoopSummary, RequestRecord } from './open-loop.ts';
+import type { RequestRecord } from './open-loop.ts';
 import { ArtilleryError, artilleryCommands, writeArtilleryFiles } from './artillery.ts';
 import { ARTILLERY_RUNNERS, accountByCorrelation, artilleryInvocation, artilleryOutcome, formatRunAccounting, runArtillery, type ArtilleryRunner } from './artillery-run.ts';
 import { formatPrediction, predictForReport } from './prediction.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { buildReport, type LoadReport } from './report.ts';
 import { loadScenario, ScenarioError, type Scenario } from './scenario.ts';
-import { startSender } from './sender.ts';
+import { startSender, type SenderSummary } from './sender.ts';
 import { resolveTarget, TargetError, TEMPLATE_PATH, type LoadTarget } from './target.ts';
 
 const PROJECT_DIR = join(import.meta.dirname, '..', '..');
@@ -39,7 +39,7 @@ interface RunOptions {
   region?: string;
   stack?: string;
   inProcess?: boolean;
-  /** Run the sender on this thread instead of a worker thread. */
+  /** Run the sender on this thread instead of a child process. */
   inlineSender?: boolean;
   /** Default `<project>/reports`. */
   reportsDir?: string;
@@ -148,7 +148,7 @@ interface RunState {
   notSent: number;
   errors: number;
   completedSeen?: number;
-  senderSummary?: OpenLoopSummary;
+  senderSummary?: SenderSummary;
   importInfo?: LoadReport['import'];
 }
 
@@ -342,7 +342,7 @@ async function driveApi(ctx: RunContext, state: RunState, start: RunStart): Prom
       ...progressCounters(state, sampler),
     });
   }, 250);
-  let summary: OpenLoopSummary;
+  let summary: SenderSummary;
   try {
     summary = await sender.done;
   } finally {
@@ -466,14 +466,22 @@ function acceptedBeforeDrain(scenario: Scenario, state: RunState, orders: Accept
   return new Set([...state.accepted.keys()].filter((id) => (state.acceptedPhase.get(id) ?? 0) <= lastSpike.phase));
 }
 
+/** Bytes as whole MiB, for the report's notes. */
+function mib(bytes: number | undefined): number {
+  return Math.round((bytes ?? 0) / 1024 ** 2);
+}
+
 /** Report: what a reader of the figures should know about how they were taken. */
 function contextNotes(ctx: RunContext, state: RunState, start: RunStart, accounting: Accounting): string[] {
   const { target, scenario } = ctx;
   const { sampler, statsBefore, loadAverageAtStart } = start;
   const notes: string[] = [];
   if (target.kind === 'local-in-process') {
+    const senderRss = state.senderSummary?.peakRssBytes;
     notes.push(
-      `The local cloud ran in this process; the load generator ran in a worker thread of the same process, so the peak RSS includes it (RSS was ${Math.round((statsBefore?.memory.rssBytes ?? 0) / 1024 ** 2)} MiB when the run started, cloud ready and idle).`,
+      senderRss === undefined
+        ? `The local cloud ran in this process, and so did the load generator (--inline-sender): the peak RSS includes it (RSS was ${mib(statsBefore?.memory.rssBytes)} MiB when the run started, cloud ready and idle).`
+        : `The local cloud ran in this process and the load generator in a child process of its own (peak RSS ${mib(senderRss)} MiB), which the cloud's peak RSS does not include; this process also holds the run's own bookkeeping (RSS was ${mib(statsBefore?.memory.rssBytes)} MiB when the run started, cloud ready and idle).`,
     );
   }
   const busiest = Math.max(...loadAverageAtStart.slice(0, 1), ...loadavg().slice(0, 1));
@@ -660,7 +668,12 @@ function formatSummary(report: LoadReport, paths?: { jsonPath: string; htmlPath:
             .map(([svc, count]) => `${svc} ${n(count, 2)}`)
             .join(', '),
     ],
-    ['local cloud peak RSS', typeof report.memory === 'string' ? report.memory : `${n(report.memory.peakRssBytes / 1024 ** 2, 0)} MiB`],
+    [
+      'local cloud peak RSS',
+      typeof report.memory === 'string'
+        ? report.memory
+        : `${n(report.memory.peakRssBytes / 1024 ** 2, 0)} MiB${report.memory.senderPeakRssBytes === null ? ' (the load generator included)' : ` (the load generator's, apart: ${n(report.memory.senderPeakRssBytes / 1024 ** 2, 0)} MiB)`}`,
+    ],
     ['local cloud CPU per order', typeof report.cpu === 'string' ? report.cpu : `${n(report.cpu.msPerOrder, 1)} ms (${n(report.cpu.ms / 1000, 1)} s in all; load average ${report.run.host.loadAverageAtStart[0]} at start on ${report.run.host.cpus} CPUs)`],
   ];
   const chaos = report.chaos;

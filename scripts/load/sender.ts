@@ -1,9 +1,10 @@
 /**
  * The load generator proper: the scenario's arrival schedule, driven open-loop, each arrival a
- * POST /orders. Runs in a worker thread (sender-worker.ts) so that its timing does not depend on the
- * event loop of an in-process local cloud, or inline (tests, `--inline-sender`).
+ * POST /orders. Runs in a child process (sender-process.ts) so that neither its timing nor its memory is
+ * mixed with an in-process local cloud's, or inline (tests, `--inline-sender`).
  */
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateOrder, schedule, type PhaseWindow } from './arrivals.ts';
 import { createOrderSender } from './http-sender.ts';
@@ -32,7 +33,7 @@ interface SenderHooks {
   isAborted(): boolean;
 }
 
-/** Epoch milliseconds with sub-millisecond precision, comparable across threads. */
+/** Epoch milliseconds with sub-millisecond precision, comparable across processes. */
 const epochClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
   sleep: (ms) => sleep(Math.max(0, ms)),
@@ -77,10 +78,13 @@ async function runSender(config: SenderConfig, hooks: SenderHooks, clock: Clock 
   }
 }
 
-type WorkerMessage =
+/** What the sender did; run apart, also its own peak RSS (bytes), which the local cloud's does not include. */
+type SenderSummary = OpenLoopSummary & { peakRssBytes?: number };
+
+type SenderMessage =
   | { type: 'records'; records: RequestRecord[] }
   | { type: 'phase'; window: PhaseWindow }
-  | { type: 'done'; summary: OpenLoopSummary }
+  | { type: 'done'; summary: SenderSummary }
   | { type: 'error'; message: string };
 
 type ParentMessage = { type: 'drained'; phase: number } | { type: 'abort' };
@@ -89,11 +93,11 @@ interface SenderHandle {
   /** Ends the until-drained phase `phase` at its next arrival. */
   drained(phase: number): void;
   abort(): void;
-  done: Promise<OpenLoopSummary>;
+  done: Promise<SenderSummary>;
 }
 
 /**
- * Starts the sender, in a worker thread unless `inline`. Records and phase ends arrive through `hooks`.
+ * Starts the sender, in a child process unless `inline`. Records and phase ends arrive through `hooks`.
  *
  * @example
  * const sender = startSender(config, { onRecords, onPhaseEnd }, { inline: false });
@@ -107,19 +111,23 @@ function startSender(config: SenderConfig, hooks: Pick<SenderHooks, 'onRecords' 
     const done = runSender(config, { ...hooks, isDrained: (phase) => drainedPhases.has(phase), isAborted: () => aborted });
     return { drained: (phase) => drainedPhases.add(phase), abort: () => (aborted = true), done };
   }
-  const worker = new Worker(new URL('./sender-worker.ts', import.meta.url), { workerData: config });
-  const done = new Promise<OpenLoopSummary>((resolve, reject) => {
-    let summary: OpenLoopSummary | undefined;
-    worker.on('message', (message: WorkerMessage) => {
+  // Advanced serialization: records cross as structured clones, as they did between threads.
+  const child = fork(fileURLToPath(new URL('./sender-process.ts', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const done = new Promise<SenderSummary>((resolve, reject) => {
+    let summary: SenderSummary | undefined;
+    child.on('message', (message: SenderMessage) => {
       if (message.type === 'records') hooks.onRecords(message.records);
       else if (message.type === 'phase') hooks.onPhaseEnd(message.window);
       else if (message.type === 'done') summary = message.summary;
       else reject(new Error(`load sender failed: ${message.message}`));
     });
-    worker.on('error', reject);
-    worker.on('exit', (code) => (summary ? resolve(summary) : reject(new Error(`load sender exited with code ${code} before finishing`))));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (summary ? resolve(summary) : reject(new Error(`load sender exited with ${signal ?? `code ${code}`} before finishing`))));
   });
-  const post = (message: ParentMessage): void => worker.postMessage(message);
+  const post = (message: ParentMessage | SenderConfig): void => {
+    if (child.connected) child.send(message);
+  };
+  post(config);
   return {
     drained: (phase) => post({ type: 'drained', phase }),
     abort: () => post({ type: 'abort' }),
@@ -128,4 +136,4 @@ function startSender(config: SenderConfig, hooks: Pick<SenderHooks, 'onRecords' 
 }
 
 export { runSender, startSender };
-export type { ParentMessage, SenderConfig, WorkerMessage };
+export type { ParentMessage, SenderConfig, SenderSummary, SenderMessage };

@@ -50,6 +50,9 @@ describe('Load run end to end: a 5-second steady at 5 orders/s on the local clou
     const html = await readFile(result.htmlPath, 'utf8');
 
     expect(json).toMatchObject({ schema: 'orderflow-load-report/1', scenario: { name: 'steady' }, verdict: { pass: true } });
+    // The generator ran in a child process: its memory is reported apart from the local cloud's.
+    expect(json.memory.senderPeakRssBytes).toBeGreaterThan(0);
+    expect(json.notes).toContainEqual(expect.stringMatching(/^The local cloud ran in this process and the load generator in a child process of its own \(peak RSS [1-9]\d* MiB\)/));
     expect(html.match(/<(script|link)\b[^>]*(src|href)=/gi)).toBeNull();
   });
 
