@@ -27,6 +27,7 @@ import { LocalStats, type LocalStatsSnapshot } from './edge/stats.ts';
 import { IamGuard, type IamMode } from './edge/iam.ts';
 import { functionCredentials, iamModelFromTemplate } from './edge/iam-roles.ts';
 import { TemplateResolver, isRecord, loadTemplate, type CfnTemplate } from './template/template.ts';
+import { limitHeapGrowth } from './util/heap-growth.ts';
 import { sleep } from './util/wait.ts';
 
 type StartEmulators = (options: EmulatorsOptions) => Promise<Emulators>;
@@ -91,6 +92,12 @@ interface LocalCloudOptions {
    * faster on 2 cores, see the package README).
    */
   functionsThread?: boolean;
+  /**
+   * V8's heap growing percent for this process (util/heap-growth.ts): a heap may grow to (1 + percent / 100) × what
+   * survived its last full GC. Default `LOCAL_HEAP_GROWING_PERCENT`, else 100; 0 is V8's own heuristic (up to 4 ×).
+   * A `--heap-growing-percent` on node's command line wins.
+   */
+  heapGrowingPercent?: number;
   /** The functions' requests against their roles (edge/iam.ts): refused, reported, or not evaluated (default DEFAULT_IAM_MODE). */
   iam?: IamMode;
   /**
@@ -429,6 +436,10 @@ async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCl
   const started = Date.now();
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const detail = options.detail ?? log;
+  const growing = limitHeapGrowth({ option: options.heapGrowingPercent, env: process.env.LOCAL_HEAP_GROWING_PERCENT, execArgv: process.execArgv });
+  if (growing !== undefined) {
+    detail(`V8 heaps grow ${growing === 0 ? "by V8's own heuristic" : `to ${1 + growing / 100} x what survives a full GC`} (LOCAL_HEAP_GROWING_PERCENT=${growing})`);
+  }
   const projectDir = resolvePath(options.projectDir ?? process.cwd());
   const stage = options.stage ?? 'local';
   const dataDir = resolvePath(projectDir, options.dataDir ?? '.local');
