@@ -6,8 +6,9 @@
  * `--heap-growing-percent=100`) keeps the heaps near twice what is live. V8's flags belong to the process, so the
  * emulators' and functions' worker threads follow it too.
  *
- * `npm run load:spike`, 2026-12-04 on this 2-core machine, V8's heuristic → 100 %: peak RSS 1,106 and 1,112 →
- * 872 MiB, CPU per order 39.2 and 37 → 37.8 ms (the README's throughput section has the runs).
+ * V8 reads the flag each time it sets a heap's next limit (`MemoryController::GrowingFactor`), so setting it at run
+ * time works. `npm run load:spike`, 2026-12-04 on this 2-core machine, two alternating pairs, V8's heuristic → 100 %:
+ * peak RSS 1,121 / 1,171 → 903 / 897 MiB, CPU per order 36.5 / 24.1 → 32.7 / 29 ms (the README's throughput section).
  */
 import { setFlagsFromString } from 'node:v8';
 import { EmulatorsConfigError } from './errors.ts';
@@ -32,7 +33,7 @@ interface HeapGrowthInput {
  */
 function heapGrowingPercent({ option, env, execArgv = [] }: HeapGrowthInput): number | undefined {
   // V8 reads --heap_growing_percent as the same flag.
-  if (execArgv.some((arg) => [FLAG, `${FLAG}=`].some((name) => arg.replaceAll('_', '-').startsWith(name)))) return undefined;
+  if (execArgv.some((arg) => arg.split('=')[0]?.replaceAll('_', '-') === FLAG)) return undefined;
   const source = option !== undefined ? 'heapGrowingPercent' : 'LOCAL_HEAP_GROWING_PERCENT';
   const value = option ?? (env === undefined || env.trim() === '' ? DEFAULT_HEAP_GROWING_PERCENT : Number(env));
   if (!Number.isInteger(value) || value < 0) {
