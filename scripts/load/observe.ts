@@ -3,6 +3,7 @@
  * (GetQueueAttributes, once a second), the local cloud's counters and memory (once a second), and the
  * Orders table (a paginated Scan, every page read, projected to the attributes the accounting needs).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { LocalStatsSnapshot } from 'local-cloud';
@@ -118,6 +119,18 @@ class Sampler {
     };
     void tick();
     this.timer = setInterval(() => void tick(), this.intervalMs);
+  }
+
+  /**
+   * Resolves once the work queues' last two samples held nothing waiting (the report's drain measure), or at
+   * `deadlineEpochMs`, or when `signal` aborts: every order can be COMPLETED while the follow-up work its events
+   * started (documents, reviews) still waits in its queues.
+   */
+  async untilEmpty(deadlineEpochMs: number, signal?: AbortSignal): Promise<void> {
+    const empty = (): boolean => this.queues.length >= 2 && this.queues.slice(-2).every((sample) => sample.waiting === 0);
+    while (!empty() && Date.now() < deadlineEpochMs && signal?.aborted !== true) {
+      await sleep(Math.min(this.intervalMs / 4, Math.max(0, deadlineEpochMs - Date.now())));
+    }
   }
 
   stop(): void {

@@ -425,7 +425,8 @@ async function drain(ctx: RunContext, state: RunState, workload: Workload, start
   } finally {
     clearInterval(drainTicker);
   }
-  // Two more samples so the queue chart shows the end.
+  // Until the queues are empty (the drain measure needs two empty samples), then one more sample so the chart shows the end.
+  await sampler.untilEmpty(deadlineEpochMs, options.signal);
   await sleep(SAMPLE_INTERVAL_MS * 1.2);
   sampler.stop();
   progress.done();
