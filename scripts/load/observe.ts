@@ -8,6 +8,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { LocalStatsSnapshot } from 'local-cloud';
 import type { TableItem } from './accounting.ts';
+import { queuesDrainedAt } from './report.ts';
 import type { LoadTarget, QueueInfo } from './target.ts';
 
 interface QueueDepth {
@@ -122,13 +123,12 @@ class Sampler {
   }
 
   /**
-   * Resolves once the work queues' last two samples held nothing waiting (the report's drain measure), or at
-   * `deadlineEpochMs`, or when `signal` aborts: every order can be COMPLETED while the follow-up work its events
-   * started (documents, reviews) still waits in its queues.
+   * Resolves once the samples from `fromMs` on show the work queues drained as the report measures it
+   * (queuesDrainedAt), or at `deadlineEpochMs`, or when `signal` aborts: every order can be COMPLETED while the
+   * follow-up work its events started (documents, reviews) still waits in its queues.
    */
-  async untilEmpty(deadlineEpochMs: number, signal?: AbortSignal): Promise<void> {
-    const empty = (): boolean => this.queues.length >= 2 && this.queues.slice(-2).every((sample) => sample.waiting === 0);
-    while (!empty() && Date.now() < deadlineEpochMs && signal?.aborted !== true) {
+  async untilDrained(fromMs: number, deadlineEpochMs: number, signal?: AbortSignal): Promise<void> {
+    while (queuesDrainedAt(this.queues, fromMs) === null && Date.now() < deadlineEpochMs && signal?.aborted !== true) {
       await sleep(Math.min(this.intervalMs / 4, Math.max(0, deadlineEpochMs - Date.now())));
     }
   }

@@ -425,8 +425,9 @@ async function drain(ctx: RunContext, state: RunState, workload: Workload, start
   } finally {
     clearInterval(drainTicker);
   }
-  // Until the queues are empty (the drain measure needs two empty samples), then one more sample so the chart shows the end.
-  await sampler.untilEmpty(deadlineEpochMs, options.signal);
+  // Until the queues have drained since the last arrival (two empty samples, the report's measure), then one more
+  // sample so the chart shows the end.
+  await sampler.untilDrained(lastArrivalEpochMs - startEpochMs, deadlineEpochMs, options.signal);
   await sleep(SAMPLE_INTERVAL_MS * 1.2);
   sampler.stop();
   progress.done();

@@ -6,15 +6,16 @@ const sample = (t: number, waiting: number): QueueSample => ({ t, depths: {}, ba
 /** A sampler that is never started: the test adds its samples itself. */
 const sampler = (): Sampler => new Sampler({} as LoadTarget, Date.now(), 40);
 
-describe('Sampler.untilEmpty (the end of a run waits for the drain measure)', () => {
+describe('Sampler.untilDrained (the end of a run waits for the drain measure)', () => {
   it('waits while follow-up work still waits in a queue, and ends at the second empty sample in a row', async () => {
-    // Prepare: every order is COMPLETED, but a document notice waits, then one empty sample, then another message
+    // Prepare: empty queues before the last arrival (1 s) do not count; after it, every order is COMPLETED but a
+    // document notice waits, then one empty sample, then another message
     const observed = sampler();
-    observed.queues.push(sample(1000, 3), sample(2000, 0), sample(3000, 1));
+    observed.queues.push(sample(0, 0), sample(500, 0), sample(1000, 3), sample(2000, 0), sample(3000, 1));
     let ended = false;
 
     // Act
-    const waiting = observed.untilEmpty(Date.now() + 10_000).then(() => (ended = true));
+    const waiting = observed.untilDrained(1000, Date.now() + 10_000).then(() => (ended = true));
     await new Promise((resolve) => setTimeout(resolve, 100));
     const endedBefore = ended;
     observed.queues.push(sample(4000, 0), sample(5000, 0));
@@ -32,7 +33,7 @@ describe('Sampler.untilEmpty (the end of a run waits for the drain measure)', ()
     const deadline = Date.now() + 150;
 
     // Act
-    await observed.untilEmpty(deadline);
+    await observed.untilDrained(1000, deadline);
 
     // Assess
     expect(Date.now()).toBeGreaterThanOrEqual(deadline);
@@ -45,7 +46,7 @@ describe('Sampler.untilEmpty (the end of a run waits for the drain measure)', ()
     const interrupt = new AbortController();
 
     // Act
-    const waiting = observed.untilEmpty(Date.now() + 60_000, interrupt.signal);
+    const waiting = observed.untilDrained(1000, Date.now() + 60_000, interrupt.signal);
     interrupt.abort();
     await waiting;
 
