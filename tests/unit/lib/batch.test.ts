@@ -197,8 +197,8 @@ describe('Lib: batch processSqsBatch', () => {
       expect(handled).toEqual([records[1], records[3]].map((record) => record?.messageId));
     });
 
-    it('processes the records of a FIFO batch one at a time, in order', async () => {
-      // Prepare
+    it('runs a FIFO batch in order within each message group, the groups concurrently', async () => {
+      // Prepare: A placed, B placed, A charged, B charged, A shipped
       const records = sqsRecords('order-store-fifo');
       const events: string[] = [];
       const handler: RecordHandler = async (record) => {
@@ -206,12 +206,19 @@ describe('Lib: batch processSqsBatch', () => {
         await nextTurn();
         events.push(`end ${record.messageId}`);
       };
+      const groupOf = (messageId: string): string | undefined => records.find((record) => record.messageId === messageId)?.attributes.MessageGroupId;
 
       // Act
-      await processSqsBatch(batchOf(...records), context, handler, { fifo: true });
+      const response = await processSqsBatch(batchOf(...records), context, handler, { fifo: true });
 
-      // Assess
-      expect(events).toEqual(records.flatMap((record) => [`start ${record.messageId}`, `end ${record.messageId}`]));
+      // Assess: each group's records one after the other, in the batch's order
+      expect(response).toEqual({ batchItemFailures: [] });
+      for (const group of new Set(records.map((record) => record.attributes.MessageGroupId))) {
+        const own = records.filter((record) => record.attributes.MessageGroupId === group);
+        expect(events.filter((line) => groupOf(line.split(' ')[1] as string) === group)).toEqual(own.flatMap((record) => [`start ${record.messageId}`, `end ${record.messageId}`]));
+      }
+      // ... while the two orders' first records ran at the same time
+      expect(events.slice(0, 2)).toEqual([`start ${records[0]?.messageId}`, `start ${records[1]?.messageId}`]);
     });
   });
 
@@ -257,7 +264,7 @@ describe('Lib: batch processSqsBatch', () => {
       expect(String(failed[0]?.errorMessage)).toContain('was not started');
     });
 
-    it('FIFO: a record hung past the margin fails, the records after it are not started (its group and the others)', async () => {
+    it('FIFO: a record hung past the margin fails, the records after it in its group are not started, other groups go on', async () => {
       // Prepare: A placed, B placed, A charged, B charged, A shipped; B placed hangs
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
       const records = sqsRecords('order-store-fifo');
@@ -270,8 +277,8 @@ describe('Lib: batch processSqsBatch', () => {
       await pending;
 
       // Assess
-      expect(handled).toEqual([records[0]?.messageId]);
-      expect(response?.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(records.slice(1).map((record) => record.messageId));
+      expect(handled).toEqual([records[0], records[2], records[4]].map((record) => record?.messageId));
+      expect(response?.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual([records[1], records[3]].map((record) => record?.messageId));
     });
 
     it('names the record and whether it had started', () => {
