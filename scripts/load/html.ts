@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { NOT_ON_AWS, type LoadReport } from './report.ts';
+import { NOT_ON_AWS, formatEventLoops, type LoadReport } from './report.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -178,6 +178,7 @@ ${verdict}
 <div class="card"><b>${fmt(report.queues.peakBacklog, 0)}</b><span>peak backlog (messages)</span></div>
 <div class="card"><b>${memory}</b><span>local cloud peak RSS</span></div>
 <div class="card"><b>${report.cpu === NOT_ON_AWS ? NOT_ON_AWS : `${fmt(report.cpu.msPerOrder, 1)} ms`}</b><span>local cloud CPU per order</span></div>
+<div class="card"><b>${escapeHtml(report.eventLoops === NOT_ON_AWS ? NOT_ON_AWS : formatEventLoops(report.eventLoops))}</b><span>event loops busy: run / spike / drain</span></div>
 </div>
 
 <p class="note">HTTP answers: ${Object.entries(c.statusCodes).map(([code, n]) => `${code === '0' ? 'no answer' : escapeHtml(code)} × ${fmt(n, 0)}`).join(', ') || 'none'}.${c.networkErrorMessages.length > 0 ? ` No answer: ${c.networkErrorMessages.map((e) => `${escapeHtml(e.message)} × ${fmt(e.count, 0)}`).join('; ')}.` : ''}</p>

@@ -1,12 +1,12 @@
 /**
  * What the runner watches while a scenario runs: every queue's depth, in-flight and delayed counts
- * (GetQueueAttributes, once a second), the local cloud's counters and memory (once a second), and the
+ * (GetQueueAttributes, once a second), the local cloud's counters, memory and event loops (once a second), and the
  * Orders table (a paginated Scan, every page read, projected to the attributes the accounting needs).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { paginateScan } from '@aws-sdk/lib-dynamodb';
-import type { LocalStatsSnapshot } from 'local-cloud';
+import type { EventLoopTime, LocalStatsSnapshot } from 'local-cloud';
 import type { TableItem } from './accounting.ts';
 import { queuesDrainedAt } from './report.ts';
 import type { LoadTarget, QueueInfo } from './target.ts';
@@ -36,6 +36,12 @@ interface MemorySample {
   t: number;
   rssBytes: number;
   peakRssBytes: number;
+}
+
+/** The local cloud's event loops' busy and idle time so far (LocalStatsSnapshot.eventLoops), at `t`. */
+interface EventLoopSample {
+  t: number;
+  eventLoops: Record<string, EventLoopTime>;
 }
 
 const DEPTH_ATTRIBUTES = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
@@ -78,6 +84,7 @@ async function sampleQueues(target: LoadTarget, t: number): Promise<QueueSample>
 class Sampler {
   readonly queues: QueueSample[] = [];
   readonly memory: MemorySample[] = [];
+  readonly eventLoops: EventLoopSample[] = [];
   failures = 0;
   lastError = '';
   private timer?: NodeJS.Timeout;
@@ -109,7 +116,10 @@ class Sampler {
       try {
         const [sample, stats] = await Promise.all([sampleQueues(this.target, t), this.target.stats().catch(() => undefined)]);
         this.queues.push(sample);
-        if (stats) this.memory.push({ t, rssBytes: stats.memory.rssBytes, peakRssBytes: stats.memory.peakRssBytes });
+        if (stats) {
+          this.memory.push({ t, rssBytes: stats.memory.rssBytes, peakRssBytes: stats.memory.peakRssBytes });
+          this.eventLoops.push({ t, eventLoops: stats.eventLoops });
+        }
         for (const listener of this.listeners) listener(sample);
       } catch (error) {
         this.failures += 1;
@@ -196,4 +206,4 @@ function statsDelta(before: LocalStatsSnapshot, after: LocalStatsSnapshot): {
 }
 
 export { Sampler, scanOrders, statsDelta };
-export type { MemorySample, QueueSample };
+export type { EventLoopSample, MemorySample, QueueSample };

@@ -7,7 +7,7 @@ import type { Accounting } from './accounting.ts';
 import type { PhaseWindow } from './arrivals.ts';
 import type { ChaosReport } from './chaos.ts';
 import { newHistogram, record, spectrum, summarize, summarizeValues, type LatencySummary } from './histogram.ts';
-import type { MemorySample, QueueSample } from './observe.ts';
+import type { EventLoopSample, MemorySample, QueueSample } from './observe.ts';
 import type { RequestRecord } from './open-loop.ts';
 import type { SenderSummary } from './sender.ts';
 import type { AwsPrediction } from './prediction.ts';
@@ -34,6 +34,17 @@ interface FunctionReport {
   memoryMb: number;
   meanDurationMs: number;
   invocationsPerOrder: number;
+}
+
+/**
+ * How busy one of the local cloud's event loops was (0 to 1: Δactive / (Δactive + Δidle) between the samples that
+ * bound the window): over the whole run, during the spike phase(s), and from the drain's origin to the drain (or the
+ * last sample). null where fewer than two samples fall in the window.
+ */
+interface EventLoopBusy {
+  run: number | null;
+  spike: number | null;
+  drain: number | null;
 }
 
 interface LoadReport {
@@ -134,6 +145,8 @@ interface LoadReport {
   memory: { peakRssBytes: number; senderPeakRssBytes: number | null; samples: MemorySample[] } | typeof NOT_ON_AWS;
   /** CPU the local cloud's process used during the run (user + system, all threads; in-process it includes the load generator). */
   cpu: { ms: number; msPerOrder: number } | typeof NOT_ON_AWS;
+  /** The local cloud's event loops (LocalStatsSnapshot.eventLoops: `main`, `emulators`), how busy each was. */
+  eventLoops: Record<string, EventLoopBusy> | typeof NOT_ON_AWS;
   import?: { key: string; bytes: number; uploadMs: number; orders: number };
   scan: { pages: number; itemsScanned: number; ms: number };
   timeseries: {
@@ -185,6 +198,7 @@ interface ReportInput {
   samplesFailed: number;
   sampleIntervalMs: number;
   memorySamples: MemorySample[];
+  eventLoopSamples: EventLoopSample[];
   peakRssBytes: number | undefined;
   /** CPU ms (user + system) the local cloud's process used during the run. */
   cpuMs: number | undefined;
@@ -209,6 +223,30 @@ function drainOrigin(input: ReportInput): { fromMs: number; fromWhat: LoadReport
   if (spikes.length > 0) return { fromMs: Math.max(...spikes.map((window) => window.endMs)), fromWhat: 'spike end' };
   return { fromMs: Math.max(0, ...input.phases.map((window) => window.endMs)), fromWhat: 'last arrival' };
 }
+
+/**
+ * How busy the event loop `name` was within the windows [fromMs, toMs] (0 to 1), from the first sample at or after
+ * each window's start to the last at or before its end; null when no window holds two samples.
+ */
+function eventLoopBusy(samples: EventLoopSample[], name: string, windows: { fromMs: number; toMs: number }[]): number | null {
+  let active = 0;
+  let idle = 0;
+  for (const { fromMs, toMs } of windows) {
+    const inside = samples.filter((sample) => sample.t >= fromMs && sample.t <= toMs && sample.eventLoops[name] !== undefined);
+    const first = inside[0]?.eventLoops[name];
+    const last = inside.at(-1)?.eventLoops[name];
+    if (inside.length < 2 || first === undefined || last === undefined) continue;
+    active += last.activeMs - first.activeMs;
+    idle += last.idleMs - first.idleMs;
+  }
+  return active + idle > 0 ? round(active / (active + idle), 3) : null;
+}
+
+/** `main 82 % / 95 % / 88 %; emulators 40 % / ...`: each event loop's busy share, "n/a" where a window had no two samples. */
+const formatEventLoops = (loops: Record<string, EventLoopBusy>): string =>
+  Object.entries(loops)
+    .map(([name, busy]) => `${name} ${[busy.run, busy.spike, busy.drain].map((share) => (share === null ? 'n/a' : `${Math.round(share * 100)} %`)).join(' / ')}`)
+    .join('; ') || 'not sampled';
 
 /** First t ≥ from where `waiting` was 0 in two consecutive samples. */
 function queuesDrainedAt(samples: QueueSample[], fromMs: number): number | null {
@@ -343,6 +381,20 @@ function buildReport(input: ReportInput): LoadReport {
   const spikeWindows = input.phases.filter((window) => window.type === 'spike');
   const spikeAccepted = sent.filter((r) => r.status === 202 && spikeWindows.some((window) => window.phase === r.phase)).length;
   const spikeSeconds = spikeWindows.reduce((sum, window) => sum + (window.endMs - window.startMs) / 1000, 0);
+
+  // Event loops.
+  const loopNames = [...new Set(input.eventLoopSamples.flatMap((sample) => Object.keys(sample.eventLoops)))];
+  const runEndMs = input.endEpochMs - input.startEpochMs;
+  const eventLoops = Object.fromEntries(
+    loopNames.map((name): [string, EventLoopBusy] => [
+      name,
+      {
+        run: eventLoopBusy(input.eventLoopSamples, name, [{ fromMs: 0, toMs: runEndMs }]),
+        spike: spikeWindows.length === 0 ? null : eventLoopBusy(input.eventLoopSamples, name, spikeWindows.map((window) => ({ fromMs: window.startMs, toMs: window.endMs }))),
+        drain: eventLoopBusy(input.eventLoopSamples, name, [{ fromMs: origin.fromMs, toMs: drainedAt ?? runEndMs }]),
+      },
+    ]),
+  );
 
   // AWS requests and functions.
   // Per order: every order that entered the pipeline, including those placed despite a 5xx.
@@ -495,6 +547,7 @@ function buildReport(input: ReportInput): LoadReport {
     functions: local && delta ? functions : NOT_ON_AWS,
     memory: local ? { peakRssBytes: peakRss ?? 0, senderPeakRssBytes: input.sender?.peakRssBytes ?? null, samples: input.memorySamples } : NOT_ON_AWS,
     cpu: local && input.cpuMs !== undefined ? { ms: input.cpuMs, msPerOrder: round(input.cpuMs / orders, 1) } : NOT_ON_AWS,
+    eventLoops: local ? eventLoops : NOT_ON_AWS,
     ...(input.importInfo ? { import: input.importInfo } : {}),
     scan: input.scan,
     timeseries: {
@@ -520,5 +573,5 @@ function buildReport(input: ReportInput): LoadReport {
   };
 }
 
-export { NOT_ON_AWS, REPORT_SCHEMA, buildReport, queuesDrainedAt };
+export { NOT_ON_AWS, REPORT_SCHEMA, buildReport, formatEventLoops, queuesDrainedAt };
 export type { LoadReport, ReportInput };

@@ -23,7 +23,7 @@ import { ArtilleryError, artilleryCommands, writeArtilleryFiles } from './artill
 import { ARTILLERY_RUNNERS, accountByCorrelation, artilleryInvocation, artilleryOutcome, formatRunAccounting, runArtillery, type ArtilleryRunner } from './artillery-run.ts';
 import { formatPrediction, predictForReport } from './prediction.ts';
 import { createProgress, type Progress } from './progress.ts';
-import { buildReport, type LoadReport } from './report.ts';
+import { buildReport, formatEventLoops, type LoadReport } from './report.ts';
 import { loadScenario, ScenarioError, type Scenario } from './scenario.ts';
 import { startSender, type SenderSummary } from './sender.ts';
 import { resolveTarget, TargetError, TEMPLATE_PATH, type LoadTarget } from './target.ts';
@@ -541,6 +541,7 @@ async function buildRunReport(ctx: RunContext, state: RunState, workload: Worklo
     samplesFailed: sampler.failures,
     sampleIntervalMs: SAMPLE_INTERVAL_MS,
     memorySamples: sampler.memory,
+    eventLoopSamples: sampler.eventLoops,
     placedDespiteError,
     peakRssBytes: statsAfter?.memory.peakRssBytes,
     cpuMs: statsBefore?.cpu && statsAfter?.cpu ? statsAfter.cpu.userMs + statsAfter.cpu.systemMs - statsBefore.cpu.userMs - statsBefore.cpu.systemMs : undefined,
@@ -677,6 +678,7 @@ function formatSummary(report: LoadReport, paths?: { jsonPath: string; htmlPath:
         : `${n(report.memory.peakRssBytes / 1024 ** 2, 0)} MiB${report.memory.senderPeakRssBytes === null ? ' (the load generator included)' : ` (the load generator's, apart: ${n(report.memory.senderPeakRssBytes / 1024 ** 2, 0)} MiB)`}`,
     ],
     ['local cloud CPU per order', typeof report.cpu === 'string' ? report.cpu : `${n(report.cpu.msPerOrder, 1)} ms (${n(report.cpu.ms / 1000, 1)} s in all; load average ${report.run.host.loadAverageAtStart[0]} at start on ${report.run.host.cpus} CPUs)`],
+    ['event loops busy: run / spike / drain', typeof report.eventLoops === 'string' ? report.eventLoops : formatEventLoops(report.eventLoops)],
   ];
   const chaos = report.chaos;
   if (chaos) {

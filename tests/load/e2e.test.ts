@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlHeaders, type LocalStatsSnapshot } from 'local-cloud';
-import { runLoad, type RunResult } from '../../scripts/load/run.ts';
+import { formatSummary, runLoad, type RunResult } from '../../scripts/load/run.ts';
 import { loadScenario } from '../../scripts/load/scenario.ts';
 import { resolveTarget, type LoadTarget } from '../../scripts/load/target.ts';
 
@@ -74,5 +74,21 @@ describe('Load run end to end: a 5-second steady at 5 orders/s on the local clou
     expect(stats.aws.sqs?.GetQueueAttributes).toBeUndefined();
     expect(stats.functions['orderflow-local-placeOrder']?.invocations).toBeGreaterThanOrEqual(25);
     expect(stats.memory.peakRssBytes).toBeGreaterThan(0);
+  });
+
+  it('says how busy the main and the emulators event loops were, from the samples of GET /_local/stats', () => {
+    const { eventLoops } = result.report;
+
+    expect(Object.keys(stats.eventLoops).sort()).toEqual(['emulators', 'main']);
+    expect(stats.eventLoops.main?.activeMs).toBeGreaterThan(0);
+    expect(typeof eventLoops).toBe('object');
+    for (const name of ['main', 'emulators']) {
+      const busy = typeof eventLoops === 'object' ? eventLoops[name] : undefined;
+      // 5 orders/s keep both loops busy some of the time, never all of it; no spike phase in this run.
+      expect(busy?.run).toBeGreaterThan(0);
+      expect(busy?.run).toBeLessThan(1);
+      expect(busy?.spike).toBeNull();
+    }
+    expect(formatSummary(result.report)).toMatch(/event loops busy: run \/ spike \/ drain +main \d+ % \/ n\/a \/ (\d+ %|n\/a); emulators \d+ % \/ n\/a/);
   });
 });

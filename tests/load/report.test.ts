@@ -60,6 +60,13 @@ function input(): ReportInput {
     samplesFailed: 0,
     sampleIntervalMs: 1000,
     memorySamples: [{ t: 0, rssBytes: 300 * 1024 ** 2, peakRssBytes: 300 * 1024 ** 2 }],
+    // main: 50 % busy in the steady second, 90 % in the spike's, 20 % after; emulators sampled from 1 s on.
+    eventLoopSamples: [
+      { t: 0, eventLoops: { main: { activeMs: 100, idleMs: 100 } } },
+      { t: 1000, eventLoops: { main: { activeMs: 600, idleMs: 600 }, emulators: { activeMs: 0, idleMs: 0 } } },
+      { t: 2000, eventLoops: { main: { activeMs: 1500, idleMs: 700 }, emulators: { activeMs: 300, idleMs: 700 } } },
+      { t: 3000, eventLoops: { main: { activeMs: 1700, idleMs: 1500 }, emulators: { activeMs: 400, idleMs: 1600 } } },
+    ],
     peakRssBytes: 320 * 1024 ** 2,
     cpuMs: 900,
     loadAverage: { start: [0.5, 0.4, 0.3], end: [0.6, 0.4, 0.3] },
@@ -89,6 +96,8 @@ describe('Load report: the JSON document and its HTML page', () => {
     expect(report.aws.requestsPerOrder).toEqual({ sqs: 12, sns: 2.667 });
     expect(report.functions).toEqual({ 'orderflow-local-placeOrder': { invocations: 4, errors: 0, timeouts: 0, throttles: 0, memoryMb: 512, meanDurationMs: 20, invocationsPerOrder: 1.333 } });
     expect(report.cpu).toEqual({ ms: 900, msPerOrder: 300 });
+    // drain: from the spike's end (2 s) to the drain (3 s)
+    expect(report.eventLoops).toEqual({ main: { run: 0.533, spike: 0.9, drain: 0.2 }, emulators: { run: 0.2, spike: 0.3, drain: 0.1 } });
     expect(report.verdict).toEqual({ pass: false, failures: ['1 HTTP 5xx answer(s)'] });
     expect(report.aims.map((aim) => [aim.name, aim.pass])).toEqual([
       ['lost orders', true],
@@ -111,6 +120,7 @@ describe('Load report: the JSON document and its HTML page', () => {
     expect(report.aws).toEqual({ source: 'n/a on AWS', requestsPerOrder: 'n/a on AWS', requestsByOperation: 'n/a on AWS', totalRequests: 'n/a on AWS' });
     expect(report.functions).toBe('n/a on AWS');
     expect(report.memory).toBe('n/a on AWS');
+    expect(report.eventLoops).toBe('n/a on AWS');
     expect(report.aims.find((aim) => aim.name.includes('memory'))).toMatchObject({ value: 'n/a on AWS', pass: undefined });
   });
 

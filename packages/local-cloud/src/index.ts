@@ -15,7 +15,7 @@ export { OBSERVER_AGENT, STATS_PATH } from './edge/stats.ts';
 export { hostRefusal, isAllowedHost, originRefusal, sendRefusal } from './edge/guard.ts';
 export { TOKEN_FILE, TOKEN_HEADER, TOKEN_VARIABLE, controlHeaders, readLocalToken } from './edge/token.ts';
 export type { HostRule, Refusal } from './edge/guard.ts';
-export type { FunctionStats, LocalStatsSnapshot } from './edge/stats.ts';
+export type { EventLoopTime, FunctionStats, LocalStatsSnapshot } from './edge/stats.ts';
 export type { IamReport } from './edge/iam.ts';
 export { functionCredentials } from './edge/iam-roles.ts';
 export { startEmulators } from './emulators/emulators.ts';

@@ -1,7 +1,7 @@
 /**
  * Counters the local cloud keeps, for load runs and `npm run cost`: AWS requests by service and
  * operation as they pass the edge, invocations, errors and duration per function in the runtime,
- * and the process's memory. One set of counters per edge endpoint (a process may run several
+ * the process's memory, and how busy its event loops were. One set of counters per edge endpoint (a process may run several
  * local clouds, as the tests do); `GET /_local/stats` on the edge answers its snapshot as JSON.
  *
  * Requests whose user agent carries `orderflow-load` (the load runner's own queue sampling and
@@ -14,6 +14,7 @@
  * const sqsPerOrder = (after.aws.sqs?.ReceiveMessage ?? 0) - (before.aws.sqs?.ReceiveMessage ?? 0);
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 /** The user-agent token that marks the load runner's own requests. */
 const OBSERVER_AGENT = 'orderflow-load';
@@ -53,6 +54,19 @@ interface LocalStatsSnapshot {
   };
   /** CPU time the process has used so far (all its threads), ms. */
   cpu: { userMs: number; systemMs: number };
+  /**
+   * Each watched event loop's time so far, busy (`activeMs`) and waiting for work (`idleMs`), as Node's
+   * `eventLoopUtilization` counts it: `main` (the edge, the pollers and, by default, the functions) and, when they
+   * run in a thread of their own, `emulators`. Two snapshots give a window's busy share:
+   * Δactive / (Δactive + Δidle). A loop busy near 100 % is what holds the local cloud back.
+   */
+  eventLoops: Record<string, EventLoopTime>;
+}
+
+/** An event loop's busy and idle time so far, ms. */
+interface EventLoopTime {
+  activeMs: number;
+  idleMs: number;
 }
 
 /** The part of an invocation result the counters read (runtime.ts's InvokeResult fits). */
@@ -73,6 +87,18 @@ class LocalStats {
   private readonly aws = new Map<string, Map<string, number>>();
   private readonly observer = new Map<string, Map<string, number>>();
   private readonly functions = new Map<string, MutableFunctionStats>();
+  private readonly eventLoops = new Map<string, () => EventLoopUtilization>([['main', () => performance.eventLoopUtilization()]]);
+
+  /**
+   * Reports the event loop `read` measures under `name` in every snapshot until the returned function is called
+   * (the emulators' thread: its Worker's `performance.eventLoopUtilization`).
+   */
+  watchEventLoop(name: string, read: () => EventLoopUtilization): () => void {
+    this.eventLoops.set(name, read);
+    return () => {
+      if (this.eventLoops.get(name) === read) this.eventLoops.delete(name);
+    };
+  }
 
   /** Counts one AWS request at the edge; `headers` tell the load runner's own requests apart. */
   recordRequest(service: string, operation: string | undefined, headers?: IncomingHttpHeaders): void {
@@ -132,6 +158,12 @@ class LocalStats {
       // ru_maxrss is in kilobytes on Linux and macOS (Node's process.resourceUsage docs).
       memory: { rssBytes: memory.rss, peakRssBytes: Math.max(memory.rss, process.resourceUsage().maxRSS * 1024), heapUsedBytes: memory.heapUsed },
       cpu: { userMs: Math.round(cpu.user / 1000), systemMs: Math.round(cpu.system / 1000) },
+      eventLoops: Object.fromEntries(
+        [...this.eventLoops].map(([name, read]) => {
+          const { active, idle } = read();
+          return [name, { activeMs: round(active), idleMs: round(idle) }];
+        }),
+      ),
     };
   }
 }
@@ -183,4 +215,4 @@ function round(value: number): number {
 }
 
 export { LocalStats, OBSERVER_AGENT, STATS_PATH, isStatsRequest, s3OperationOf };
-export type { FunctionStats, LocalStatsSnapshot };
+export type { EventLoopTime, FunctionStats, LocalStatsSnapshot };

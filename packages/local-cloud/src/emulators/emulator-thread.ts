@@ -11,6 +11,7 @@
  * await thread.stop();
  */
 import type { RequestListener } from 'node:http';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { BufferedResponse } from '../edge/proxy.ts';
 import { dispatchInProcess, sendBuffered } from '../edge/proxy.ts';
@@ -55,6 +56,8 @@ interface EmulatorThread {
   call(target: EmulatorName): Exchange;
   /** The same as a request listener, for clients that address the emulator's port (edge/in-process-clients.ts). */
   listener(target: EmulatorName): RequestListener;
+  /** The thread's event loop so far: busy and idle time (the Worker's `performance.eventLoopUtilization`). */
+  eventLoopUtilization(): EventLoopUtilization;
   /** fauxqs-dlq-origin.ts's deadLetterSources, read in the emulators' thread. */
   deadLetterSources(queueName: string): Promise<Map<string, string>>;
   /**
@@ -144,6 +147,7 @@ async function startEmulatorThread(
           res.end(JSON.stringify({ message: `local emulators: ${(error as Error).message}` }));
         });
     },
+    eventLoopUtilization: () => worker.performance.eventLoopUtilization(),
     deadLetterSources: async (queueName) => {
       const reply = await ask({ kind: 'dead-letter-sources', queueName });
       return new Map(reply.kind === 'dead-letter-sources' ? reply.sources : []);

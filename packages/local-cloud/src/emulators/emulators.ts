@@ -201,11 +201,13 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
   let edge: Edge | undefined;
   let unserve: (() => void) | undefined;
   let unregisterDeliveryCheck: (() => void) | undefined;
+  let unwatchThread: (() => void) | undefined;
   let syncDeliveryPolicy: (() => Promise<void>) | undefined;
 
   async function stopAll(): Promise<void> {
     unserve?.();
     unregisterDeliveryCheck?.();
+    unwatchThread?.();
     await firehose?.stop();
     await sqsDeadLetters?.close();
     await dynamodbTtl?.close();
@@ -227,6 +229,7 @@ async function startEmulators(options: EmulatorsOptions): Promise<Emulators> {
       started,
       options.iam,
     );
+    if (thread !== undefined) unwatchThread = stats.watchEventLoop('emulators', () => thread.eventLoopUtilization());
     const guard = options.iam;
     if (thread !== undefined && guard !== undefined) {
       syncDeliveryPolicy = () => thread.setDeliveryRefusals(guard.refusedDeliveries(SNS_PRINCIPAL), guard.mode === 'enforce');
