@@ -8,6 +8,8 @@
 // the median of its runs is at least 90 % of the offered rate with nothing lost. The first step that does not keep
 // up ends the climb; the maximum sustained rate is the best step that kept up. CPU/order is the local cloud process's CPU
 // time (every thread, the in-process load generator's too) over a run and its drain, per accepted order, median of the runs.
+// "busy main / emulators": how much of a run and its drain each of the local cloud's two event loops spent running code
+// (the load report's eventLoops, Node's eventLoopUtilization), median of the runs: the one near 100 % is what binds.
 import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { join } from 'node:path';
 import { runLoad } from '../load/run.ts';
@@ -50,6 +52,9 @@ interface RunFigures {
   messagesPerOrder: number;
   /** The local cloud's CPU (all its threads, the load generator's included) per accepted order over the run and its drain. */
   cpuMsPerOrder: number;
+  /** How busy the main and the emulators' event loops were over the run and its drain (0 to 1; NaN: not measured). */
+  mainBusy: number;
+  emulatorsBusy: number;
 }
 
 /** SQS messages the pollers deleted so far (every message that went through a queue to a function). */
@@ -66,6 +71,7 @@ async function runStep(target: LoadTarget, rate: number): Promise<RunFigures> {
     log: () => {},
     command: 'npm run bench:pipeline',
   });
+  const busyOf = (loop: string): number => (typeof report.eventLoops === 'string' ? undefined : report.eventLoops[loop]?.run) ?? Number.NaN;
   return {
     offered: report.counts.offered,
     completed: report.counts.completed,
@@ -74,6 +80,8 @@ async function runStep(target: LoadTarget, rate: number): Promise<RunFigures> {
     p95CompletionS: (report.latency.orderToCompleted?.p95 ?? 0) / 1000,
     messagesPerOrder: report.counts.completed > 0 ? (deletedMessages(target) - before) / report.counts.completed : 0,
     cpuMsPerOrder: typeof report.cpu === 'string' ? Number.NaN : report.cpu.msPerOrder,
+    mainBusy: busyOf('main'),
+    emulatorsBusy: busyOf('emulators'),
   };
 }
 
@@ -124,6 +132,7 @@ async function emulatorCeiling(target: LoadTarget): Promise<{ sendPerS: number; 
 }
 
 const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { maximumFractionDigits: digits });
+const percent = (share: number): string => (Number.isNaN(share) ? 'n/a' : `${Math.round(share * 100)} %`);
 
 async function main(): Promise<void> {
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -131,7 +140,7 @@ async function main(): Promise<void> {
   const target = await resolveTarget({ inProcess: true, log: out });
   try {
     let best: { rate: number; e2e: number; messagesPerOrder: number; cpuMsPerOrder: number } | undefined;
-    out(`\n${'offered/s'.padStart(10)}${'e2e/s (runs)'.padStart(30)}${'median'.padStart(9)}${'p95 to COMPLETED'.padStart(18)}${'CPU/order'.padStart(11)}${'lost'.padStart(6)}  verdict`);
+    out(`\n${'offered/s'.padStart(10)}${'e2e/s (runs)'.padStart(30)}${'median'.padStart(9)}${'p95 to COMPLETED'.padStart(18)}${'CPU/order'.padStart(11)}${'busy main / emulators'.padStart(23)}${'lost'.padStart(6)}  verdict`);
     for (const rate of RATES) {
       const runs: RunFigures[] = [];
       for (let i = 0; i < RUNS; i += 1) runs.push(await runStep(target, rate));
@@ -140,7 +149,7 @@ async function main(): Promise<void> {
       const keeps = e2e >= KEEP_UP * rate && lost === 0;
       const cpuMsPerOrder = median(runs.map((r) => r.cpuMsPerOrder));
       out(
-        `${fmt(rate, 0).padStart(10)}${runs.map((r) => fmt(r.rate)).join(' / ').padStart(30)}${fmt(e2e).padStart(9)}${`${fmt(median(runs.map((r) => r.p95CompletionS)), 2)} s`.padStart(18)}${`${fmt(cpuMsPerOrder)} ms`.padStart(11)}${String(lost).padStart(6)}  ${keeps ? 'keeps up' : 'falls behind'}`,
+        `${fmt(rate, 0).padStart(10)}${runs.map((r) => fmt(r.rate)).join(' / ').padStart(30)}${fmt(e2e).padStart(9)}${`${fmt(median(runs.map((r) => r.p95CompletionS)), 2)} s`.padStart(18)}${`${fmt(cpuMsPerOrder)} ms`.padStart(11)}${`${percent(median(runs.map((r) => r.mainBusy)))} / ${percent(median(runs.map((r) => r.emulatorsBusy)))}`.padStart(23)}${String(lost).padStart(6)}  ${keeps ? 'keeps up' : 'falls behind'}`,
       );
       if (keeps) best = { rate, e2e, messagesPerOrder: median(runs.map((r) => r.messagesPerOrder)), cpuMsPerOrder };
       else break;

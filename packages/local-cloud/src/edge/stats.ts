@@ -1,8 +1,9 @@
 /**
  * Counters the local cloud keeps, for load runs and `npm run cost`: AWS requests by service and
  * operation as they pass the edge, invocations, errors and duration per function in the runtime,
- * the process's memory, and how busy its event loops were. One set of counters per edge endpoint (a process may run several
- * local clouds, as the tests do); `GET /_local/stats` on the edge answers its snapshot as JSON.
+ * the process's memory, and how busy its event loops were. One set of counters per edge endpoint (a
+ * process may run several local clouds, as the tests do); `GET /_local/stats` on the edge answers
+ * its snapshot as JSON.
  *
  * Requests whose user agent carries `orderflow-load` (the load runner's own queue sampling and
  * table scans) are counted apart, under `observer`, so they do not inflate "requests per order".
