@@ -461,11 +461,14 @@ function completionTimes(orders: AcceptedOrder[], itemsById: Map<string, TableIt
 }
 
 /** Report: the orders the drain measure starts from (API: accepted up to the end of the last spike). */
-function acceptedBeforeDrain(scenario: Scenario, state: RunState, orders: AcceptedOrder[]): Set<string> {
+/** The orders whose completion the drain waits for: accepted up to the last spike's end (all, without a spike), poison ones left out. */
+function acceptedBeforeDrain(scenario: Scenario, state: Pick<RunState, 'accepted' | 'acceptedPhase' | 'poisonIds' | 'phases'>, orders: AcceptedOrder[]): Set<string> {
   if (scenario.kind !== 'api') return new Set(orders.map((o) => o.orderId));
+  // Poison orders complete only after the chaos phase's redrive: the drain leaves them out, as the counts do.
+  const counted = [...state.accepted.keys()].filter((id) => !state.poisonIds.has(id));
   const lastSpike = state.phases.filter((window) => window.type === 'spike').at(-1);
-  if (!lastSpike) return new Set(state.accepted.keys());
-  return new Set([...state.accepted.keys()].filter((id) => (state.acceptedPhase.get(id) ?? 0) <= lastSpike.phase));
+  if (!lastSpike) return new Set(counted);
+  return new Set(counted.filter((id) => (state.acceptedPhase.get(id) ?? 0) <= lastSpike.phase));
 }
 
 /** Bytes as whole MiB, for the report's notes. */
@@ -840,5 +843,5 @@ if (import.meta.main) {
   });
 }
 
-export { UsageError, formatSummary, parseArguments, runLoad };
+export { UsageError, acceptedBeforeDrain, formatSummary, parseArguments, runLoad };
 export type { RunOptions, RunResult };

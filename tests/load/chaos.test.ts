@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TableItem } from '../../scripts/load/accounting.ts';
 import { generateOrder, isPoisonArrival } from '../../scripts/load/arrivals.ts';
 import { checkChaos, type ChaosOrder } from '../../scripts/load/chaos.ts';
+import { acceptedBeforeDrain } from '../../scripts/load/run.ts';
 import { loadScenario, parseScenario } from '../../scripts/load/scenario.ts';
 
 const BILLING_DLQ = 'orderflow-local-billing-dlq';
@@ -88,5 +89,18 @@ describe('Chaos scenario: poison orders, DLQ and exactly-once accounting', () =>
     expect(chaos.chaos?.localQueues).toEqual({ visibilityTimeoutSeconds: 10, maxReceiveCount: 5 });
     expect(() => parseScenario({ phases: [{ type: 'steady', rate: 1, duration: 1 }], faults: { chargeOrder: { failureRate: 2 } } }, 'x.yml')).toThrow('x.yml: faults.chargeOrder.failureRate: must be a number from 0 to 1');
     expect(() => parseScenario({ phases: [{ type: 'steady', rate: 1, duration: 1 }], orders: { poisonShare: 0.1 } }, 'x.yml')).toThrow(/poisonShare: poison orders need a faults: block/);
+  });
+
+  it('leaves the poison orders out of the drain, as from the counts: they complete only after the redrive', async () => {
+    // Prepare: three accepted orders, p poison
+    const scenario = await loadScenario('chaos');
+    const accepted = new Map(['a', 'b', 'p'].map((orderId) => [orderId, { orderId, sentEpochMs: 0, acceptedEpochMs: 1 }]));
+    const state = { accepted, acceptedPhase: new Map([...accepted.keys()].map((id) => [id, 0])), poisonIds: new Set(['p']), phases: [] };
+
+    // Act
+    const waitedFor = acceptedBeforeDrain(scenario, state, [...accepted.values()]);
+
+    // Assess
+    expect([...waitedFor]).toEqual(['a', 'b']);
   });
 });
