@@ -2,7 +2,7 @@
  * AWS SDK v3 calls to the edge without a socket. Every client in this process — the functions' own, the pollers',
  * the provisioner's, a test's — sends its HTTP requests through `NodeHttpHandler` (the SDK's default for Node).
  * While an edge is registered here, a request addressed to it (`127.0.0.1:<port>` or `localhost:<port>`) is handed
- * to the edge's request listener in memory (light-my-request, as the edge does with fauxqs): the same headers and
+ * to the edge's request listener in memory (in-memory-exchange.ts): the same headers and
  * body, the same edge code, but no loopback connection, no HTTP parser on either side, and a SigV4 `Authorization`
  * with the real credential scope but no hashing (placeholderSignature). Requests to anything else (AWS itself,
  * another edge) take the socket and are signed as before.
@@ -11,13 +11,13 @@
  * ~35 loopback requests per order (`npx node --cpu-prof scripts/load/run.ts steady --in-process`, then
  * `scripts/load/profile.ts`).
  */
-import type { IncomingHttpHeaders, RequestListener } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { Readable } from 'node:stream';
 import { buildQueryString, HttpResponse } from '@smithy/core/protocols';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { prepareRequest, SignatureV4 } from '@smithy/signature-v4';
-import { inject } from 'light-my-request';
 import { bodyOf } from './bodies.ts';
+import { exchangeInMemory } from './in-memory-exchange.ts';
 import { flatHeaders } from './proxy.ts';
 
 type Handle = NodeHttpHandler['handle'];
@@ -75,59 +75,8 @@ async function placeholderSignature(this: SignerFields, request: SdkRequest, opt
 /** Hosts under which a client reaches an edge listening on 127.0.0.1:`port`. */
 const hostsOf = (port: number): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
 
-/** A whole request for an edge served in memory (headers flattened to strings, the query in `path`). */
-interface InProcessRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  payload?: Buffer;
-}
-
-/** A whole answer from an edge served in memory. */
-interface InProcessAnswer {
-  statusCode: number;
-  statusMessage: string;
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
 /** The listener of the edge served in memory at `host:port` (as the SDK or a URL names it), if any. */
 const inProcessEdge = (hostAndPort: string): RequestListener | undefined => edges.get(hostAndPort);
-
-/**
- * Hands one request to an edge's listener in memory (light-my-request). An abort closes the in-memory response, which
- * the edge sees as a client gone (as with a torn-down socket), and rejects with an AbortError. The abort listener is
- * removed once the answer is in: a poller's signal lives as long as the poller, and a listener left on it kept every
- * request and answer it ever sent (about 140 KB of buffers per order at 25 orders/s, found in a heap snapshot).
- */
-async function injectInto(listener: RequestListener, request: InProcessRequest, signal?: AbortSignal): Promise<InProcessAnswer> {
-  signal?.throwIfAborted();
-  let onAbort: (() => void) | undefined;
-  const answer = await inject(
-    (req, res) => {
-      if (signal !== undefined) {
-        onAbort = () => res.destroy();
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      listener(req, res);
-    },
-    {
-      method: request.method as 'GET',
-      url: request.path,
-      headers: request.headers,
-      remoteAddress: '127.0.0.1',
-      ...(request.payload === undefined ? {} : { payload: request.payload }),
-    },
-  )
-    .catch((error: unknown) => {
-      if (signal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal.reason });
-      throw error;
-    })
-    .finally(() => {
-      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-    });
-  return { statusCode: answer.statusCode, statusMessage: answer.statusMessage, headers: flatHeaders(answer.headers as IncomingHttpHeaders), body: answer.rawPayload };
-}
 
 /** Sends one SDK request to the edge's listener and answers it as NodeHttpHandler would (a streamed body). */
 async function dispatch(listener: RequestListener, request: SdkRequest, options: HandlerOptions): Promise<{ response: HttpResponse }> {
@@ -139,7 +88,7 @@ async function dispatch(listener: RequestListener, request: SdkRequest, options:
   if (payload !== undefined) headers['content-length'] = String(payload.length);
   const query = request.query ? buildQueryString(request.query) : '';
   const path = `${request.path}${query === '' ? '' : `?${query}`}`;
-  const answer = await injectInto(listener, { method: request.method, path, headers, ...(payload === undefined ? {} : { payload }) }, signal);
+  const answer = await exchangeInMemory(listener, { method: request.method, path, headers, ...(payload === undefined ? {} : { payload }) }, signal);
   return {
     response: new HttpResponse({ statusCode: answer.statusCode, reason: answer.statusMessage, headers: answer.headers, body: Readable.from([answer.body]) }),
   };
@@ -179,5 +128,4 @@ function serveInProcess(port: number, listener: RequestListener): () => void {
   };
 }
 
-export { injectInto, inProcessEdge, localAuthorization, serveInProcess };
-export type { InProcessAnswer };
+export { inProcessEdge, localAuthorization, serveInProcess };

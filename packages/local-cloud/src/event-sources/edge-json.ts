@@ -13,7 +13,8 @@
  * 200 ms later, as the SDK's default of 3 attempts would.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { injectInto, inProcessEdge, localAuthorization, type InProcessAnswer } from '../edge/in-process-clients.ts';
+import { inProcessEdge, localAuthorization } from '../edge/in-process-clients.ts';
+import { exchangeInMemory, type InMemoryAnswer } from '../edge/in-memory-exchange.ts';
 import type { LocalClientConfig } from '../util/clients.ts';
 
 type JsonService = 'sqs' | 'kinesis';
@@ -37,7 +38,7 @@ class EdgeCallError extends Error {
 }
 
 /** The error code of a JSON-protocol error: SQS's query code (`x-amzn-query-error`), else `__type` after any `#`. */
-function errorOf(answer: InProcessAnswer): EdgeCallError {
+function errorOf(answer: InMemoryAnswer): EdgeCallError {
   let body: { __type?: string; message?: string; Message?: string } = {};
   try {
     body = JSON.parse(answer.body.toString('utf8') || '{}') as typeof body;
@@ -70,7 +71,7 @@ class EdgeJsonClient {
   async call<T>(operation: string, input: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
     const payload = Buffer.from(JSON.stringify(input));
     for (let attempt = 1; ; attempt += 1) {
-      let answer: InProcessAnswer;
+      let answer: InMemoryAnswer;
       try {
         answer = await this.send(operation, payload, signal);
       } catch (error) {
@@ -84,7 +85,7 @@ class EdgeJsonClient {
     }
   }
 
-  private send(operation: string, payload: Buffer, signal?: AbortSignal): Promise<InProcessAnswer> {
+  private send(operation: string, payload: Buffer, signal?: AbortSignal): Promise<InMemoryAnswer> {
     const { prefix, contentType } = PROTOCOLS[this.service];
     const date = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
     const { accessKeyId, sessionToken } = this.credentials;
@@ -98,11 +99,11 @@ class EdgeJsonClient {
       ...(sessionToken === undefined ? {} : { 'x-amz-security-token': sessionToken }),
     };
     const listener = this.url.protocol === 'http:' ? inProcessEdge(`${this.url.hostname}:${this.url.port || 80}`) : undefined;
-    if (listener !== undefined) return injectInto(listener, { method: 'POST', path: '/', headers, payload }, signal);
+    if (listener !== undefined) return exchangeInMemory(listener, { method: 'POST', path: '/', headers, payload }, signal);
     return this.overHttp(headers, payload, signal);
   }
 
-  private async overHttp(headers: Record<string, string>, payload: Buffer, signal?: AbortSignal): Promise<InProcessAnswer> {
+  private async overHttp(headers: Record<string, string>, payload: Buffer, signal?: AbortSignal): Promise<InMemoryAnswer> {
     const { host: _host, 'content-length': _length, ...sent } = headers;
     const response = await fetch(new URL('/', this.url), { method: 'POST', headers: sent, body: payload, ...(signal ? { signal } : {}) });
     return { statusCode: response.status, statusMessage: response.statusText, headers: Object.fromEntries(response.headers), body: Buffer.from(await response.arrayBuffer()) };

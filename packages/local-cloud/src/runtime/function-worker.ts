@@ -77,7 +77,7 @@ async function bridged(request: Parameters<Handle>[0], options: NonNullable<Para
     }
     send({ kind: 'http', id, request: message });
   }).finally(() => {
-    // A long-lived signal would otherwise keep every request's listener (edge/in-process-clients.ts, injectInto).
+    // A long-lived signal would otherwise keep every request's listener (edge/in-memory-exchange.ts, exchangeInMemory).
     if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   });
   return {
