@@ -460,8 +460,7 @@ function completionTimes(orders: AcceptedOrder[], itemsById: Map<string, TableIt
   return completionByOrder;
 }
 
-/** Report: the orders the drain measure starts from (API: accepted up to the end of the last spike). */
-/** The orders whose completion the drain waits for: accepted up to the last spike's end (all, without a spike), poison ones left out. */
+/** Report: the orders whose completion the drain waits for: accepted up to the last spike's end (all, without a spike), poison ones left out. */
 function acceptedBeforeDrain(scenario: Scenario, state: Pick<RunState, 'accepted' | 'acceptedPhase' | 'poisonIds' | 'phases'>, orders: AcceptedOrder[]): Set<string> {
   if (scenario.kind !== 'api') return new Set(orders.map((o) => o.orderId));
   // Poison orders complete only after the chaos phase's redrive: the drain leaves them out, as the counts do.

@@ -13,6 +13,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type RequestListener, type ServerResponse } from 'node:http';
 import { Readable, Writable } from 'node:stream';
+import { flatHeaders } from './proxy.ts';
 
 /** A whole request for a listener in memory (headers flattened to strings, the query in `path`). */
 interface InMemoryRequest {
@@ -112,9 +113,7 @@ class Response extends Writable {
   }
 
   answer(): InMemoryAnswer {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(this.fields)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
-    return { statusCode: this.statusCode, statusMessage: this.statusMessage || (STATUS_CODES[this.statusCode] ?? ''), headers, body: Buffer.concat(this.chunks) };
+    return { statusCode: this.statusCode, statusMessage: this.statusMessage || (STATUS_CODES[this.statusCode] ?? ''), headers: flatHeaders(this.fields), body: Buffer.concat(this.chunks) };
   }
 }
 
